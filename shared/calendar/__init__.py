@@ -1,0 +1,25 @@
+"""Business calendars: weekly hours in a time zone, holiday rules, DST-correct arithmetic."""
+
+from shared.calendar.business import ALWAYS, BusinessCalendar, WeeklyHours
+from shared.calendar.holidays import (
+    EasterRelative,
+    FixedDate,
+    HolidayRule,
+    NthWeekday,
+    RelativeToHoliday,
+    holidays_in_year,
+)
+from shared.calendar.zones import parse_zone
+
+__all__ = [
+    "ALWAYS",
+    "BusinessCalendar",
+    "EasterRelative",
+    "FixedDate",
+    "HolidayRule",
+    "NthWeekday",
+    "RelativeToHoliday",
+    "WeeklyHours",
+    "holidays_in_year",
+    "parse_zone",
+]
