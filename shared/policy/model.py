@@ -1,0 +1,411 @@
+"""The shape of a provider support policy, validated on load.
+
+Everything a provider document states is data here: calendars, holidays, per-priority and
+per-plan targets, channel rules, cut-offs, spam handling, entitlement, charges. Each rule can
+carry `source`: the document sentence it implements.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from shared.calendar import (
+    ALWAYS,
+    BusinessCalendar,
+    EasterRelative,
+    FixedDate,
+    HolidayRule,
+    NthWeekday,
+    RelativeToHoliday,
+    WeeklyHours,
+    parse_zone,
+)
+from shared.events.types import Channel
+
+MetricName = Literal[
+    "first_response", "resolution", "rfo", "closure_confirmation", "customer_response"
+]
+METRICS: tuple[str, ...] = (
+    "first_response",
+    "resolution",
+    "rfo",
+    "closure_confirmation",
+    "customer_response",
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HolidaySpec(Strict):
+    """One holiday rule; exactly one way of dating it."""
+
+    name: str
+    month: int | None = Field(default=None, ge=1, le=12)
+    day: int | None = Field(default=None, ge=1, le=31)
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    nth: int | None = Field(default=None, description="1..5, or -1 for the last")
+    easter_offset: int | None = None
+    relative_to: str | None = None
+    offset_days: int | None = None
+
+    def rule(self) -> HolidayRule:
+        if self.easter_offset is not None:
+            return EasterRelative(self.name, self.easter_offset)
+        if self.relative_to is not None:
+            if self.offset_days is None:
+                raise ValueError(f"{self.name}: relative_to needs offset_days")
+            return RelativeToHoliday(self.name, self.relative_to, self.offset_days)
+        if self.month is not None and self.weekday is not None and self.nth is not None:
+            if self.nth == 0 or not -1 <= self.nth <= 5:
+                raise ValueError(f"{self.name}: nth must be 1..5 or -1")
+            return NthWeekday(self.name, self.month, WEEKDAYS.index(self.weekday), self.nth)
+        if self.month is not None and self.day is not None:
+            return FixedDate(self.name, self.month, self.day)
+        raise ValueError(
+            f"{self.name}: give month+day, month+weekday+nth, easter_offset, "
+            "or relative_to+offset_days"
+        )
+
+
+class CalendarSpec(Strict):
+    timezone: str = Field(description="IANA name (America/New_York) or offset (GMT+2)")
+    hours: dict[str, list[str]] = Field(
+        description="Weekday (mon..sun) or range (mon-fri) -> ['HH:MM-HH:MM', ...]; "
+        "24:00 closes at midnight"
+    )
+    holidays: list[HolidaySpec] = Field(default_factory=list)
+    support_day_hours: float | None = Field(
+        default=None, gt=0, description="Business hours in one 'support day'"
+    )
+    source: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        parse_zone(value)
+        return value
+
+    def build(self, name: str) -> BusinessCalendar:
+        days: list[list[tuple[int, int]]] = [[] for _ in WEEKDAYS]
+        for key, spans in self.hours.items():
+            for index in _weekday_indexes(key):
+                days[index].extend(_span(span) for span in spans)
+        weekly = WeeklyHours(tuple(tuple(sorted(day)) for day in days))  # type: ignore[arg-type]
+        rules = tuple(holiday.rule() for holiday in self.holidays)
+        support_day = (
+            timedelta(hours=self.support_day_hours) if self.support_day_hours else None
+        )
+        return BusinessCalendar(
+            name=name,
+            zone=parse_zone(self.timezone),
+            weekly=weekly,
+            holidays=rules,
+            support_day=support_day,
+        )
+
+
+def _weekday_indexes(key: str) -> list[int]:
+    if "-" in key:
+        first, last = key.split("-", 1)
+        if first not in WEEKDAYS or last not in WEEKDAYS:
+            raise ValueError(f"bad weekday range {key!r} (use e.g. mon-fri)")
+        start, end = WEEKDAYS.index(first), WEEKDAYS.index(last)
+        if end < start:
+            raise ValueError(f"weekday range {key!r} runs backwards")
+        return list(range(start, end + 1))
+    if key not in WEEKDAYS:
+        raise ValueError(f"bad weekday {key!r} (use mon..sun)")
+    return [WEEKDAYS.index(key)]
+
+
+def _span(text: str) -> tuple[int, int]:
+    match = _HOURS.match(text.strip())
+    if not match:
+        raise ValueError(f"bad hours {text!r} (use HH:MM-HH:MM)")
+    h1, m1, h2, m2 = (int(part) for part in match.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
+        raise ValueError(f"bad hours {text!r}")
+    return start, end
+
+
+class TargetRow(Strict):
+    """One row of a metric's target table; the first row matching priority and plan wins.
+
+    A row with no duration means "no target" for what it matches.
+    """
+
+    priorities: list[str] | None = None
+    plans: list[str] | None = None
+    minutes: float | None = Field(default=None, gt=0)
+    hours: float | None = Field(default=None, gt=0)
+    support_days: float | None = Field(default=None, gt=0)
+    calendar: str = "24x7"
+    from_account_order: bool = Field(
+        default=False, description="Target comes from the account's order (target_overrides)"
+    )
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _one_duration(self) -> TargetRow:
+        given = [v for v in (self.minutes, self.hours, self.support_days) if v is not None]
+        if len(given) > 1:
+            raise ValueError("give one of minutes, hours, support_days")
+        if given and self.from_account_order:
+            raise ValueError("from_account_order rows take their duration from the account")
+        return self
+
+    def matches(self, priority: str, plan: str | None) -> bool:
+        if self.priorities is not None and priority not in self.priorities:
+            return False
+        return self.plans is None or (plan or "none") in self.plans
+
+
+class MetricSpec(Strict):
+    targets: list[TargetRow] = Field(default_factory=list)
+    same_targets_as: MetricName | None = Field(
+        default=None, description="Reuse another metric's target table"
+    )
+    pauses_on_customer_side: bool = False
+    stops_on_workaround: bool = Field(
+        default=False, description="A work-around meets the metric as a resolution does"
+    )
+    warn: bool = Field(default=True, description="Emit a warning before the deadline")
+    source: str | None = None
+
+
+class ChannelRule(Strict):
+    priorities: list[str]
+    channels: list[Channel]
+    rejection: str
+    source: str | None = None
+
+
+class CutoffRule(Strict):
+    """Tickets opened at or after `after` (local time of `calendar`) start next business day."""
+
+    after: str
+    calendar: str
+    priorities: list[str]
+    source: str | None = None
+
+    @field_validator("after")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        _span(f"{value}-23:59" if value != "23:59" else "23:58-23:59")
+        return value
+
+    @property
+    def minute(self) -> int:
+        hours, minutes = self.after.split(":")
+        return int(hours) * 60 + int(minutes)
+
+
+class SpamRule(Strict):
+    channels: list[Channel]
+    no_target_for: list[MetricName]
+    source: str | None = None
+
+
+class EntitlementRule(Strict):
+    """What happens to a ticket opened without a valid agreement / order / plan."""
+
+    priorities: list[str] | None = None
+    without: Literal["accept", "reject"]
+    flag: str | None = None
+    message: str
+    source: str | None = None
+
+
+class OffHoursRule(Strict):
+    """Flag tickets of `priorities` opened outside `calendar`'s hours (e.g. billable review)."""
+
+    priorities: list[str]
+    calendar: str
+    flag: str
+    source: str | None = None
+
+
+class IntakeSpec(Strict):
+    approved_contacts_only: bool = True
+    contacts_source: str | None = None
+    channels: list[ChannelRule] = Field(default_factory=list)
+    cutoff: CutoffRule | None = None
+    spam: SpamRule | None = None
+    entitlement: list[EntitlementRule] = Field(default_factory=list)
+    plans_without_support: list[str] = Field(
+        default_factory=list, description="Plans that count as no entitlement (e.g. free)"
+    )
+    off_hours: list[OffHoursRule] = Field(default_factory=list)
+
+
+class Charge(Strict):
+    name: str
+    amount: float = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    unit: Literal["incident", "hour"]
+    minimum_hours: float | None = None
+    applies_when: str
+    source: str | None = None
+
+
+class Policy(Strict):
+    """A provider's support policy, one version of it."""
+
+    id: str
+    version: int = Field(ge=1)
+    name: str
+    document: str
+    priorities: list[str] = Field(min_length=1, description="Most severe first")
+    default_priority: str | None = None
+    plans: list[str] = Field(default_factory=list)
+    plan_required: bool = False
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
+    warning_fraction: float = Field(default=0.75, gt=0, lt=1)
+    severity_change: Literal["recompute_from_open", "restart_from_change"] = (
+        "recompute_from_open"
+    )
+    metrics: dict[MetricName, MetricSpec] = Field(default_factory=dict)
+    intake: IntakeSpec = Field(default_factory=IntakeSpec)
+    charges: list[Charge] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    _calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError(f"policy id {value!r} must be a lowercase slug")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if "24x7" in self.calendars:
+            raise ValueError("calendars: '24x7' is built in; name yours differently")
+        built = {"24x7": ALWAYS}
+        for name, spec in self.calendars.items():
+            built[name] = spec.build(name)
+        self._calendars = built
+        known_priorities = set(self.priorities)
+        known_plans = {*self.plans, "none"}
+
+        def check_priorities(where: str, values: list[str] | None) -> None:
+            for value in values or []:
+                if value not in known_priorities:
+                    raise ValueError(f"{where}: unknown priority {value!r}")
+
+        def check_calendar(where: str, name: str) -> None:
+            if name not in built:
+                raise ValueError(f"{where}: unknown calendar {name!r}")
+
+        if self.default_priority is not None:
+            check_priorities("default_priority", [self.default_priority])
+        for metric, spec in self.metrics.items():
+            if spec.same_targets_as is not None:
+                if spec.targets:
+                    raise ValueError(f"metrics.{metric}: same_targets_as excludes targets")
+                if spec.same_targets_as not in self.metrics:
+                    raise ValueError(f"metrics.{metric}: no metric {spec.same_targets_as!r}")
+            for index, row in enumerate(spec.targets):
+                where = f"metrics.{metric}.targets[{index}]"
+                check_priorities(where, row.priorities)
+                check_calendar(where, row.calendar)
+                for plan in row.plans or []:
+                    if plan not in known_plans:
+                        raise ValueError(f"{where}: unknown plan {plan!r}")
+                if row.support_days and built[row.calendar].support_day is None:
+                    raise ValueError(f"{where}: calendar {row.calendar!r} has no support_day_hours")
+        for index, rule in enumerate(self.intake.channels):
+            check_priorities(f"intake.channels[{index}]", rule.priorities)
+        if self.intake.cutoff is not None:
+            check_priorities("intake.cutoff", self.intake.cutoff.priorities)
+            check_calendar("intake.cutoff", self.intake.cutoff.calendar)
+        for index, off in enumerate(self.intake.off_hours):
+            check_priorities(f"intake.off_hours[{index}]", off.priorities)
+            check_calendar(f"intake.off_hours[{index}]", off.calendar)
+        for index, ent in enumerate(self.intake.entitlement):
+            check_priorities(f"intake.entitlement[{index}]", ent.priorities)
+        return self
+
+    # --- lookups used by the SLA core ---------------------------------------------------------
+
+    def calendar(self, name: str) -> BusinessCalendar:
+        return self._calendars[name]
+
+    def target(
+        self,
+        metric: str,
+        priority: str,
+        plan: str | None,
+        overrides: dict[str, float] | None = None,
+    ) -> Target | None:
+        """The target of `metric` for a ticket of `priority`/`plan`, or None for no target."""
+        spec = self.metrics.get(metric)  # type: ignore[call-overload]
+        if spec is None:
+            return None
+        if spec.same_targets_as is not None:
+            spec = self.metrics[spec.same_targets_as]
+        for row in spec.targets:
+            if row.matches(priority, plan):
+                return self._target_of(metric, row, overrides or {})
+        return None
+
+    def _target_of(
+        self, metric: str, row: TargetRow, overrides: dict[str, float]
+    ) -> Target | None:
+        calendar = self._calendars[row.calendar]
+        if row.from_account_order:
+            hours = overrides.get(metric)
+            return Target(timedelta(hours=hours), calendar) if hours else None
+        if row.minutes is not None:
+            return Target(timedelta(minutes=row.minutes), calendar)
+        if row.hours is not None:
+            return Target(timedelta(hours=row.hours), calendar)
+        if row.support_days is not None and calendar.support_day is not None:
+            return Target(calendar.support_day * row.support_days, calendar)
+        return None
+
+    def downgraded(self, priority: str) -> str | None:
+        """One level less severe, never below the least severe priority."""
+        index = self.priorities.index(priority)
+        return self.priorities[index + 1] if index + 1 < len(self.priorities) else None
+
+    def summary(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Target:
+    """A business-time duration measured in one calendar."""
+
+    __slots__ = ("calendar", "duration")
+
+    def __init__(self, duration: timedelta, calendar: BusinessCalendar) -> None:
+        self.duration = duration
+        self.calendar = calendar
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Target)
+            and other.duration == self.duration
+            and other.calendar is self.calendar
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.duration, id(self.calendar)))
+
+    def __repr__(self) -> str:
+        return f"Target({self.duration}, {self.calendar.name})"
