@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from services.cli import policy_cmd, sla_cmd
+
 app = typer.Typer(
     name="ticketflow",
     help="Event-sourced support tickets with exact-time SLA clocks for telecom and VoIP "
@@ -18,6 +20,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
+
+
+app.add_typer(sla_cmd.app, name="sla")
+app.add_typer(policy_cmd.app, name="policy")
 
 
 @app.callback()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta, timezone, tzinfo
+from datetime import UTC, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _FIXED = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
@@ -17,7 +17,7 @@ def parse_zone(name: str) -> tzinfo:
     """
     text = name.strip()
     if text.upper() in {"UTC", "GMT", "Z"}:
-        return timezone.utc
+        return UTC
     match = _FIXED.match(text)
     if match:
         sign, hours, minutes = match.groups()

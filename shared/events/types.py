@@ -42,6 +42,9 @@ class TicketOpened(Payload):
     entitled: bool = Field(
         default=True, description="Valid support agreement / order / plan at opening"
     )
+    approved_contact: bool = Field(
+        default=True, description="The contact was on the account's approved list at opening"
+    )
     contact: str | None = Field(default=None, description="Email of the contact who opened it")
     ticket_number: str | None = None
     subject: str | None = None

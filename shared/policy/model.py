@@ -101,9 +101,7 @@ class CalendarSpec(Strict):
                 days[index].extend(_span(span) for span in spans)
         weekly = WeeklyHours(tuple(tuple(sorted(day)) for day in days))  # type: ignore[arg-type]
         rules = tuple(holiday.rule() for holiday in self.holidays)
-        support_day = (
-            timedelta(hours=self.support_day_hours) if self.support_day_hours else None
-        )
+        support_day = timedelta(hours=self.support_day_hours) if self.support_day_hours else None
         return BusinessCalendar(
             name=name,
             zone=parse_zone(self.timezone),
@@ -271,9 +269,7 @@ class Policy(Strict):
     plan_required: bool = False
     calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
     warning_fraction: float = Field(default=0.75, gt=0, lt=1)
-    severity_change: Literal["recompute_from_open", "restart_from_change"] = (
-        "recompute_from_open"
-    )
+    severity_change: Literal["recompute_from_open", "restart_from_change"] = "recompute_from_open"
     metrics: dict[MetricName, MetricSpec] = Field(default_factory=dict)
     intake: IntakeSpec = Field(default_factory=IntakeSpec)
     charges: list[Charge] = Field(default_factory=list)
@@ -297,8 +293,8 @@ class Policy(Strict):
         if "24x7" in self.calendars:
             raise ValueError("calendars: '24x7' is built in; name yours differently")
         built = {"24x7": ALWAYS}
-        for name, spec in self.calendars.items():
-            built[name] = spec.build(name)
+        for name, calendar_spec in self.calendars.items():
+            built[name] = calendar_spec.build(name)
         self._calendars = built
         known_priorities = set(self.priorities)
         known_plans = {*self.plans, "none"}
@@ -364,9 +360,7 @@ class Policy(Strict):
                 return self._target_of(metric, row, overrides or {})
         return None
 
-    def _target_of(
-        self, metric: str, row: TargetRow, overrides: dict[str, float]
-    ) -> Target | None:
+    def _target_of(self, metric: str, row: TargetRow, overrides: dict[str, float]) -> Target | None:
         calendar = self._calendars[row.calendar]
         if row.from_account_order:
             hours = overrides.get(metric)

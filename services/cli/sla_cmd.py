@@ -1,0 +1,113 @@
+"""`ticketflow sla ...`"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from services.cli.policy_cmd import load_one
+
+app = typer.Typer(help="SLA clocks: simulate what a policy does with a ticket's timeline.")
+
+
+class TimelineError(ValueError):
+    pass
+
+
+def parse_instant(text: str, what: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except (TypeError, ValueError) as exc:
+        raise TimelineError(f"{what}: not an ISO-8601 date-time: {text!r}") from exc
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise TimelineError(f"{what}: {text!r} needs a UTC offset (e.g. +02:00 or Z)")
+    return instant
+
+
+def read_timeline(path: Path) -> list[Any]:
+    """Timeline lines -> core events, with errors naming the line and the field."""
+    from shared.events.types import parse_data
+    from shared.sla import TimelineEvent
+
+    events: list[TimelineEvent] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise TimelineError(f"{path}: cannot read: {exc.strerror}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path.name} line {number}"
+        try:
+            body = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise TimelineError(f"{where}: not JSON ({exc})") from exc
+        if not isinstance(body, dict):
+            raise TimelineError(f"{where}: expected a JSON object")
+        for key in ("type", "occurred_at"):
+            if not isinstance(body.get(key), str):
+                raise TimelineError(f"{where}: {key}: required string")
+        at = parse_instant(body["occurred_at"], f"{where}: occurred_at")
+        data = body.get("data") or {}
+        try:
+            parse_data(body["type"], data)
+        except ValueError as exc:
+            first = str(exc).splitlines()
+            raise TimelineError(f"{where}: data: {' '.join(first[:3])}") from exc
+        if events and at < events[-1].at:
+            raise TimelineError(f"{where}: occurred_at is earlier than the line before it")
+        events.append(TimelineEvent(body["type"], at, data, sequence=len(events) + 1))
+    if not events:
+        raise TimelineError(f"{path}: no events")
+    if events[0].type != "ticket.opened":
+        raise TimelineError(f"{path}: the first event must be ticket.opened")
+    return events
+
+
+@app.command()
+def simulate(
+    timeline: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON Lines, one event a line: "
+            '{"type": "ticket.opened", "occurred_at": "2026-03-06T16:30:00-08:00", '
+            '"data": {"channel": "email", "priority": "p2"}}'
+        ),
+    ],
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy", "-p", help="Policy id (voipster, hosted-voice, ...) or a YAML file."
+        ),
+    ],
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            help="Evaluate the clocks as of this ISO-8601 instant (with offset). "
+            "Default: the current time.",
+        ),
+    ] = None,
+) -> None:
+    """Replay a ticket's timeline against a policy and print its SLA clocks as JSON.
+
+    Prints one object: `accepted` (with `rejection` when refused), `metrics` (first_response,
+    resolution, rfo, closure_confirmation, customer_response: `due_at` in UTC, `status`
+    running|paused|met|breached|none, `breached_at`) and the derived SLA `events` in time
+    order. Timers due before NOW have fired. Exit code 2 on bad input, naming line and field.
+    """
+    from shared.sla.report import simulate as run_simulation
+
+    try:
+        chosen = load_one(policy)
+        events = read_timeline(timeline)
+        instant = parse_instant(now, "--now") if now else datetime.now(UTC)
+        result = run_simulation(chosen, events, instant)
+    except (TimelineError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

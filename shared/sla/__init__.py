@@ -1,0 +1,22 @@
+"""The pure SLA core: a ticket's event history plus its policy -> clocks, deadlines, derived
+events. No I/O, no clock reads: time comes in with the events and as `now`."""
+
+from shared.sla.clock import Clock, Deadline
+from shared.sla.core import Step, TicketSla, advance, deadlines, evolve, replay
+from shared.sla.intake import Acceptance, decide_acceptance
+from shared.sla.timeline import Derived, TimelineEvent
+
+__all__ = [
+    "Acceptance",
+    "Clock",
+    "Deadline",
+    "Derived",
+    "Step",
+    "TicketSla",
+    "TimelineEvent",
+    "advance",
+    "deadlines",
+    "decide_acceptance",
+    "evolve",
+    "replay",
+]

@@ -1,0 +1,337 @@
+"""evolve / advance / deadlines: a ticket's SLA state as a fold over its events.
+
+`evolve(state, event, policy)` first lets every timer that falls due strictly before the event
+fire (a response at exactly the deadline is in time), then applies the event. `advance(state,
+policy, now)` fires what is due before `now`. Both return the new state and the derived SLA
+events, each stamped with the instant it describes (a breach with its deadline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from shared.policy.model import Policy
+from shared.sla.clock import Clock, Deadline
+from shared.sla.intake import decide_acceptance
+from shared.sla.timeline import Derived, TimelineEvent
+
+OPENED = "ticket.opened"
+# Events that show a human answered (a request for information or a fix is an answer too).
+FIRST_RESPONSE_EVENTS = frozenset(
+    {
+        "ticket.responded",
+        "ticket.awaiting_customer",
+        "ticket.workaround_provided",
+        "ticket.resolved",
+        "ticket.closure_requested",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSla:
+    """Everything the SLA service knows about one ticket."""
+
+    policy: str
+    accepted: bool
+    rejection: str | None
+    flags: tuple[str, ...]
+    priority: str
+    plan: str | None
+    channel: str
+    opened_at: datetime
+    status: str
+    version: int
+    clocks: dict[str, Clock]
+    overrides: dict[str, float]
+
+    def clock(self, metric: str) -> Clock | None:
+        return self.clocks.get(metric)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    state: TicketSla
+    derived: list[Derived]
+
+
+def deadlines(state: TicketSla, policy: Policy) -> list[Deadline]:
+    """Pending timers of the ticket, earliest first."""
+    del policy  # deadlines are already scheduled on the clocks; kept for the public signature
+    timers = [timer for clock in state.clocks.values() for timer in clock.timers()]
+    timers.sort(key=lambda timer: timer.at)
+    return timers
+
+
+def advance(state: TicketSla, policy: Policy, now: datetime) -> Step:
+    """Fire every timer due strictly before `now`, in time order."""
+    derived: list[Derived] = []
+    while True:
+        pending = deadlines(state, policy)
+        if not pending or pending[0].at >= now:
+            return Step(state, derived)
+        state = _fire(state, policy, pending[0], derived)
+
+
+def evolve(state: TicketSla | None, event: TimelineEvent, policy: Policy) -> Step:
+    if state is None:
+        if event.type != OPENED:
+            raise ValueError(f"a ticket's history starts with {OPENED}, not {event.type}")
+        return _open(event, policy)
+    if event.type == OPENED:
+        raise ValueError("ticket.opened can only be the first event")
+    step = advance(state, policy, event.at)
+    derived = step.derived
+    state = step.state
+    if state.accepted:
+        state = _apply(state, event, policy, derived)
+    version = event.sequence if event.sequence is not None else state.version + 1
+    return Step(replace(state, version=version), derived)
+
+
+def replay(events: Iterable[TimelineEvent], policy: Policy, now: datetime | None = None) -> Step:
+    """Fold a whole history (and optionally advance to `now`)."""
+    state: TicketSla | None = None
+    derived: list[Derived] = []
+    for event in events:
+        step = evolve(state, event, policy)
+        state = step.state
+        derived.extend(step.derived)
+    if state is None:
+        raise ValueError("empty history")
+    if now is not None:
+        step = advance(state, policy, now)
+        state = step.state
+        derived.extend(step.derived)
+    return Step(state, derived)
+
+
+# --- opening ----------------------------------------------------------------------------------
+
+
+def _open(event: TimelineEvent, policy: Policy) -> Step:
+    data = event.data
+    verdict = decide_acceptance(policy, data, event.at)
+    priority = str(data.get("priority", ""))
+    plan = data.get("plan")
+    overrides = {str(k): float(v) for k, v in (data.get("target_overrides") or {}).items()}
+    clocks: dict[str, Clock] = {}
+    derived: list[Derived] = []
+    if verdict.accepted:
+        derived.append(Derived("sla.ticket_accepted", event.at, data={"flags": verdict.flags}))
+        for metric, spec in policy.metrics.items():
+            target = None
+            if metric not in verdict.no_target_for:
+                target = policy.target(metric, priority, plan, overrides)
+            clock = Clock(metric=metric, target=target, warns=spec.warn)
+            if metric in ("first_response", "resolution"):
+                clock = clock.start(event.at, policy.warning_fraction, verdict.clock_start)
+                if clock.target is not None:
+                    derived.append(_started(clock, event.at))
+            clocks[metric] = clock
+    else:
+        derived.append(Derived("sla.ticket_rejected", event.at, data={"reason": verdict.rejection}))
+    state = TicketSla(
+        policy=policy.ref,
+        accepted=verdict.accepted,
+        rejection=verdict.rejection,
+        flags=verdict.flags,
+        priority=priority,
+        plan=plan,
+        channel=str(data.get("channel", "")),
+        opened_at=event.at,
+        status="open" if verdict.accepted else "rejected",
+        version=event.sequence or 1,
+        clocks=clocks,
+        overrides=overrides,
+    )
+    return Step(state, derived)
+
+
+def _started(clock: Clock, at: datetime) -> Derived:
+    begins = clock.runs[-1][0] if clock.runs else at
+    return Derived(
+        "sla.clock_started",
+        at,
+        clock.metric,
+        {"starts_at": begins, "due_at": clock.due_at, "target": clock.target},
+    )
+
+
+# --- timers -----------------------------------------------------------------------------------
+
+
+def _fire(state: TicketSla, policy: Policy, timer: Deadline, out: list[Derived]) -> TicketSla:
+    clock = state.clocks[timer.metric]
+    if timer.kind == "warning":
+        out.append(Derived("sla.warning", timer.at, timer.metric, {"due_at": clock.due_at}))
+        return _with(state, clock.fire(timer))
+    if timer.metric == "closure_confirmation":
+        # Voximplant 3.4.4: no answer within 48 h -> the ticket is considered closed.
+        out.append(
+            Derived(
+                "sla.close_by_timeout_due",
+                timer.at,
+                timer.metric,
+                {"based_on_version": state.version},
+            )
+        )
+        return _with(state, clock.stop(timer.at, met=True))
+    if timer.metric == "customer_response":
+        # Voximplant 3.4.2: the customer did not answer in time -> lower the priority.
+        fired = clock.fire(timer)
+        lower = policy.downgraded(state.priority)
+        if lower is not None:
+            out.append(
+                Derived(
+                    "sla.severity_downgrade_proposed",
+                    timer.at,
+                    timer.metric,
+                    {"from": state.priority, "to": lower, "based_on_version": state.version},
+                )
+            )
+        return _with(state, fired)
+    out.append(Derived("sla.breached", timer.at, timer.metric, {"due_at": timer.at}))
+    return _with(state, clock.fire(timer))
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def _with(state: TicketSla, *clocks: Clock) -> TicketSla:
+    updated = dict(state.clocks)
+    for clock in clocks:
+        updated[clock.metric] = clock
+    return replace(state, clocks=updated)
+
+
+def _apply(state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Derived]) -> TicketSla:
+    at = event.at
+    kind = event.type
+    fraction = policy.warning_fraction
+    changed: list[Clock] = []
+
+    def get(metric: str) -> Clock | None:
+        for clock in changed:
+            if clock.metric == metric:
+                return clock
+        return state.clocks.get(metric)
+
+    def put(clock: Clock) -> None:
+        changed[:] = [c for c in changed if c.metric != clock.metric]
+        changed.append(clock)
+
+    def meet(metric: str) -> None:
+        clock = get(metric)
+        if clock is None or not clock.is_active:
+            return
+        put(clock.stop(at, met=True))
+        if clock.target is None:
+            return
+        if clock.breached_at is None:
+            out.append(Derived("sla.met", at, metric, {"due_at": clock.due_at}))
+        else:
+            out.append(
+                Derived("sla.clock_stopped", at, metric, {"outcome": "completed_after_breach"})
+            )
+
+    def cancel(metric: str, reason: str) -> None:
+        clock = get(metric)
+        if clock is None or not clock.is_active:
+            return
+        put(clock.stop(at, met=False))
+        if clock.target is not None:
+            out.append(Derived("sla.clock_stopped", at, metric, {"outcome": reason}))
+
+    def start(metric: str) -> None:
+        clock = get(metric)
+        if clock is None:
+            return
+        started = clock.start(at, fraction)
+        put(started)
+        if started.target is not None:
+            out.append(_started(started, at))
+
+    status = state.status
+    if kind in FIRST_RESPONSE_EVENTS:
+        meet("first_response")
+
+    if kind == "ticket.awaiting_customer":
+        status = "awaiting_customer"
+        for metric, spec in policy.metrics.items():
+            clock = get(metric)
+            if spec.pauses_on_customer_side and clock is not None and clock.phase == "running":
+                put(clock.pause(at))
+                if clock.target is not None:
+                    out.append(Derived("sla.clock_paused", at, metric, {"reason": kind}))
+        start("customer_response")
+    elif kind == "ticket.customer_replied":
+        meet("customer_response")
+        cancel("closure_confirmation", "customer_replied_to_closure_request")
+        if status in ("awaiting_customer", "closure_requested"):
+            status = "open"
+        for metric in policy.metrics:
+            clock = get(metric)
+            if clock is not None and clock.phase == "paused":
+                resumed = clock.resume(at, fraction)
+                put(resumed)
+                if clock.target is not None:
+                    out.append(Derived("sla.clock_resumed", at, metric, {"due_at": resumed.due_at}))
+    elif kind == "ticket.severity_changed":
+        new_priority = str(event.data.get("priority", state.priority))
+        if new_priority in policy.priorities and new_priority != state.priority:
+            restart = policy.severity_change == "restart_from_change"
+            for metric in ("first_response", "resolution", "rfo", "customer_response"):
+                clock = get(metric)
+                if clock is None:
+                    continue
+                target = policy.target(metric, new_priority, state.plan, state.overrides)
+                updated = clock.retarget(target, at, restart, fraction)
+                if updated is not clock:
+                    put(updated)
+                    if clock.is_active:
+                        out.append(
+                            Derived(
+                                "sla.target_changed",
+                                at,
+                                metric,
+                                {"priority": new_priority, "due_at": updated.due_at},
+                            )
+                        )
+            state = replace(state, priority=new_priority)
+    elif kind == "ticket.workaround_provided":
+        resolution_spec = policy.metrics.get("resolution")
+        if resolution_spec is not None and resolution_spec.stops_on_workaround:
+            meet("resolution")
+    elif kind == "ticket.resolved":
+        status = "resolved"
+        meet("resolution")
+        cancel("customer_response", "resolved")
+        rfo = get("rfo")
+        if rfo is not None and rfo.phase == "idle":
+            start("rfo")
+    elif kind == "ticket.rfo_delivered":
+        meet("rfo")
+    elif kind == "ticket.closure_requested":
+        status = "closure_requested"
+        start("closure_confirmation")
+    elif kind in ("ticket.closed", "ticket.closed_by_timeout"):
+        status = "closed"
+        meet("closure_confirmation")
+        meet("resolution")
+        cancel("first_response", "closed_before_response")
+        cancel("customer_response", "closed")
+    elif kind == "ticket.reopened":
+        status = "open"
+        cancel("closure_confirmation", "reopened")
+        resolution = get("resolution")
+        if resolution is not None and resolution.phase == "met":
+            put(resolution.reopen(at, fraction))
+            if resolution.target is not None:
+                out.append(Derived("sla.clock_resumed", at, "resolution", {"reason": kind}))
+
+    if changed:
+        state = _with(state, *changed)
+    return replace(state, status=status)

@@ -1,0 +1,31 @@
+"""What goes into the core (ticket events) and what comes out (derived SLA events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """A ticket event as the core needs it: type, event time, payload, version."""
+
+    type: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+    sequence: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None or self.at.utcoffset() is None:
+            raise ValueError(f"{self.type}: event time must carry a timezone offset")
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """An SLA event the core derived, stamped with the instant it describes."""
+
+    type: str
+    at: datetime
+    metric: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
