@@ -16,10 +16,18 @@ def m(result: dict, metric: str) -> dict:
 @pytest.mark.parametrize(
     ("plan", "severity", "hours"),
     [
-        ("silver", "sev1", 2), ("gold", "sev1", 1), ("platinum", "sev1", 1),
-        ("silver", "sev2", 3), ("gold", "sev2", 2), ("platinum", "sev2", 1),
-        ("silver", "sev3", 5), ("gold", "sev3", 4), ("platinum", "sev3", 4),
-        ("silver", "sev4", 24), ("gold", "sev4", 8), ("platinum", "sev4", 8),
+        ("silver", "sev1", 2),
+        ("gold", "sev1", 1),
+        ("platinum", "sev1", 1),
+        ("silver", "sev2", 3),
+        ("gold", "sev2", 2),
+        ("platinum", "sev2", 1),
+        ("silver", "sev3", 5),
+        ("gold", "sev3", 4),
+        ("platinum", "sev3", 4),
+        ("silver", "sev4", 24),
+        ("gold", "sev4", 8),
+        ("platinum", "sev4", 8),
     ],
 )
 def test_response_time_table_of_section_4(plan: str, severity: str, hours: int) -> None:
@@ -31,8 +39,11 @@ def test_response_time_table_of_section_4(plan: str, severity: str, hours: int) 
 
 def test_without_a_valid_order_the_policy_does_not_apply() -> None:
     # "The Policy applies only if there is a valid Order for the Premium Support Services"
-    r = run("voximplant", opened(T0, channel="email", priority="sev1", plan="gold",
-                                 entitled=False), now=T0)
+    r = run(
+        "voximplant",
+        opened(T0, channel="email", priority="sev1", plan="gold", entitled=False),
+        now=T0,
+    )
     assert r["accepted"] is False
     assert "Order" in r["rejection"]
 
@@ -45,27 +56,41 @@ def test_missing_plan_is_refused() -> None:
 
 def test_incident_resolution_only_for_sev1_with_target_from_the_order() -> None:
     # "fixed Incident Resolution Time is set only for Severity I Incidents"
-    with_order = run("voximplant", opened(T0, channel="email", priority="sev1", plan="gold",
-                                          target_overrides={"resolution": 8}), now=T0)
+    with_order = run(
+        "voximplant",
+        opened(
+            T0, channel="email", priority="sev1", plan="gold", target_overrides={"resolution": 8}
+        ),
+        now=T0,
+    )
     assert m(with_order, "resolution")["due_at"] == "2026-11-17T08:00:00Z"
-    no_order_target = run("voximplant", opened(T0, channel="email", priority="sev1",
-                                               plan="gold"), now=T0)
+    no_order_target = run(
+        "voximplant", opened(T0, channel="email", priority="sev1", plan="gold"), now=T0
+    )
     assert m(no_order_target, "resolution")["status"] == "none"
-    sev2 = run("voximplant", opened(T0, channel="email", priority="sev2", plan="gold",
-                                    target_overrides={"resolution": 8}), now=T0)
+    sev2 = run(
+        "voximplant",
+        opened(
+            T0, channel="email", priority="sev2", plan="gold", target_overrides={"resolution": 8}
+        ),
+        now=T0,
+    )
     assert m(sev2, "resolution")["status"] == "none"
 
 
 def test_time_on_the_clients_side_is_excluded_from_resolution() -> None:
     # "The period while Ticket was on Client’s side shall not be included into the Incident
     # Resolution Time."  8 h target; 1 h worked, 3 h on the client's side -> due 11:00.
-    r = run("voximplant",
-            opened(T0, channel="email", priority="sev1", plan="gold",
-                   target_overrides={"resolution": 8}),
-            ev("responded", "2026-11-17T00:30:00+00:00"),
-            ev("awaiting_customer", "2026-11-17T01:00:00+00:00"),
-            ev("customer_replied", "2026-11-17T04:00:00+00:00"),
-            now="2026-11-17T05:00:00+00:00")
+    r = run(
+        "voximplant",
+        opened(
+            T0, channel="email", priority="sev1", plan="gold", target_overrides={"resolution": 8}
+        ),
+        ev("responded", "2026-11-17T00:30:00+00:00"),
+        ev("awaiting_customer", "2026-11-17T01:00:00+00:00"),
+        ev("customer_replied", "2026-11-17T04:00:00+00:00"),
+        now="2026-11-17T05:00:00+00:00",
+    )
     assert m(r, "resolution")["due_at"] == "2026-11-17T11:00:00Z"
     # The gold sev1 response time is 1 h: the client answered after 3 h, too late.
     assert m(r, "customer_response")["status"] == "breached"
@@ -75,11 +100,14 @@ def test_time_on_the_clients_side_is_excluded_from_resolution() -> None:
 
 
 def test_paused_clock_reports_no_due_time() -> None:
-    r = run("voximplant",
-            opened(T0, channel="email", priority="sev1", plan="gold",
-                   target_overrides={"resolution": 8}),
-            ev("awaiting_customer", "2026-11-17T01:00:00+00:00"),
-            now="2026-11-17T05:00:00+00:00")
+    r = run(
+        "voximplant",
+        opened(
+            T0, channel="email", priority="sev1", plan="gold", target_overrides={"resolution": 8}
+        ),
+        ev("awaiting_customer", "2026-11-17T01:00:00+00:00"),
+        now="2026-11-17T05:00:00+00:00",
+    )
     assert m(r, "resolution") == {**m(r, "resolution"), "status": "paused", "due_at": None}
     assert m(r, "resolution")["remaining_business_seconds"] == 7 * 3600
 
@@ -87,10 +115,12 @@ def test_paused_clock_reports_no_due_time() -> None:
 def test_customer_silence_proposes_a_one_level_downgrade() -> None:
     # "User's response time ... shall not exceed the Response Time ... In case User does not
     # respond within this deadline Voximplant shall be entitled to decrease Priority Level"
-    r = run("voximplant",
-            opened(T0, channel="email", priority="sev2", plan="gold"),
-            ev("awaiting_customer", "2026-11-17T00:30:00+00:00"),
-            now="2026-11-17T03:00:00+00:00")
+    r = run(
+        "voximplant",
+        opened(T0, channel="email", priority="sev2", plan="gold"),
+        ev("awaiting_customer", "2026-11-17T00:30:00+00:00"),
+        now="2026-11-17T03:00:00+00:00",
+    )
     assert m(r, "customer_response")["status"] == "breached"
     downgrade = [e for e in r["events"] if e["type"] == "sla.severity_downgrade_proposed"]
     assert downgrade == [
@@ -107,10 +137,12 @@ def test_customer_silence_proposes_a_one_level_downgrade() -> None:
 
 
 def test_no_downgrade_below_sev4() -> None:
-    r = run("voximplant",
-            opened(T0, channel="email", priority="sev4", plan="gold"),
-            ev("awaiting_customer", "2026-11-17T00:30:00+00:00"),
-            now="2026-11-18T00:00:00+00:00")
+    r = run(
+        "voximplant",
+        opened(T0, channel="email", priority="sev4", plan="gold"),
+        ev("awaiting_customer", "2026-11-17T00:30:00+00:00"),
+        now="2026-11-18T00:00:00+00:00",
+    )
     assert m(r, "customer_response")["status"] == "breached"
     assert not any(e["type"] == "sla.severity_downgrade_proposed" for e in r["events"])
 
@@ -118,12 +150,14 @@ def test_no_downgrade_below_sev4() -> None:
 def test_closure_confirmed_by_timeout_after_48_hours() -> None:
     # "If Client does not respond to the request to confirm closure of the Ticket within 48
     # (Forty-eight) hours ... the Ticket is considered successfully closed."
-    r = run("voximplant",
-            opened(T0, channel="email", priority="sev3", plan="gold"),
-            ev("responded", "2026-11-17T01:00:00+00:00"),
-            ev("resolved", "2026-11-17T05:00:00+00:00"),
-            ev("closure_requested", "2026-11-17T06:00:00+00:00"),
-            now="2026-11-20T00:00:00+00:00")
+    r = run(
+        "voximplant",
+        opened(T0, channel="email", priority="sev3", plan="gold"),
+        ev("responded", "2026-11-17T01:00:00+00:00"),
+        ev("resolved", "2026-11-17T05:00:00+00:00"),
+        ev("closure_requested", "2026-11-17T06:00:00+00:00"),
+        now="2026-11-20T00:00:00+00:00",
+    )
     assert m(r, "closure_confirmation")["status"] == "met"
     assert ("sla.close_by_timeout_due", "2026-11-19T06:00:00Z") in types(r)
     due = next(e for e in r["events"] if e["type"] == "sla.close_by_timeout_due")
@@ -131,12 +165,14 @@ def test_closure_confirmed_by_timeout_after_48_hours() -> None:
 
 
 def test_customer_reply_stops_the_closure_timeout() -> None:
-    r = run("voximplant",
-            opened(T0, channel="email", priority="sev3", plan="gold"),
-            ev("resolved", "2026-11-17T05:00:00+00:00"),
-            ev("closure_requested", "2026-11-17T06:00:00+00:00"),
-            ev("customer_replied", "2026-11-18T06:00:00+00:00"),
-            now="2026-11-20T00:00:00+00:00")
+    r = run(
+        "voximplant",
+        opened(T0, channel="email", priority="sev3", plan="gold"),
+        ev("resolved", "2026-11-17T05:00:00+00:00"),
+        ev("closure_requested", "2026-11-17T06:00:00+00:00"),
+        ev("customer_replied", "2026-11-18T06:00:00+00:00"),
+        now="2026-11-20T00:00:00+00:00",
+    )
     assert m(r, "closure_confirmation")["status"] == "none"
     assert not any(e["type"] == "sla.close_by_timeout_due" for e in r["events"])
 
@@ -144,26 +180,33 @@ def test_customer_reply_stops_the_closure_timeout() -> None:
 def test_severity_raise_recomputes_from_registration() -> None:
     # Response time runs "from registration of the Ticket". silver sev4 (24 h) raised to sev1
     # (2 h) after 1 h: due 2 h after registration.
-    r = run("voximplant",
-            opened(T0, channel="email", priority="sev4", plan="silver"),
-            ev("severity_changed", "2026-11-17T01:00:00+00:00", priority="sev1"),
-            now="2026-11-17T01:30:00+00:00")
+    r = run(
+        "voximplant",
+        opened(T0, channel="email", priority="sev4", plan="silver"),
+        ev("severity_changed", "2026-11-17T01:00:00+00:00", priority="sev1"),
+        now="2026-11-17T01:30:00+00:00",
+    )
     assert m(r, "first_response")["due_at"] == "2026-11-17T02:00:00Z"
     assert r["priority"] == "sev1"
 
 
 def test_severity_raise_past_the_new_target_breaches_at_the_change_not_before() -> None:
-    r = run("voximplant",
-            opened(T0, channel="email", priority="sev4", plan="silver"),
-            ev("severity_changed", "2026-11-17T03:00:00+00:00", priority="sev1"),
-            now="2026-11-17T04:00:00+00:00")
+    r = run(
+        "voximplant",
+        opened(T0, channel="email", priority="sev4", plan="silver"),
+        ev("severity_changed", "2026-11-17T03:00:00+00:00", priority="sev1"),
+        now="2026-11-17T04:00:00+00:00",
+    )
     assert m(r, "first_response")["breached_at"] == "2026-11-17T03:00:00Z"
 
 
 def test_severity_raise_to_sev1_starts_resolution_counted_from_registration() -> None:
-    r = run("voximplant",
-            opened(T0, channel="email", priority="sev2", plan="gold",
-                   target_overrides={"resolution": 8}),
-            ev("severity_changed", "2026-11-17T02:00:00+00:00", priority="sev1"),
-            now="2026-11-17T02:30:00+00:00")
+    r = run(
+        "voximplant",
+        opened(
+            T0, channel="email", priority="sev2", plan="gold", target_overrides={"resolution": 8}
+        ),
+        ev("severity_changed", "2026-11-17T02:00:00+00:00", priority="sev1"),
+        now="2026-11-17T02:30:00+00:00",
+    )
     assert m(r, "resolution")["due_at"] == "2026-11-17T08:00:00Z"

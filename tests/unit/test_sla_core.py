@@ -1,0 +1,105 @@
+"""The core's own contract: evolve/advance/deadlines purity and ordering."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.policy import PolicyError, load_policy_file
+from shared.sla import TimelineEvent, advance, deadlines, evolve
+from tests.unit.sla_helpers import ev, opened, policies, run
+
+T0 = datetime(2026, 11, 17, tzinfo=UTC)
+
+
+def test_history_must_start_with_opened() -> None:
+    with pytest.raises(ValueError, match="starts with ticket.opened"):
+        evolve(None, TimelineEvent("ticket.responded", T0), policies()["voipster"])
+
+
+def test_evolve_does_not_mutate_the_state_it_was_given() -> None:
+    policy = policies()["voximplant"]
+    first = evolve(
+        None,
+        TimelineEvent(
+            "ticket.opened", T0, {"channel": "email", "priority": "sev2", "plan": "gold"}
+        ),
+        policy,
+    ).state
+    before = dict(first.clocks)
+    evolve(first, TimelineEvent("ticket.awaiting_customer", T0 + timedelta(minutes=5)), policy)
+    assert first.clocks == before
+    assert first.status == "open"
+
+
+def test_deadlines_are_sorted_and_advance_fires_them_in_order() -> None:
+    policy = policies()["voximplant"]
+    state = evolve(
+        None,
+        TimelineEvent(
+            "ticket.opened",
+            T0,
+            {
+                "channel": "email",
+                "priority": "sev1",
+                "plan": "silver",
+                "target_overrides": {"resolution": 4},
+            },
+        ),
+        policy,
+    ).state
+    pending = deadlines(state, policy)
+    assert [(d.at - T0, d.metric, d.kind) for d in pending] == [
+        (timedelta(minutes=90), "first_response", "warning"),
+        (timedelta(hours=2), "first_response", "due"),
+        (timedelta(hours=3), "resolution", "warning"),
+        (timedelta(hours=4), "resolution", "due"),
+    ]
+    step = advance(state, policy, T0 + timedelta(hours=5))
+    assert [(e.type, e.metric) for e in step.derived] == [
+        ("sla.warning", "first_response"),
+        ("sla.breached", "first_response"),
+        ("sla.warning", "resolution"),
+        ("sla.breached", "resolution"),
+    ]
+    assert deadlines(step.state, policy) == []
+
+
+def test_customer_answering_in_time_meets_their_clock() -> None:
+    r = run(
+        "voximplant",
+        opened("2026-11-17T00:00:00+00:00", channel="email", priority="sev3", plan="gold"),
+        ev("awaiting_customer", "2026-11-17T01:00:00+00:00"),
+        ev("customer_replied", "2026-11-17T02:00:00+00:00"),
+        now="2026-11-18T00:00:00+00:00",
+    )
+    assert r["metrics"]["customer_response"]["status"] == "met"
+    assert not any(e["type"] == "sla.severity_downgrade_proposed" for e in r["events"])
+
+
+def test_closed_before_any_response_stops_the_response_clock() -> None:
+    r = run(
+        "voipster",
+        opened("2026-11-17T10:00:00-05:00", channel="web", priority="low"),
+        ev("closed", "2026-11-17T10:30:00-05:00"),
+        now="2026-12-30T00:00:00Z",
+    )
+    assert r["metrics"]["first_response"]["status"] == "none"
+    assert not any(e["type"] == "sla.breached" for e in r["events"])
+
+
+def test_policy_errors_name_the_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "id: demo\nversion: 1\nname: d\ndocument: d\npriorities: [p1]\n"
+        "metrics:\n  first_response:\n    targets:\n      - {priorities: [p9], hours: 1}\n"
+    )
+    with pytest.raises(PolicyError, match=r"p\.yaml: .*unknown priority 'p9'"):
+        load_policy_file(path)
+    path.write_text("id: Demo Policy\nversion: 0\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy_file(path)
+    assert "p.yaml: id:" in str(caught.value)
+    assert "p.yaml: version:" in str(caught.value)
+    assert "p.yaml: priorities:" in str(caught.value)
