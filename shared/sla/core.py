@@ -9,7 +9,7 @@ events, each stamped with the instant it describes (a breach with its deadline).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from shared.policy.model import Policy
@@ -18,6 +18,10 @@ from shared.sla.intake import decide_acceptance
 from shared.sla.timeline import Derived, TimelineEvent
 
 OPENED = "ticket.opened"
+# Events that never touch a clock: only the version moves.
+NO_CLOCK_EFFECT = frozenset(
+    {"ticket.assigned", "ticket.comment_added", "ticket.escalation_requested"}
+)
 # Events that show a human answered (a request for information or a fix is an answer too).
 FIRST_RESPONSE_EVENTS = frozenset(
     {
@@ -30,9 +34,14 @@ FIRST_RESPONSE_EVENTS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TicketSla:
-    """Everything the SLA service knows about one ticket."""
+    """Everything the SLA service knows about one ticket.
+
+    `timers` caches the pending deadlines of `clocks`, earliest first; it is recomputed in one
+    place (`_with_clocks`) whenever a clock changes, so the hot path can check "is anything due
+    before this event?" in O(1).
+    """
 
     policy: str
     accepted: bool
@@ -46,9 +55,16 @@ class TicketSla:
     version: int
     clocks: dict[str, Clock]
     overrides: dict[str, float]
+    timers: tuple[Deadline, ...] = ()
 
     def clock(self, metric: str) -> Clock | None:
         return self.clocks.get(metric)
+
+    def _but(self, **changes: object) -> TicketSla:
+        clone = object.__new__(TicketSla)
+        clone.__dict__.update(self.__dict__)
+        clone.__dict__.update(changes)
+        return clone
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,20 +75,23 @@ class Step:
 
 def deadlines(state: TicketSla, policy: Policy) -> list[Deadline]:
     """Pending timers of the ticket, earliest first."""
-    del policy  # deadlines are already scheduled on the clocks; kept for the public signature
-    timers = [timer for clock in state.clocks.values() for timer in clock.timers()]
-    timers.sort(key=lambda timer: timer.at)
-    return timers
+    del policy  # deadlines are scheduled on the clocks already; kept for the public signature
+    return list(state.timers)
+
+
+def _timers_of(clocks: dict[str, Clock]) -> tuple[Deadline, ...]:
+    timers = [timer for clock in clocks.values() for timer in clock.timers()]
+    if len(timers) > 1:
+        timers.sort(key=lambda timer: timer.at)
+    return tuple(timers)
 
 
 def advance(state: TicketSla, policy: Policy, now: datetime) -> Step:
     """Fire every timer due strictly before `now`, in time order."""
     derived: list[Derived] = []
-    while True:
-        pending = deadlines(state, policy)
-        if not pending or pending[0].at >= now:
-            return Step(state, derived)
-        state = _fire(state, policy, pending[0], derived)
+    while state.timers and state.timers[0].at < now:
+        state = _fire(state, policy, state.timers[0], derived)
+    return Step(state, derived)
 
 
 def evolve(state: TicketSla | None, event: TimelineEvent, policy: Policy) -> Step:
@@ -82,13 +101,15 @@ def evolve(state: TicketSla | None, event: TimelineEvent, policy: Policy) -> Ste
         return _open(event, policy)
     if event.type == OPENED:
         raise ValueError("ticket.opened can only be the first event")
-    step = advance(state, policy, event.at)
-    derived = step.derived
-    state = step.state
-    if state.accepted:
+    derived: list[Derived] = []
+    if state.timers and state.timers[0].at < event.at:
+        step = advance(state, policy, event.at)
+        derived = step.derived
+        state = step.state
+    if state.accepted and event.type not in NO_CLOCK_EFFECT:
         state = _apply(state, event, policy, derived)
     version = event.sequence if event.sequence is not None else state.version + 1
-    return Step(replace(state, version=version), derived)
+    return Step(state._but(version=version), derived)
 
 
 def replay(events: Iterable[TimelineEvent], policy: Policy, now: datetime | None = None) -> Step:
@@ -146,6 +167,7 @@ def _open(event: TimelineEvent, policy: Policy) -> Step:
         version=event.sequence or 1,
         clocks=clocks,
         overrides=overrides,
+        timers=_timers_of(clocks),
     )
     return Step(state, derived)
 
@@ -200,11 +222,11 @@ def _fire(state: TicketSla, policy: Policy, timer: Deadline, out: list[Derived])
 # --- events -----------------------------------------------------------------------------------
 
 
-def _with(state: TicketSla, *clocks: Clock) -> TicketSla:
+def _with(state: TicketSla, *clocks: Clock, **changes: object) -> TicketSla:
     updated = dict(state.clocks)
     for clock in clocks:
         updated[clock.metric] = clock
-    return replace(state, clocks=updated)
+    return state._but(clocks=updated, timers=_timers_of(updated), **changes)
 
 
 def _apply(state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Derived]) -> TicketSla:
@@ -300,7 +322,7 @@ def _apply(state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Der
                                 {"priority": new_priority, "due_at": updated.due_at},
                             )
                         )
-            state = replace(state, priority=new_priority)
+            state = state._but(priority=new_priority)
     elif kind == "ticket.workaround_provided":
         resolution_spec = policy.metrics.get("resolution")
         if resolution_spec is not None and resolution_spec.stops_on_workaround:
@@ -333,5 +355,5 @@ def _apply(state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Der
                 out.append(Derived("sla.clock_resumed", at, "resolution", {"reason": kind}))
 
     if changed:
-        state = _with(state, *changed)
-    return replace(state, status=status)
+        return _with(state, *changed, status=status)
+    return state._but(status=status) if status != state.status else state

@@ -1,0 +1,172 @@
+"""Benchmark: events/s through the pure SLA core (decode + evolve + deadlines).
+
+Baseline, measured in the same run over the same bytes: a plain loop that only decodes the
+JSON lines (orjson). Target: the core keeps at least 25 % of the baseline's rate.
+
+    python bench/sla_core.py [--quick]
+
+Prints progress to stderr and, as its last stdout line, one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import resource
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared.policy import Policy, load_policies  # noqa: E402
+from shared.sla import TicketSla, TimelineEvent, deadlines, evolve  # noqa: E402
+
+OPENINGS = {
+    "voipster": [{"channel": "web", "priority": p} for p in ("emergency", "high", "normal", "low")],
+    "hosted-voice": [{"channel": "email", "priority": p} for p in ("p1", "p2", "p3", "p4")],
+    "voximplant": [
+        {"channel": "email", "priority": s, "plan": p, "target_overrides": {"resolution": 8}}
+        for s in ("sev1", "sev2", "sev3", "sev4")
+        for p in ("silver", "gold", "platinum")
+    ],
+    "kolmisoft-mor": [
+        {"channel": "web", "priority": "high", "plan": p} for p in ("platinum", "gold", "bronze")
+    ],
+    "voice1": [{"channel": "phone", "priority": "emergency"}],
+}
+FOLLOW_UPS = [
+    ("ticket.assigned", {"assignee": "noc-1"}),
+    ("ticket.responded", {"by": "noc-1"}),
+    ("ticket.comment_added", {"body": "checking the trunk"}),
+    ("ticket.awaiting_customer", {"reason": "need a pcap"}),
+    ("ticket.customer_replied", {"body": "attached"}),
+    ("ticket.comment_added", {"body": "found it"}),
+    ("ticket.resolved", {"note": "route fixed"}),
+    ("ticket.closure_requested", {}),
+    ("ticket.closed", {}),
+]
+
+
+def make_lines(events: int, tickets: int, seed: int = 7) -> list[bytes]:
+    """`events` JSON lines over `tickets` tickets, interleaved in time order."""
+    rng = random.Random(seed)
+    per_ticket = events // tickets
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    rows: list[tuple[datetime, int, bytes]] = []
+    policy_ids = list(OPENINGS)
+    for ticket in range(tickets):
+        policy_id = policy_ids[ticket % len(policy_ids)]
+        at = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 14))
+        kinds = [("ticket.opened", rng.choice(OPENINGS[policy_id]))]
+        kinds += [FOLLOW_UPS[i % len(FOLLOW_UPS)] for i in range(per_ticket - 1)]
+        for sequence, (kind, data) in enumerate(kinds, start=1):
+            line = orjson.dumps(
+                {
+                    "ticket": f"t{ticket}",
+                    "policy": policy_id,
+                    "type": kind,
+                    "sequence": sequence,
+                    "occurred_at": at.isoformat(),
+                    "data": data,
+                }
+            )
+            rows.append((at, ticket, line))
+            at += timedelta(minutes=rng.randrange(1, 240))
+    rows.sort(key=lambda row: (row[0], row[1]))
+    return [row[2] for row in rows]
+
+
+def baseline(lines: list[bytes]) -> tuple[float, list[int]]:
+    loads = orjson.loads
+    clock = time.perf_counter_ns
+    latencies = []
+    began = time.perf_counter()
+    for line in lines:
+        t0 = clock()
+        loads(line)
+        latencies.append(clock() - t0)
+    return time.perf_counter() - began, latencies
+
+
+def system(lines: list[bytes], policies: dict[str, Policy]) -> tuple[float, list[int], int]:
+    loads = orjson.loads
+    parse = datetime.fromisoformat
+    clock = time.perf_counter_ns
+    states: dict[str, TicketSla] = {}
+    latencies = []
+    timers = 0
+    began = time.perf_counter()
+    for index, line in enumerate(lines):
+        t0 = clock()
+        body = loads(line)
+        policy = policies[body["policy"]]
+        ticket = body["ticket"]
+        event = TimelineEvent(
+            body["type"], parse(body["occurred_at"]), body["data"], body["sequence"]
+        )
+        state = evolve(states.get(ticket), event, policy).state
+        states[ticket] = state
+        timers += len(deadlines(state, policy))
+        latencies.append(clock() - t0)
+        if index and index % 200_000 == 0:
+            print(f"  core: {index:,} events", file=sys.stderr)
+    return time.perf_counter() - began, latencies, timers
+
+
+def percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100k events over 10k tickets")
+    args = parser.parse_args()
+    events, tickets = (100_000, 10_000) if args.quick else (1_000_000, 100_000)
+    print(f"generating {events:,} events over {tickets:,} tickets ...", file=sys.stderr)
+    lines = make_lines(events, tickets)
+    policies = load_policies()
+    gc.collect()
+    print("baseline: decode only ...", file=sys.stderr)
+    base_s, base_lat = baseline(lines)
+    print("system: decode + evolve + deadlines ...", file=sys.stderr)
+    sys_s, sys_lat, timers = system(lines, policies)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    metrics = {
+        "events_per_s": round(len(lines) / sys_s),
+        "p50_ms": round(percentile(sys_lat, 0.50), 4),
+        "p99_ms": round(percentile(sys_lat, 0.99), 4),
+        "mean_ms": round(statistics.fmean(sys_lat) / 1e6, 4),
+        "rss_mb": round(rss_mb, 1),
+        "timers_seen": timers,
+    }
+    baselines = {
+        "events_per_s": round(len(lines) / base_s),
+        "p50_ms": round(percentile(base_lat, 0.50), 4),
+        "p99_ms": round(percentile(base_lat, 0.99), 4),
+    }
+    ratios = {"events_per_s": round(metrics["events_per_s"] / baselines["events_per_s"], 4)}
+    result = {
+        "bench": "sla_core",
+        "metrics": metrics,
+        "baselines": baselines,
+        "ratios": ratios,
+        "params": {
+            "events": len(lines),
+            "tickets": tickets,
+            "quick": args.quick,
+            "target_ratio": 0.25,
+            "baseline": "orjson.loads per line",
+        },
+    }
+    print(orjson.dumps(result).decode())
+
+
+if __name__ == "__main__":
+    main()
