@@ -276,6 +276,7 @@ class Policy(Strict):
     notes: list[str] = Field(default_factory=list)
 
     _calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
+    _targets: dict[tuple[str, str, str | None], Target | None] = PrivateAttr(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -349,7 +350,21 @@ class Policy(Strict):
         plan: str | None,
         overrides: dict[str, float] | None = None,
     ) -> Target | None:
-        """The target of `metric` for a ticket of `priority`/`plan`, or None for no target."""
+        """The target of `metric` for a ticket of `priority`/`plan`, or None for no target.
+
+        Answers without account overrides are memoised: the table is immutable and this
+        lookup sits on the SLA core's hot path.
+        """
+        if not overrides:
+            key = (metric, priority, plan)
+            if key not in self._targets:
+                self._targets[key] = self._lookup(metric, priority, plan, {})
+            return self._targets[key]
+        return self._lookup(metric, priority, plan, overrides)
+
+    def _lookup(
+        self, metric: str, priority: str, plan: str | None, overrides: dict[str, float]
+    ) -> Target | None:
         spec = self.metrics.get(metric)  # type: ignore[call-overload]
         if spec is None:
             return None
@@ -357,7 +372,7 @@ class Policy(Strict):
             spec = self.metrics[spec.same_targets_as]
         for row in spec.targets:
             if row.matches(priority, plan):
-                return self._target_of(metric, row, overrides or {})
+                return self._target_of(metric, row, overrides)
         return None
 
     def _target_of(self, metric: str, row: TargetRow, overrides: dict[str, float]) -> Target | None:
