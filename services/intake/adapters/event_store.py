@@ -1,0 +1,196 @@
+"""The PostgreSQL event store: events keyed (ticket_id, version), outbox in the same transaction.
+
+`recorded_at` comes from the database clock (`clock_timestamp()` at insert) and is kept in its
+own column; the stored envelope JSON leaves it out and reads put it back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import asyncpg
+import orjson
+
+from services.intake.domain.lifecycle import OPEN, next_status
+from shared.events import Envelope
+
+NOTIFY_CHANNEL = "ticketflow_outbox"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionConflict(Exception):
+    ticket_id: uuid.UUID
+    expected: int
+    current: int
+
+    def __str__(self) -> str:
+        return f"ticket is at version {self.current}, not {self.expected}"
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRow:
+    ticket_id: uuid.UUID
+    account_id: str
+    number: str
+    policy: str
+    priority: str
+    plan: str | None
+    status: str
+    version: int
+    opened_at: datetime
+    updated_at: datetime
+
+
+async def migrate(pool: asyncpg.Pool) -> list[str]:
+    """Apply every migration in order (each is idempotent); return their names."""
+    folder = resources.files("services.intake.adapters").joinpath("migrations")
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql"))
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock(724001)")
+        try:
+            for name in names:
+                await conn.execute(folder.joinpath(name).read_text(encoding="utf-8"))
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(724001)")
+    return names
+
+
+def _envelope_json(envelope: Envelope) -> str:
+    body = envelope.model_dump(mode="json", exclude_none=True, exclude={"recorded_at"})
+    return orjson.dumps(body).decode()
+
+
+def _envelope_from_row(row: asyncpg.Record) -> Envelope:
+    body: dict[str, Any] = orjson.loads(row["envelope"])
+    body["recorded_at"] = row["recorded_at"]
+    return Envelope.model_validate(body)
+
+
+def _ticket(row: asyncpg.Record) -> TicketRow:
+    return TicketRow(**{field: row[field] for field in TicketRow.__slots__})
+
+
+class EventStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def _insert(self, conn: asyncpg.Connection, envelope: Envelope) -> Envelope:
+        recorded_at = await conn.fetchval(
+            "INSERT INTO events (ticket_id, version, event_id, type, occurred_at, envelope) "
+            "VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING recorded_at",
+            uuid.UUID(envelope.subject),
+            envelope.sequence,
+            envelope.id,
+            envelope.type,
+            envelope.time,
+            _envelope_json(envelope),
+        )
+        await conn.execute(
+            "INSERT INTO outbox (ticket_id, version, event_id) VALUES ($1, $2, $3)",
+            uuid.UUID(envelope.subject),
+            envelope.sequence,
+            envelope.id,
+        )
+        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+        return envelope.model_copy(update={"recorded_at": recorded_at})
+
+    async def open_ticket(self, envelope: Envelope) -> Envelope:
+        data = envelope.data
+        async with self._pool.acquire() as conn, conn.transaction():
+            recorded = await self._insert(conn, envelope)
+            await conn.execute(
+                "INSERT INTO tickets (ticket_id, account_id, number, policy, priority, plan, "
+                "status, version, opened_at, updated_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9)",
+                uuid.UUID(envelope.subject),
+                envelope.account,
+                data["ticket_number"],
+                envelope.policy,
+                data["priority"],
+                data.get("plan"),
+                OPEN,
+                envelope.time,
+                recorded.recorded_at,
+            )
+        return recorded
+
+    async def append(
+        self,
+        ticket_id: uuid.UUID,
+        build: Any,
+        expected_version: int | None = None,
+    ) -> Envelope:
+        """Append the event `build(ticket_row)` returns, at the ticket's next version.
+
+        The ticket row is locked for the transaction, so concurrent writers serialise; with
+        `expected_version` a writer that read an older version gets VersionConflict. A
+        transition that makes no sense for the ticket's status raises TransitionRefused.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT * FROM tickets WHERE ticket_id = $1 FOR UPDATE", ticket_id
+            )
+            if row is None:
+                raise TicketNotFound(str(ticket_id))
+            ticket = _ticket(row)
+            if expected_version is not None and expected_version != ticket.version:
+                raise VersionConflict(ticket_id, expected_version, ticket.version)
+            envelope: Envelope = build(ticket)
+            status = next_status(ticket.status, envelope.type)
+            recorded = await self._insert(conn, envelope)
+            priority = envelope.data.get("priority", ticket.priority)
+            if envelope.type != "ticket.severity_changed":
+                priority = ticket.priority
+            await conn.execute(
+                "UPDATE tickets SET version = $2, status = $3, priority = $4, updated_at = $5 "
+                "WHERE ticket_id = $1",
+                ticket_id,
+                envelope.sequence,
+                status,
+                priority,
+                recorded.recorded_at,
+            )
+        return recorded
+
+    async def ticket(self, ticket_id: uuid.UUID, accounts: frozenset[str]) -> TicketRow:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM tickets WHERE ticket_id = $1 AND account_id = ANY($2::text[])",
+            ticket_id,
+            list(accounts),
+        )
+        if row is None:
+            raise TicketNotFound(str(ticket_id))
+        return _ticket(row)
+
+    async def ticket_by_number(self, number: str) -> TicketRow | None:
+        row = await self._pool.fetchrow("SELECT * FROM tickets WHERE number = $1", number)
+        return _ticket(row) if row else None
+
+    async def history(self, ticket_id: uuid.UUID) -> list[Envelope]:
+        rows = await self._pool.fetch(
+            "SELECT envelope, recorded_at FROM events WHERE ticket_id = $1 ORDER BY version",
+            ticket_id,
+        )
+        return [_envelope_from_row(row) for row in rows]
+
+    async def list_tickets(
+        self, accounts: frozenset[str], status: str | None, limit: int, after: str | None
+    ) -> list[TicketRow]:
+        rows = await self._pool.fetch(
+            "SELECT * FROM tickets WHERE account_id = ANY($1::text[]) "
+            "AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR number > $3) "
+            "ORDER BY number LIMIT $4",
+            list(accounts),
+            status,
+            after,
+            limit,
+        )
+        return [_ticket(row) for row in rows]
