@@ -1,7 +1,7 @@
 """Human ticket numbers: random (not guessable from the count of tickets), with a check digit.
 
-Format `TF-XXXX-XXXXC`: nine random digits and a Luhn check digit, so a mistyped digit or a
-swap of neighbours in a phone call is caught before any lookup.
+Format `TF-NNNN-NNNNNC`: nine random digits and a Luhn check digit (C), so a mistyped digit or a
+swap of neighbours (all but 09/90) in a phone call is caught before any lookup.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-PATTERN = re.compile(r"\bTF-(\d{4})-(\d{5})\b")
+PATTERN = re.compile(r"\bTF-(\d{4})-(\d{6})\b")
 RandomDigits = Callable[[int], str]
 
 

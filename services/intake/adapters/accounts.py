@@ -1,0 +1,145 @@
+"""Accounts, contacts and API keys. API key secrets are stored as SHA-256 digests only."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+import orjson
+
+from services.intake.domain.opening import Account
+
+KEY_PREFIX = "tf"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    accounts: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    id: str
+    secret: str  # shown once: `tf_<id>_<secret>`
+    accounts: tuple[str, ...]
+
+
+class AccountExists(Exception):
+    pass
+
+
+class UnknownAccount(LookupError):
+    pass
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def parse_key(presented: str) -> tuple[str, str] | None:
+    parts = presented.strip().split("_")
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+class AccountStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create(
+        self,
+        account_id: str,
+        name: str,
+        policy_id: str,
+        plan: str | None,
+        entitled_from: date | None,
+        entitled_until: date | None,
+        target_overrides: dict[str, float],
+    ) -> None:
+        try:
+            await self._pool.execute(
+                "INSERT INTO accounts (id, name, policy_id, plan, entitled_from, entitled_until, "
+                "target_overrides) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
+                account_id,
+                name,
+                policy_id,
+                plan,
+                entitled_from,
+                entitled_until,
+                orjson.dumps(target_overrides).decode(),
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise AccountExists(account_id) from exc
+
+    async def add_contact(
+        self, account_id: str, email: str, role: str, name: str | None, level: int | None
+    ) -> None:
+        try:
+            await self._pool.execute(
+                "INSERT INTO contacts (account_id, email, role, name, level) "
+                "VALUES ($1, lower($2), $3, $4, $5) ON CONFLICT (account_id, email, role) "
+                "DO UPDATE SET name = excluded.name, level = excluded.level",
+                account_id,
+                email,
+                role,
+                name,
+                level,
+            )
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise UnknownAccount(account_id) from exc
+
+    async def get(self, account_id: str) -> Account:
+        row = await self._pool.fetchrow("SELECT * FROM accounts WHERE id = $1", account_id)
+        if row is None:
+            raise UnknownAccount(account_id)
+        emails = await self._pool.fetch(
+            "SELECT email FROM contacts WHERE account_id = $1 AND role = 'approved'", account_id
+        )
+        overrides: dict[str, Any] = orjson.loads(row["target_overrides"])
+        return Account(
+            id=row["id"],
+            name=row["name"],
+            policy_id=row["policy_id"],
+            plan=row["plan"],
+            entitled_from=row["entitled_from"],
+            entitled_until=row["entitled_until"],
+            approved_contacts=frozenset(r["email"] for r in emails),
+            target_overrides={k: float(v) for k, v in overrides.items()},
+        )
+
+    async def issue_key(self, accounts: list[str], label: str | None) -> IssuedKey:
+        found = await self._pool.fetchval(
+            "SELECT count(*) FROM accounts WHERE id = ANY($1::text[])", accounts
+        )
+        if found != len(set(accounts)):
+            raise UnknownAccount(", ".join(accounts))
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32).replace("_", "-")
+        await self._pool.execute(
+            "INSERT INTO api_keys (id, secret_hash, accounts, label) VALUES ($1, $2, $3, $4)",
+            key_id,
+            _digest(secret),
+            accounts,
+            label,
+        )
+        return IssuedKey(key_id, f"{KEY_PREFIX}_{key_id}_{secret}", tuple(accounts))
+
+    async def authenticate(self, presented: str) -> ApiKey | None:
+        parsed = parse_key(presented)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        row = await self._pool.fetchrow(
+            "SELECT secret_hash, accounts FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
+            key_id,
+        )
+        if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), _digest(secret)):
+            return None
+        return ApiKey(key_id, frozenset(row["accounts"]))

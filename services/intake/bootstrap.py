@@ -1,0 +1,100 @@
+"""Wires intake's adapters into its API and relay. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from services.intake.adapters.accounts import AccountStore
+from services.intake.adapters.event_store import EventStore, migrate
+from services.intake.adapters.idempotency import IdempotencyStore
+from services.intake.adapters.outbox_relay import OutboxRelay, kafka_sender
+from services.intake.entrypoints.api import create_app
+from services.intake.entrypoints.deps import IntakeDeps
+from services.intake.settings import IntakeSettings
+from shared.policy import load_policies
+from shared.topics import TICKET_EVENTS
+
+log = logging.getLogger("ticketflow.intake")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _random_digits(count: int) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(count))
+
+
+def _broker_reachable(bootstrap_servers: str) -> bool:
+    host, _, port = bootstrap_servers.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def build_app(settings: IntakeSettings) -> FastAPI:
+    """The intake app; its lifespan opens the pool, migrates, and runs the outbox relay."""
+    holder: dict[str, IntakeDeps] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=32)
+        assert pool is not None
+        applied = await migrate(pool)
+        log.info("database migrated (%s)", ", ".join(applied))
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=2
+        )
+        await producer.start()
+        relay = OutboxRelay(pool, kafka_sender(producer), TICKET_EVENTS.name)
+        stop = asyncio.Event()
+
+        async def readiness() -> dict[str, bool]:
+            try:
+                database = await pool.fetchval("SELECT 1") == 1
+            except (OSError, asyncpg.PostgresError):
+                database = False
+            broker = await asyncio.to_thread(_broker_reachable, settings.kafka_bootstrap_servers)
+            return {"database": database, "broker": broker}
+
+        deps = IntakeDeps(
+            store=EventStore(pool),
+            accounts=AccountStore(pool),
+            idempotency=IdempotencyStore(pool),
+            policies=load_policies(),
+            clock=_utc_now,
+            random_digits=_random_digits,
+            new_ticket_id=uuid.uuid4,
+            admin_token=settings.admin_token.get_secret_value(),
+            readiness=readiness,
+            relay=relay,
+        )
+        app.state.deps = deps
+        holder["deps"] = deps
+        relay_task = asyncio.create_task(relay.run(stop)) if settings.relay_enabled else None
+        log.info("intake ready on %s:%s", settings.host, settings.port)
+        try:
+            yield
+        finally:
+            stop.set()
+            if relay_task is not None:
+                await relay_task
+            await producer.stop()
+            await pool.close()
+            log.info("intake stopped")
+
+    placeholder = IntakeDeps.__new__(IntakeDeps)
+    return create_app(placeholder, lifespan=lifespan)

@@ -1,0 +1,431 @@
+"""The intake HTTP API (`/v1`): tickets, their events, accounts; health and metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import FastAPI, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from services.intake.adapters.accounts import AccountExists, ApiKey, UnknownAccount
+from services.intake.adapters.event_store import TicketNotFound, TicketRow, VersionConflict
+from services.intake.adapters.idempotency import request_hash
+from services.intake.domain.lifecycle import TransitionRefused
+from services.intake.domain.opening import OpenTicket, Refusal, decide_open, event_time
+from services.intake.domain.ticket_number import new_ticket_number
+from services.intake.entrypoints import problems, schemas
+from services.intake.entrypoints.deps import Admin, Deps, IntakeDeps, Key
+from services.intake.entrypoints.problems import Problem
+from shared.events import TICKET_EVENT_TYPES, Envelope, parse_data
+
+SYSTEM_ONLY = {"ticket.opened", "ticket.closed_by_timeout"}
+API_EVENT_TYPES = sorted(t for t in TICKET_EVENT_TYPES if t not in SYSTEM_ONLY)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "ticketflow_intake_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ticketflow_intake_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "ticketflow_intake_events_total", "Events written", ["type"], registry=self.registry
+        )
+        self.outbox_lag_events = Gauge(
+            "ticketflow_outbox_lag_events", "Unpublished outbox rows", registry=self.registry
+        )
+        self.outbox_lag_seconds = Gauge(
+            "ticketflow_outbox_lag_seconds",
+            "Age of the oldest unpublished outbox row",
+            registry=self.registry,
+        )
+
+
+def _view(row: TicketRow) -> schemas.TicketView:
+    return schemas.TicketView(
+        ticket_id=row.ticket_id,
+        account=row.account_id,
+        number=row.number,
+        policy=row.policy,
+        priority=row.priority,
+        plan=row.plan,
+        status=row.status,
+        version=row.version,
+        opened_at=row.opened_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    cleaned = value.strip().removeprefix("W/").strip('"')
+    if not cleaned.isdigit():
+        raise Problem(400, "Bad If-Match", f"If-Match must be a ticket version, got {value!r}")
+    return int(cleaned)
+
+
+async def _idempotent(
+    request: Request,
+    deps: IntakeDeps,
+    key: ApiKey,
+    idempotency_key: str | None,
+    status: int,
+    handler: Callable[[], Awaitable[Any]],
+) -> JSONResponse:
+    """Run `handler` once per Idempotency-Key; replay its stored response afterwards."""
+    if idempotency_key is None:
+        body = await handler()
+        return JSONResponse(body, status_code=status)
+    digest = request_hash(request.method, request.url.path, await request.body())
+    stored = await deps.idempotency.reserve(key.id, idempotency_key, digest)
+    if stored is not None:
+        if stored.request_hash != digest:
+            raise Problem(
+                422,
+                "Idempotency key reused",
+                "this Idempotency-Key was used for a different request",
+            )
+        if stored.status == 0:
+            raise Problem(
+                409,
+                "Request in progress",
+                "a request with this Idempotency-Key is still being processed",
+            )
+        return JSONResponse(
+            stored.body,
+            status_code=stored.status,
+            headers={"Idempotent-Replayed": "true"},
+            media_type=problems.PROBLEM if stored.status >= 400 else None,
+        )
+    try:
+        body = await handler()
+    except Problem as problem:
+        if problem.status < 500:
+            await deps.idempotency.complete(
+                key.id, idempotency_key, problem.status, problem.body(request.url.path)
+            )
+        else:
+            await deps.idempotency.release(key.id, idempotency_key)
+        raise
+    except Exception:
+        await deps.idempotency.release(key.id, idempotency_key)
+        raise
+    await deps.idempotency.complete(key.id, idempotency_key, status, body)
+    return JSONResponse(body, status_code=status)
+
+
+def create_app(
+    deps: IntakeDeps,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="ticketflow intake",
+        version="1",
+        description="Open support tickets and post their events. Every request is scoped to the "
+        "accounts of its API key; errors are `application/problem+json`.",
+        lifespan=lifespan,
+    )
+    app.state.deps = deps
+    metrics = Metrics()
+    app.state.metrics = metrics
+    problems.install(app)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Any) -> Response:
+        began = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.latency.labels(request.method, path).observe(time.perf_counter() - began)
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        return response
+
+    # --- tickets ----------------------------------------------------------------------------
+
+    @app.post(
+        "/v1/tickets",
+        status_code=201,
+        response_model=schemas.TicketCreated,
+        tags=["tickets"],
+        summary="Open a ticket",
+    )
+    async def open_ticket(
+        body: schemas.OpenTicketBody,
+        request: Request,
+        deps: Deps,
+        key: Key,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        async def handle() -> dict[str, Any]:
+            if body.account not in key.accounts:
+                raise Problem(404, "Not found", f"no account {body.account!r}")
+            account = await deps.accounts.get(body.account)
+            policy = deps.policies[account.policy_id]
+            command = OpenTicket(
+                account=body.account,
+                contact=body.contact,
+                channel=body.channel.value,
+                priority=body.priority,
+                subject=body.subject,
+                description=body.description,
+                plan=body.plan,
+                occurred_at=body.occurred_at,
+                spam=body.spam,
+            )
+            for _attempt in range(3):
+                try:
+                    envelope = decide_open(
+                        command,
+                        account,
+                        policy,
+                        now=deps.clock(),
+                        ticket_id=deps.new_ticket_id(),
+                        number=new_ticket_number(deps.random_digits),
+                    )
+                except Refusal as refusal:
+                    raise Problem(
+                        422,
+                        "Ticket refused",
+                        str(refusal),
+                        policy=policy.ref,
+                        **({"field": refusal.field} if refusal.field else {}),
+                    ) from None
+                try:
+                    recorded = await deps.store.open_ticket(envelope)
+                    break
+                except asyncpg.UniqueViolationError:
+                    continue  # a ticket number collision: draw another
+            else:
+                raise Problem(503, "Try again", "could not allocate a ticket number")
+            metrics.events.labels("ticket.opened").inc()
+            data = recorded.data
+            return schemas.TicketCreated(
+                ticket_id=uuid.UUID(recorded.subject),
+                number=data["ticket_number"],
+                version=1,
+                status="open",
+                policy=recorded.policy,
+                priority=data["priority"],
+                plan=data.get("plan"),
+                flags=data.get("flags", []),
+                occurred_at=recorded.time,
+            ).model_dump(mode="json")
+
+        return await _idempotent(request, deps, key, idempotency_key, 201, handle)
+
+    @app.post(
+        "/v1/tickets/{ticket_id}/events",
+        status_code=201,
+        response_model=schemas.EventAppended,
+        tags=["tickets"],
+        summary="Append an event to a ticket",
+        responses={
+            409: {"description": "If-Match version is stale"},
+            422: {"description": "Event makes no sense for the ticket's state"},
+        },
+    )
+    async def append_event(
+        ticket_id: uuid.UUID,
+        body: schemas.AppendEventBody,
+        request: Request,
+        deps: Deps,
+        key: Key,
+        if_match: Annotated[str | None, Header()] = None,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        expected = _parse_if_match(if_match)
+        if body.type not in API_EVENT_TYPES:
+            raise Problem(
+                422,
+                "Unknown event type",
+                f"{body.type!r} cannot be posted; use one of: {', '.join(API_EVENT_TYPES)}",
+            )
+        try:
+            parse_data(body.type, body.data)
+        except ValueError as exc:
+            raise Problem(
+                422,
+                "Invalid event data",
+                str(exc).splitlines()[0] + ": " + " ".join(str(exc).splitlines()[1:3]),
+            ) from None
+
+        async def handle() -> dict[str, Any]:
+            await deps.store.ticket(ticket_id, key.accounts)  # 404 outside the key's accounts
+            now = deps.clock()
+            try:
+                at = event_time(body.occurred_at, now)
+            except Refusal as refusal:
+                raise Problem(
+                    422, "Invalid event time", str(refusal), field="occurred_at"
+                ) from None
+
+            def build(ticket: TicketRow) -> Envelope:
+                return Envelope(
+                    type=body.type,
+                    source="intake",
+                    subject=str(ticket.ticket_id),
+                    time=at,
+                    sequence=ticket.version + 1,
+                    account=ticket.account_id,
+                    policy=ticket.policy,
+                    data=body.data,
+                )
+
+            try:
+                recorded = await deps.store.append(ticket_id, build, expected)
+            except VersionConflict as conflict:
+                raise Problem(
+                    409, "Version conflict", str(conflict), current_version=conflict.current
+                ) from None
+            except TransitionRefused as refused:
+                raise Problem(422, "Transition refused", str(refused)) from None
+            metrics.events.labels(body.type).inc()
+            ticket = await deps.store.ticket(ticket_id, key.accounts)
+            return schemas.EventAppended(
+                event_id=recorded.id,
+                ticket_id=ticket_id,
+                type=recorded.type,
+                version=recorded.sequence,
+                status=ticket.status,
+                recorded_at=recorded.recorded_at,
+            ).model_dump(mode="json")
+
+        return await _idempotent(request, deps, key, idempotency_key, 201, handle)
+
+    @app.get("/v1/tickets/{ticket_id}", response_model=schemas.TicketView, tags=["tickets"])
+    async def get_ticket(ticket_id: uuid.UUID, deps: Deps, key: Key) -> JSONResponse:
+        row = await deps.store.ticket(ticket_id, key.accounts)
+        return JSONResponse(
+            _view(row).model_dump(mode="json"), headers={"ETag": f'"{row.version}"'}
+        )
+
+    @app.get(
+        "/v1/tickets/{ticket_id}/events",
+        tags=["tickets"],
+        summary="The ticket's history (CloudEvents, structured JSON)",
+    )
+    async def get_history(ticket_id: uuid.UUID, deps: Deps, key: Key) -> list[dict[str, Any]]:
+        await deps.store.ticket(ticket_id, key.accounts)
+        return [
+            {"specversion": "1.0", **env.model_dump(mode="json", exclude_none=True)}
+            for env in await deps.store.history(ticket_id)
+        ]
+
+    @app.get("/v1/tickets", response_model=schemas.TicketPage, tags=["tickets"])
+    async def list_tickets(
+        deps: Deps,
+        key: Key,
+        account: str | None = None,
+        status: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        after: str | None = None,
+    ) -> schemas.TicketPage:
+        if account is not None and account not in key.accounts:
+            raise Problem(404, "Not found", f"no account {account!r}")
+        scope = frozenset({account}) if account else key.accounts
+        rows = await deps.store.list_tickets(scope, status, limit, after)
+        return schemas.TicketPage(
+            items=[_view(r) for r in rows],
+            next_after=rows[-1].number if len(rows) == limit else None,
+        )
+
+    # --- accounts (admin) ---------------------------------------------------------------------
+
+    @app.post("/v1/admin/accounts", status_code=201, tags=["admin"])
+    async def create_account(
+        body: schemas.CreateAccountBody, deps: Deps, _admin: Admin
+    ) -> dict[str, Any]:
+        policy = deps.policies.get(body.policy)
+        if policy is None:
+            raise Problem(
+                422,
+                "Unknown policy",
+                f"no policy {body.policy!r}; have {', '.join(sorted(deps.policies))}",
+            )
+        if body.plan is not None and body.plan not in policy.plans and body.plan != "none":
+            raise Problem(
+                422, "Unknown plan", f"{policy.id} plans are {', '.join(policy.plans) or 'none'}"
+            )
+        try:
+            await deps.accounts.create(
+                body.id,
+                body.name,
+                body.policy,
+                body.plan,
+                body.entitled_from,
+                body.entitled_until,
+                body.target_overrides,
+            )
+        except AccountExists:
+            raise Problem(409, "Account exists", f"account {body.id!r} already exists") from None
+        return {"id": body.id, "policy": policy.ref}
+
+    @app.post("/v1/admin/accounts/{account_id}/contacts", status_code=201, tags=["admin"])
+    async def add_contact(
+        account_id: str, body: schemas.ContactBody, deps: Deps, _admin: Admin
+    ) -> dict[str, Any]:
+        await deps.accounts.add_contact(account_id, body.email, body.role, body.name, body.level)
+        return {"account": account_id, "email": body.email.lower(), "role": body.role}
+
+    @app.post(
+        "/v1/admin/api-keys", status_code=201, response_model=schemas.ApiKeyIssued, tags=["admin"]
+    )
+    async def issue_key(
+        body: schemas.ApiKeyBody, deps: Deps, _admin: Admin
+    ) -> schemas.ApiKeyIssued:
+        issued = await deps.accounts.issue_key(body.accounts, body.label)
+        return schemas.ApiKeyIssued(id=issued.id, key=issued.secret, accounts=list(issued.accounts))
+
+    @app.exception_handler(TicketNotFound)
+    async def _not_found(request: Request, exc: TicketNotFound) -> JSONResponse:
+        return problems.problem_response(Problem(404, "Not found", "no such ticket"), request)
+
+    @app.exception_handler(UnknownAccount)
+    async def _no_account(request: Request, exc: UnknownAccount) -> JSONResponse:
+        return problems.problem_response(Problem(404, "Not found", f"no account {exc}"), request)
+
+    # --- operations ---------------------------------------------------------------------------
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz(deps: Deps) -> JSONResponse:
+        checks = await deps.readiness()
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    async def metrics_endpoint(deps: Deps) -> Response:
+        if deps.relay is not None:
+            stats = await deps.relay.measure_lag()
+            metrics.outbox_lag_events.set(stats.lag_events)
+            metrics.outbox_lag_seconds.set(stats.lag_seconds)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,74 @@
+"""What the API needs, passed in by bootstrap (so tests can wire real or fake parts)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from services.intake.adapters.accounts import AccountStore, ApiKey
+from services.intake.adapters.event_store import EventStore
+from services.intake.adapters.idempotency import IdempotencyStore
+from services.intake.adapters.outbox_relay import OutboxRelay
+from services.intake.entrypoints.problems import Problem
+from shared.policy import Policy
+
+
+@dataclass
+class IntakeDeps:
+    store: EventStore
+    accounts: AccountStore
+    idempotency: IdempotencyStore
+    policies: dict[str, Policy]
+    clock: Callable[[], datetime]
+    random_digits: Callable[[int], str]
+    new_ticket_id: Callable[[], uuid.UUID]
+    admin_token: str
+    readiness: Callable[[], Awaitable[dict[str, bool]]]
+    relay: OutboxRelay | None = None
+
+
+def get_deps(request: Request) -> IntakeDeps:
+    deps: IntakeDeps = request.app.state.deps
+    return deps
+
+
+Deps = Annotated[IntakeDeps, Depends(get_deps)]
+
+
+def _bearer(authorization: str | None, api_key: str | None) -> str | None:
+    if api_key:
+        return api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+async def require_key(
+    deps: Deps,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> ApiKey:
+    presented = _bearer(authorization, x_api_key)
+    if not presented:
+        raise Problem(401, "Unauthorized", "send the API key as `Authorization: Bearer tf_...`")
+    key = await deps.accounts.authenticate(presented)
+    if key is None:
+        raise Problem(401, "Unauthorized", "unknown or revoked API key")
+    return key
+
+
+async def require_admin(deps: Deps, authorization: Annotated[str | None, Header()] = None) -> None:
+    import hmac
+
+    presented = _bearer(authorization, None) or ""
+    if not hmac.compare_digest(presented.encode(), deps.admin_token.encode()):
+        raise Problem(401, "Unauthorized", "admin endpoints need the admin token as a bearer")
+
+
+Key = Annotated[ApiKey, Depends(require_key)]
+Admin = Annotated[None, Depends(require_admin)]

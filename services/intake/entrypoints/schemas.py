@@ -1,0 +1,112 @@
+"""HTTP API models (separate from the event payload models they map to)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.types import Channel
+
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenTicketBody(ApiModel):
+    account: str = Field(min_length=1, examples=["acme-voip"])
+    contact: str = Field(
+        pattern=EMAIL,
+        description="Email of the person opening the ticket",
+        examples=["noc@acme.example"],
+    )
+    channel: Channel = Field(examples=["web"])
+    priority: str = Field(min_length=1, examples=["normal"])
+    plan: str | None = Field(default=None, description="Defaults to the account's plan")
+    subject: str = Field(min_length=1, max_length=500, examples=["No dial tone on trunk 3"])
+    description: str = Field(default="", max_length=20_000)
+    occurred_at: datetime | None = Field(
+        default=None,
+        description="Event time when the ticket was raised earlier than it is logged "
+        "(a phone ticket); at most 7 days back, never in the future",
+    )
+    spam: bool = Field(default=False, description="The email gateway flagged it as spam")
+
+
+class TicketCreated(BaseModel):
+    ticket_id: uuid.UUID
+    number: str = Field(description="Human ticket number with a check digit")
+    version: int
+    status: str
+    policy: str = Field(description="Pinned policy, id@version")
+    priority: str
+    plan: str | None
+    flags: list[str]
+    occurred_at: datetime
+
+
+class AppendEventBody(ApiModel):
+    type: str = Field(examples=["ticket.responded"])
+    occurred_at: datetime | None = None
+    data: dict[str, Any] = Field(default_factory=dict, examples=[{"by": "noc-1"}])
+
+
+class EventAppended(BaseModel):
+    event_id: uuid.UUID
+    ticket_id: uuid.UUID
+    type: str
+    version: int
+    status: str
+    recorded_at: datetime | None
+
+
+class TicketView(BaseModel):
+    ticket_id: uuid.UUID
+    account: str
+    number: str
+    policy: str
+    priority: str
+    plan: str | None
+    status: str
+    version: int
+    opened_at: datetime
+    updated_at: datetime
+
+
+class TicketPage(BaseModel):
+    items: list[TicketView]
+    next_after: str | None = Field(description="Pass as `after` for the next page")
+
+
+class CreateAccountBody(ApiModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", examples=["acme-voip"])
+    name: str = Field(min_length=1)
+    policy: str = Field(examples=["voipster"])
+    plan: str | None = None
+    entitled_from: date | None = Field(default=None, description="Support agreement start")
+    entitled_until: date | None = Field(default=None, description="Support agreement end")
+    target_overrides: dict[str, float] = Field(
+        default_factory=dict, description="Per-metric hours from the account's order"
+    )
+
+
+class ContactBody(ApiModel):
+    email: str = Field(pattern=EMAIL)
+    role: Literal["approved", "escalation"] = "approved"
+    name: str | None = None
+    level: int | None = Field(default=None, ge=1, le=9, description="Escalation level")
+
+
+class ApiKeyBody(ApiModel):
+    accounts: list[str] = Field(min_length=1)
+    label: str | None = None
+
+
+class ApiKeyIssued(BaseModel):
+    id: str
+    key: str = Field(description="Shown once; store it now")
+    accounts: list[str]

@@ -1,0 +1,262 @@
+"""The intake HTTP API over the real PostgreSQL event store (and the real broker for the relay)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from services.devstack.infrastructure import Infrastructure
+from services.devstack.provisioning import ensure_database, ensure_topics
+from services.intake.adapters.accounts import AccountStore
+from services.intake.adapters.event_store import EventStore, migrate
+from services.intake.adapters.idempotency import IdempotencyStore
+from services.intake.adapters.outbox_relay import OutboxRelay, kafka_sender
+from services.intake.domain.ticket_number import is_valid
+from services.intake.entrypoints.api import create_app
+from services.intake.entrypoints.deps import IntakeDeps
+from shared.events.codec import from_kafka
+from shared.policy import load_policies
+from shared.topics import Topic
+
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # Tue 10:00 in New York
+
+
+@pytest.fixture
+async def pool(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
+    url = await ensure_database(infra.database_url, f"api_{uuid.uuid4().hex[:10]}")
+    pool = await asyncpg.create_pool(url, min_size=2, max_size=20)
+    assert pool is not None
+    await migrate(pool)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    async def ready() -> dict[str, bool]:
+        return {"database": True, "broker": True}
+
+    deps = IntakeDeps(
+        store=EventStore(pool),
+        accounts=AccountStore(pool),
+        idempotency=IdempotencyStore(pool),
+        policies=load_policies(),
+        clock=lambda: NOW,
+        random_digits=lambda n: str(uuid.uuid4().int)[:n],
+        new_ticket_id=uuid.uuid4,
+        admin_token="test-admin-token",
+        readiness=ready,
+    )
+    app = create_app(deps)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+        yield http
+
+
+async def account_with_key(
+    http: httpx.AsyncClient, account: str, policy: str = "voipster", **extra: object
+) -> dict[str, str]:
+    created = await http.post(
+        "/v1/admin/accounts",
+        headers=ADMIN,
+        json={"id": account, "name": account.title(), "policy": policy, **extra},
+    )
+    assert created.status_code == 201, created.text
+    contact = await http.post(
+        f"/v1/admin/accounts/{account}/contacts",
+        headers=ADMIN,
+        json={"email": f"noc@{account}.example"},
+    )
+    assert contact.status_code == 201
+    key = await http.post("/v1/admin/api-keys", headers=ADMIN, json={"accounts": [account]})
+    assert key.status_code == 201
+    return {"Authorization": f"Bearer {key.json()['key']}"}
+
+
+def ticket_body(account: str, **overrides: object) -> dict[str, object]:
+    return {
+        "account": account,
+        "contact": f"NOC@{account}.example",
+        "channel": "web",
+        "priority": "normal",
+        "subject": "No dial tone on trunk 3",
+        **overrides,
+    }
+
+
+async def test_open_read_and_append(client: httpx.AsyncClient) -> None:
+    auth = await account_with_key(client, "acme")
+    opened = await client.post("/v1/tickets", headers=auth, json=ticket_body("acme"))
+    assert opened.status_code == 201, opened.text
+    body = opened.json()
+    assert is_valid(body["number"])
+    assert (body["version"], body["policy"], body["status"]) == (1, "voipster@1", "open")
+
+    ticket = await client.get(f"/v1/tickets/{body['ticket_id']}", headers=auth)
+    assert ticket.headers["etag"] == '"1"'
+    responded = await client.post(
+        f"/v1/tickets/{body['ticket_id']}/events",
+        headers={**auth, "If-Match": '"1"'},
+        json={"type": "ticket.responded", "data": {"by": "noc-1"}},
+    )
+    assert responded.status_code == 201, responded.text
+    assert responded.json()["version"] == 2
+
+    history = (await client.get(f"/v1/tickets/{body['ticket_id']}/events", headers=auth)).json()
+    assert [e["type"] for e in history] == ["ticket.opened", "ticket.responded"]
+    assert history[0]["data"]["contact"] == "noc@acme.example"
+    assert history[0]["specversion"] == "1.0"
+    page = (await client.get("/v1/tickets?status=open", headers=auth)).json()
+    assert [t["number"] for t in page["items"]] == [body["number"]]
+
+
+async def test_another_accounts_ticket_is_a_404(client: httpx.AsyncClient) -> None:
+    mine = await account_with_key(client, "alpha")
+    theirs = await account_with_key(client, "beta")
+    ticket = (await client.post("/v1/tickets", headers=theirs, json=ticket_body("beta"))).json()
+    for response in (
+        await client.get(f"/v1/tickets/{ticket['ticket_id']}", headers=mine),
+        await client.get(f"/v1/tickets/{ticket['ticket_id']}/events", headers=mine),
+        await client.post(
+            f"/v1/tickets/{ticket['ticket_id']}/events",
+            headers=mine,
+            json={"type": "ticket.comment_added", "data": {"body": "hi"}},
+        ),
+        await client.post("/v1/tickets", headers=mine, json=ticket_body("beta")),
+        await client.get("/v1/tickets?account=beta", headers=mine),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_policy_refusals_are_422_with_what_to_do(client: httpx.AsyncClient) -> None:
+    auth = await account_with_key(client, "gamma")
+    stranger = await client.post(
+        "/v1/tickets", headers=auth, json=ticket_body("gamma", contact="someone@else.example")
+    )
+    assert stranger.status_code == 422
+    assert "approved contacts" in stranger.json()["detail"]
+    emergency = await client.post(
+        "/v1/tickets",
+        headers=auth,
+        json=ticket_body("gamma", channel="email", priority="emergency"),
+    )
+    assert emergency.status_code == 422
+    assert "web portal" in emergency.json()["detail"]
+    future = await client.post(
+        "/v1/tickets",
+        headers=auth,
+        json=ticket_body("gamma", occurred_at=(NOW + timedelta(hours=1)).isoformat()),
+    )
+    assert future.status_code == 422
+    assert future.json()["field"] == "occurred_at"
+
+
+async def test_stale_if_match_is_409_with_current_version(client: httpx.AsyncClient) -> None:
+    auth = await account_with_key(client, "delta")
+    ticket = (await client.post("/v1/tickets", headers=auth, json=ticket_body("delta"))).json()
+    url = f"/v1/tickets/{ticket['ticket_id']}/events"
+    event = {"type": "ticket.comment_added", "data": {"body": "x"}}
+    results = await asyncio.gather(
+        *(client.post(url, headers={**auth, "If-Match": "1"}, json=event) for _ in range(8))
+    )
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201] + [409] * 7
+    conflict = next(r for r in results if r.status_code == 409)
+    assert conflict.json()["current_version"] == 2
+
+
+async def test_nonsense_transition_is_422(client: httpx.AsyncClient) -> None:
+    auth = await account_with_key(client, "eps")
+    ticket = (await client.post("/v1/tickets", headers=auth, json=ticket_body("eps"))).json()
+    reopened = await client.post(
+        f"/v1/tickets/{ticket['ticket_id']}/events",
+        headers=auth,
+        json={"type": "ticket.reopened", "data": {}},
+    )
+    assert reopened.status_code == 422
+    assert "does not apply to a ticket that is open" in reopened.json()["detail"]
+    system = await client.post(
+        f"/v1/tickets/{ticket['ticket_id']}/events",
+        headers=auth,
+        json={"type": "ticket.closed_by_timeout", "data": {}},
+    )
+    assert system.status_code == 422
+
+
+async def test_idempotent_retry_writes_once(client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
+    auth = await account_with_key(client, "zeta")
+    headers = {**auth, "Idempotency-Key": "retry-1"}
+    first = await client.post("/v1/tickets", headers=headers, json=ticket_body("zeta"))
+    again = await client.post("/v1/tickets", headers=headers, json=ticket_body("zeta"))
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await pool.fetchval("SELECT count(*) FROM tickets WHERE account_id = 'zeta'") == 1
+    other = await client.post(
+        "/v1/tickets", headers=headers, json=ticket_body("zeta", subject="different")
+    )
+    assert other.status_code == 422
+
+
+async def test_errors_are_problem_json(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/v1/tickets")).status_code == 401
+    bad_key = await client.get("/v1/tickets", headers={"Authorization": "Bearer tf_x_y"})
+    assert bad_key.status_code == 401
+    assert bad_key.headers["content-type"] == "application/problem+json"
+    auth = await account_with_key(client, "eta")
+    invalid = await client.post("/v1/tickets", headers=auth, json={"account": "eta"})
+    assert invalid.status_code == 422
+    fields = {e["field"] for e in invalid.json()["errors"]}
+    assert {"contact", "channel", "priority", "subject"} <= fields
+    not_admin = await client.post(
+        "/v1/admin/accounts", headers=auth, json={"id": "x1", "name": "x", "policy": "voipster"}
+    )
+    assert not_admin.status_code == 401
+
+
+async def test_posted_event_reaches_the_topic_with_key_and_headers(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, infra: Infrastructure
+) -> None:
+    topic = Topic(f"test.api.{uuid.uuid4().hex[:8]}", 3)
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic])
+    auth = await account_with_key(client, "theta")
+    ticket = (await client.post("/v1/tickets", headers=auth, json=ticket_body("theta"))).json()
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        assert await OutboxRelay(pool, kafka_sender(producer), topic.name).drain_once() >= 1
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        topic.name,
+        bootstrap_servers=infra.kafka_bootstrap_servers,
+        group_id="t",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(20):
+            messages = []
+            while not messages:
+                for batch in (await consumer.getmany(timeout_ms=300)).values():
+                    messages.extend(batch)
+    finally:
+        await consumer.stop()
+    message = messages[0]
+    assert message.key == ticket["ticket_id"].encode()
+    headers = dict(message.headers)
+    assert headers["ce_type"] == b"ticket.opened"
+    assert headers["ce_account"] == b"theta"
+    envelope = from_kafka(message.key, message.value, message.headers)
+    assert envelope.data["ticket_number"] == ticket["number"]

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.intake.domain.lifecycle import TransitionRefused, next_status
+from services.intake.domain.opening import Refusal, event_time
+from services.intake.domain.ticket_number import find_in, is_valid, new_ticket_number
+
+
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9))
+def test_ticket_numbers_validate_and_catch_any_single_digit_typo(body: str) -> None:
+    number = new_ticket_number(lambda n: body)
+    assert is_valid(number)
+    digits = [i for i, c in enumerate(number) if c.isdigit()]
+    for position, replacement in itertools.product(digits, "0123456789"):
+        if number[position] != replacement:
+            typo = number[:position] + replacement + number[position + 1 :]
+            assert not is_valid(typo)
+
+
+def test_ticket_number_is_found_in_an_email_subject() -> None:
+    number = new_ticket_number(lambda n: "123456789")
+    assert find_in(f"RE: [{number}] still no dial tone") == number
+    assert find_in("RE: TF-1234-567890 typo") is None
+
+
+def test_lifecycle() -> None:
+    assert next_status("open", "ticket.awaiting_customer") == "awaiting_customer"
+    assert next_status("awaiting_customer", "ticket.customer_replied") == "open"
+    assert next_status("closed", "ticket.comment_added") == "closed"
+    assert next_status("closed", "ticket.reopened") == "open"
+    with pytest.raises(TransitionRefused, match="allowed now"):
+        next_status("closed", "ticket.responded")
+
+
+def test_event_time_limits() -> None:
+    now = datetime(2026, 11, 17, tzinfo=UTC)
+    assert event_time(None, now) == now
+    assert event_time(now - timedelta(hours=3), now) == now - timedelta(hours=3)
+    assert event_time(now + timedelta(seconds=30), now) == now + timedelta(seconds=30)
+    for bad in (now + timedelta(minutes=10), now - timedelta(days=8), datetime(2026, 11, 17)):
+        with pytest.raises(Refusal):
+            event_time(bad, now)
