@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import signal
 import threading
 import time
@@ -16,6 +17,8 @@ from typing import Any
 
 from services.devstack.infrastructure import Infrastructure, infrastructure
 from services.devstack.provisioning import ensure_database, ensure_topics
+from services.devstack.services import seed_demo_accounts, start_intake
+from shared.policy import load_policies
 from shared.topics import topics_with_dead_letters
 
 log = logging.getLogger("ticketflow.dev")
@@ -60,6 +63,10 @@ def render_table(stack: dict[str, Any]) -> str:
         ("postgres", stack["postgres"]["url"], stack["postgres"]["origin"]),
         ("kafka", stack["kafka"]["bootstrap_servers"], stack["kafka"]["origin"]),
     ]
+    rows += [
+        (name, info["url"], f"pid {info['pid']}, API docs {info['docs']}")
+        for name, info in stack.get("services", {}).items()
+    ]
     width = max(len(row[1]) for row in rows)
     lines = [f"{'component':<10} {'address':<{width}}  from", "-" * (width + 30)]
     lines += [f"{name:<10} {address:<{width}}  {origin}" for name, address, origin in rows]
@@ -83,13 +90,37 @@ def run(var_dir: Path, out: Callable[[str], None]) -> None:
         with infrastructure(var_dir) as infra:
             out("creating the database and topics ...")
             provisioned = asyncio.run(provision(infra))
-            stack = describe(infra, provisioned, time.monotonic() - began)
-            state_file.write_text(json.dumps(stack, indent=2) + "\n")
-            out(render_table(stack))
-            out(f"ready in {stack['startup_seconds']} s; details in {state_file}. Ctrl-C stops.")
-            while not stop_requested.wait(0.5):
-                pass
-            out("stopping ...")
+            admin_token = secrets.token_urlsafe(24)
+            out("starting intake ...")
+            intake = start_intake(
+                var_dir, provisioned["database_url"], infra.kafka_bootstrap_servers, admin_token
+            )
+            try:
+                accounts = seed_demo_accounts(intake.url, admin_token, load_policies())
+                stack = describe(infra, provisioned, time.monotonic() - began)
+                stack["services"] = {
+                    "intake": {
+                        "url": intake.url,
+                        "pid": intake.process.pid,
+                        "log": str(intake.log),
+                        "docs": f"{intake.url}/docs",
+                    }
+                }
+                stack["admin_token"] = admin_token
+                stack["demo_accounts"] = accounts
+                state_file.write_text(json.dumps(stack, indent=2) + "\n")
+                out(render_table(stack))
+                out(
+                    f"ready in {stack['startup_seconds']} s; demo accounts and API keys in "
+                    f"{state_file}. Ctrl-C stops."
+                )
+                while not stop_requested.wait(0.5):
+                    if intake.process.poll() is not None:
+                        out(f"intake exited ({intake.process.returncode}); see {intake.log}")
+                        break
+                out("stopping ...")
+            finally:
+                intake.stop()
         state_file.unlink(missing_ok=True)
         out("stopped cleanly")
     finally:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -48,6 +49,9 @@ def _children(stack: dict[str, object]) -> list[int]:
         assert isinstance(info, dict)
         assert isinstance(info["pid"], int), f"{part} was not started by ticketflow dev"
         pids.append(info["pid"])
+    services = stack["services"]
+    assert isinstance(services, dict)
+    pids.append(services["intake"]["pid"])
     return pids
 
 
@@ -70,6 +74,26 @@ def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Pat
     assert "ticketflow.ticket-events" in stack["topics"]  # type: ignore[operator]
     pids = _children(stack)
     assert all(psutil.pid_exists(pid) for pid in pids)
+    intake = stack["services"]["intake"]["url"]  # type: ignore[index]
+    assert httpx.get(f"{intake}/readyz", timeout=5).json()["ready"] is True
+    demo = {a["account"]: a for a in stack["demo_accounts"]}  # type: ignore[attr-defined]
+    assert set(demo) == {
+        f"demo-{p}" for p in ("voipster", "hosted-voice", "voice1", "voximplant", "kolmisoft-mor")
+    }
+    account = demo["demo-hosted-voice"]
+    opened = httpx.post(
+        f"{intake}/v1/tickets",
+        timeout=5,
+        headers={"Authorization": f"Bearer {account['api_key']}"},
+        json={
+            "account": account["account"],
+            "contact": account["contact"],
+            "channel": "email",
+            "priority": "p2",
+            "subject": "demo",
+        },
+    )
+    assert opened.status_code == 201, opened.text
 
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)

@@ -1,0 +1,73 @@
+"""`ticketflow intake ...`, `ticketflow db ...`, `ticketflow openapi`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="The intake service: HTTP API, event store, outbox relay.")
+db_app = typer.Typer(help="The event store database.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    no_relay: Annotated[
+        bool, typer.Option("--no-relay", help="Do not run the outbox relay in this process.")
+    ] = False,
+) -> None:
+    """Serve the intake API (and its outbox relay) until SIGINT/SIGTERM.
+
+    Needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS; TICKETFLOW_ADMIN_TOKEN guards the admin
+    endpoints (must be a real secret when TICKETFLOW_ENVIRONMENT=production).
+    """
+    import uvicorn
+
+    from services.intake.bootstrap import build_app
+    from services.intake.settings import IntakeSettings
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = IntakeSettings(host=host, port=port, relay_enabled=not no_relay)
+    uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+@db_app.command()
+def migrate() -> None:
+    """Apply the event store migrations to DATABASE_URL (safe to run repeatedly)."""
+    import os
+
+    import asyncpg
+
+    from services.intake.adapters.event_store import migrate as apply
+
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        typer.echo("error: DATABASE_URL is not set", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> list[str]:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+        assert pool is not None
+        try:
+            return await apply(pool)
+        finally:
+            await pool.close()
+
+    for name in asyncio.run(run()):
+        typer.echo(f"applied {name}")
+
+
+def openapi() -> None:
+    """Print the intake API's OpenAPI document (JSON)."""
+    from services.intake.entrypoints.api import create_app
+    from services.intake.entrypoints.deps import IntakeDeps
+
+    document = create_app(IntakeDeps.__new__(IntakeDeps)).openapi()
+    typer.echo(json.dumps(document, indent=2))

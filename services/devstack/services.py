@@ -1,0 +1,106 @@
+"""The ticketflow services as child processes of `ticketflow dev`, and the demo data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.devstack.processes import free_port, spawn, stop
+from shared.policy import Policy
+
+
+@dataclass
+class RunningService:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+def start_intake(
+    var_dir: Path, database_url: str, bootstrap_servers: str, admin_token: str
+) -> RunningService:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "TICKETFLOW_ADMIN_TOKEN": admin_token,
+        "TICKETFLOW_ENVIRONMENT": "development",
+    }
+    log = var_dir / "logs" / "intake.log"
+    process = spawn(
+        [sys.executable, "-m", "services.cli.main", "intake", "serve", "--port", str(port)],
+        log_path=log,
+        env=env,
+    )
+    service = RunningService("intake", f"http://127.0.0.1:{port}", process, log)
+    _wait_ready(service, timeout=45)
+    return service
+
+
+def _wait_ready(service: RunningService, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited early; see {service.log}")
+        try:
+            if httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    service.stop()
+    raise RuntimeError(f"{service.name} not ready after {timeout:.0f}s; see {service.log}")
+
+
+def seed_demo_accounts(
+    intake_url: str, admin_token: str, policies: dict[str, Policy]
+) -> list[dict[str, Any]]:
+    """One demo account per policy, with an approved contact and an API key (idempotent)."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    today = datetime.now(UTC).date()
+    accounts = []
+    with httpx.Client(base_url=intake_url, headers=headers, timeout=10) as http:
+        for policy in policies.values():
+            account_id = f"demo-{policy.id}"
+            contact = f"noc@{account_id}.example"
+            body: dict[str, Any] = {
+                "id": account_id,
+                "name": f"Demo customer of {policy.name}",
+                "policy": policy.id,
+                "plan": policy.plans[0] if policy.plans else None,
+                "entitled_from": (today - timedelta(days=365)).isoformat(),
+                "entitled_until": (today + timedelta(days=365)).isoformat(),
+            }
+            if "resolution" in policy.metrics and policy.id == "voximplant":
+                body["target_overrides"] = {"resolution": 8}
+            created = http.post("/v1/admin/accounts", json=body)
+            if created.status_code not in (201, 409):
+                raise RuntimeError(f"could not create {account_id}: {created.text}")
+            http.post(f"/v1/admin/accounts/{account_id}/contacts", json={"email": contact})
+            key = http.post(
+                "/v1/admin/api-keys", json={"accounts": [account_id], "label": "ticketflow dev"}
+            )
+            key.raise_for_status()
+            accounts.append(
+                {
+                    "account": account_id,
+                    "policy": policy.ref,
+                    "plan": body["plan"],
+                    "contact": contact,
+                    "api_key": key.json()["key"],
+                }
+            )
+    return accounts
