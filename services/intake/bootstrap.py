@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from services.intake.adapters.accounts import AccountStore
@@ -20,10 +20,11 @@ from services.intake.adapters.event_store import EventStore, migrate
 from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import OutboxRelay, kafka_sender
 from services.intake.entrypoints.api import create_app
+from services.intake.entrypoints.commands_consumer import CommandConsumer
 from services.intake.entrypoints.deps import IntakeDeps
 from services.intake.settings import IntakeSettings
 from shared.policy import load_policies
-from shared.topics import TICKET_EVENTS
+from shared.topics import TICKET_COMMANDS, TICKET_EVENTS
 
 log = logging.getLogger("ticketflow.intake")
 
@@ -84,14 +85,29 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         )
         app.state.deps = deps
         holder["deps"] = deps
-        relay_task = asyncio.create_task(relay.run(stop)) if settings.relay_enabled else None
+        tasks = []
+        if settings.relay_enabled:
+            tasks.append(asyncio.create_task(relay.run(stop)))
+        consumer = None
+        if settings.commands_enabled:
+            consumer = AIOKafkaConsumer(
+                TICKET_COMMANDS.name,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                group_id="ticketflow-intake-commands",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+            )
+            await consumer.start()
+            commands = CommandConsumer(deps.store, consumer, producer)
+            tasks.append(asyncio.create_task(commands.run(stop)))
         log.info("intake ready on %s:%s", settings.host, settings.port)
         try:
             yield
         finally:
             stop.set()
-            if relay_task is not None:
-                await relay_task
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if consumer is not None:
+                await consumer.stop()
             await producer.stop()
             await pool.close()
             log.info("intake stopped")

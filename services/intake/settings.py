@@ -26,6 +26,7 @@ class IntakeSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     relay_enabled: bool = True
+    commands_enabled: bool = True
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> IntakeSettings:

@@ -13,9 +13,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.devstack.infrastructure import Infrastructure
 from services.devstack.provisioning import ensure_database, ensure_topics
-from services.intake.adapters.event_store import EventStore, TicketRow, VersionConflict, migrate
+from services.intake.adapters.event_store import EventStore, VersionConflict, migrate
 from services.intake.adapters.outbox_relay import OutboxRelay, kafka_sender
 from services.intake.domain.lifecycle import TransitionRefused
+from services.intake.domain.tickets import TicketRow
 from shared.events import Envelope
 from shared.events.codec import from_kafka
 from shared.topics import Topic

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from importlib import resources
 from typing import Any
 
 import asyncpg
 import orjson
 
-from services.intake.domain.lifecycle import OPEN, next_status
+from services.intake.domain.lifecycle import OPEN, TransitionRefused, next_status
+from services.intake.domain.tickets import TicketRow
 from shared.events import Envelope
 
 NOTIFY_CHANNEL = "ticketflow_outbox"
@@ -33,20 +33,6 @@ class VersionConflict(Exception):
 
 class TicketNotFound(LookupError):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class TicketRow:
-    ticket_id: uuid.UUID
-    account_id: str
-    number: str
-    policy: str
-    priority: str
-    plan: str | None
-    status: str
-    version: int
-    opened_at: datetime
-    updated_at: datetime
 
 
 async def migrate(pool: asyncpg.Pool) -> list[str]:
@@ -135,29 +121,72 @@ class EventStore:
         transition that makes no sense for the ticket's status raises TransitionRefused.
         """
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "SELECT * FROM tickets WHERE ticket_id = $1 FOR UPDATE", ticket_id
-            )
-            if row is None:
-                raise TicketNotFound(str(ticket_id))
-            ticket = _ticket(row)
+            ticket = await self._lock(conn, ticket_id)
             if expected_version is not None and expected_version != ticket.version:
                 raise VersionConflict(ticket_id, expected_version, ticket.version)
-            envelope: Envelope = build(ticket)
-            status = next_status(ticket.status, envelope.type)
-            recorded = await self._insert(conn, envelope)
-            priority = envelope.data.get("priority", ticket.priority)
-            if envelope.type != "ticket.severity_changed":
-                priority = ticket.priority
-            await conn.execute(
-                "UPDATE tickets SET version = $2, status = $3, priority = $4, updated_at = $5 "
-                "WHERE ticket_id = $1",
-                ticket_id,
-                envelope.sequence,
-                status,
-                priority,
-                recorded.recorded_at,
+            return await self._append_locked(conn, ticket, build(ticket))
+
+    async def apply_command(
+        self, command_id: uuid.UUID, command: str, ticket_id: uuid.UUID, based_on: int, build: Any
+    ) -> tuple[str, str]:
+        """Apply a command exactly once, only at the version it was based on.
+
+        Returns (outcome, detail): `applied`, `superseded` (a newer event moved the ticket),
+        `refused` (the transition no longer makes sense) or `duplicate` (seen before). The
+        outcome row is written in the same transaction as the event.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            seen = await conn.fetchrow(
+                "SELECT outcome, detail FROM command_log WHERE command_id = $1", command_id
             )
+            if seen is not None:
+                return "duplicate", f"already {seen['outcome']}"
+            ticket = await self._lock(conn, ticket_id)
+            if ticket.version != based_on:
+                outcome = "superseded"
+                detail = f"ticket moved from version {based_on} to {ticket.version}"
+            else:
+                try:
+                    await self._append_locked(conn, ticket, build(ticket))
+                    outcome, detail = "applied", f"version {ticket.version + 1}"
+                except TransitionRefused as refused:
+                    outcome, detail = "refused", str(refused)
+            await conn.execute(
+                "INSERT INTO command_log (command_id, ticket_id, command, outcome, detail) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                command_id,
+                ticket_id,
+                command,
+                outcome,
+                detail,
+            )
+        return outcome, detail
+
+    async def _lock(self, conn: asyncpg.Connection, ticket_id: uuid.UUID) -> TicketRow:
+        row = await conn.fetchrow(
+            "SELECT * FROM tickets WHERE ticket_id = $1 FOR UPDATE", ticket_id
+        )
+        if row is None:
+            raise TicketNotFound(str(ticket_id))
+        return _ticket(row)
+
+    async def _append_locked(
+        self, conn: asyncpg.Connection, ticket: TicketRow, envelope: Envelope
+    ) -> Envelope:
+        status = next_status(ticket.status, envelope.type)
+        recorded = await self._insert(conn, envelope)
+        priority = ticket.priority
+        if envelope.type == "ticket.severity_changed":
+            priority = envelope.data["priority"]
+        await conn.execute(
+            "UPDATE tickets SET version = $2, status = $3, priority = $4, updated_at = $5 "
+            "WHERE ticket_id = $1",
+            ticket.ticket_id,
+            envelope.sequence,
+            status,
+            priority,
+            recorded.recorded_at,
+        )
         return recorded
 
     async def ticket(self, ticket_id: uuid.UUID, accounts: frozenset[str]) -> TicketRow:

@@ -21,11 +21,12 @@ from prometheus_client import (
 )
 
 from services.intake.adapters.accounts import AccountExists, ApiKey, UnknownAccount
-from services.intake.adapters.event_store import TicketNotFound, TicketRow, VersionConflict
+from services.intake.adapters.event_store import TicketNotFound, VersionConflict
 from services.intake.adapters.idempotency import request_hash
 from services.intake.domain.lifecycle import TransitionRefused
 from services.intake.domain.opening import OpenTicket, Refusal, decide_open, event_time
 from services.intake.domain.ticket_number import new_ticket_number
+from services.intake.domain.tickets import TicketRow
 from services.intake.entrypoints import problems, schemas
 from services.intake.entrypoints.deps import Admin, Deps, IntakeDeps, Key
 from services.intake.entrypoints.problems import Problem

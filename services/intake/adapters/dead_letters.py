@@ -1,0 +1,27 @@
+"""Dead-letter publishing: a bad message goes to `<topic>.dlq` with why and where it came from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import Counter
+
+DEAD_LETTERS = Counter(
+    "ticketflow_dead_letters_total", "Messages sent to a dead-letter topic", ["topic", "reason"]
+)
+
+
+async def dead_letter(producer: Any, message: Any, error: str, reason: str) -> None:
+    """Copy `message` to its topic's DLQ, keeping key, value and headers, adding the error."""
+    headers = list(message.headers or ())
+    headers += [
+        ("dlq_error", error[:2000].encode()),
+        ("dlq_reason", reason.encode()),
+        ("dlq_source_topic", message.topic.encode()),
+        ("dlq_source_partition", str(message.partition).encode()),
+        ("dlq_source_offset", str(message.offset).encode()),
+    ]
+    await producer.send_and_wait(
+        f"{message.topic}.dlq", message.value, key=message.key, headers=headers
+    )
+    DEAD_LETTERS.labels(message.topic, reason).inc()

@@ -1,0 +1,34 @@
+"""What a command from the SLA service becomes in the ticket's history."""
+
+from __future__ import annotations
+
+from services.intake.domain.tickets import TicketRow
+from shared.commands import TicketCommand
+from shared.events import Envelope
+
+
+def event_for(command: TicketCommand, ticket: TicketRow) -> Envelope:
+    """The event a command appends, stamped with the deadline that triggered it."""
+    if command.type == "close_by_timeout":
+        kind = "ticket.closed_by_timeout"
+        data: dict[str, object] = {
+            "based_on_version": command.based_on_version,
+            "requested_at": command.issued_at.isoformat(),
+        }
+    else:
+        kind = "ticket.severity_changed"
+        data = {
+            "priority": command.priority or ticket.priority,
+            "reason": command.reason or "customer did not answer within the response time",
+        }
+    return Envelope(
+        type=kind,
+        source="sla",
+        subject=str(ticket.ticket_id),
+        time=command.due_at,
+        sequence=ticket.version + 1,
+        account=ticket.account_id,
+        policy=ticket.policy,
+        causation_id=command.id,
+        data=data,
+    )
