@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from services.intake.adapters.accounts import AccountStore
 from services.intake.adapters.event_store import EventStore, migrate
 from services.intake.adapters.idempotency import IdempotencyStore
-from services.intake.adapters.outbox_relay import OutboxRelay, kafka_sender
+from services.intake.adapters.outbox_relay import Notifier, OutboxRelay, kafka_sender
 from services.intake.entrypoints.api import create_app
 from services.intake.entrypoints.commands_consumer import CommandConsumer
 from services.intake.entrypoints.deps import IntakeDeps
@@ -37,6 +37,13 @@ def _random_digits(count: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(count))
 
 
+async def _rollback_only(conn: asyncpg.Connection) -> None:
+    """Pool reset without asyncpg's default four-statement round trip on every release: this
+    service keeps no session state on pooled connections (the relay cleans up its own)."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 def _broker_reachable(bootstrap_servers: str) -> bool:
     host, _, port = bootstrap_servers.split(",")[0].rpartition(":")
     try:
@@ -52,7 +59,9 @@ def build_app(settings: IntakeSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=32)
+        pool = await asyncpg.create_pool(
+            settings.database_url, min_size=4, max_size=32, reset=_rollback_only
+        )
         assert pool is not None
         applied = await migrate(pool)
         log.info("database migrated (%s)", ", ".join(applied))
@@ -61,7 +70,12 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         )
         await producer.start()
         relay = OutboxRelay(pool, kafka_sender(producer), TICKET_EVENTS.name)
+        notifier = Notifier(pool)
         stop = asyncio.Event()
+
+        def committed() -> None:
+            relay.wake()
+            notifier.poke()
 
         async def readiness() -> dict[str, bool]:
             try:
@@ -72,7 +86,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
             return {"database": database, "broker": broker}
 
         deps = IntakeDeps(
-            store=EventStore(pool),
+            store=EventStore(pool, on_commit=committed),
             accounts=AccountStore(pool),
             idempotency=IdempotencyStore(pool),
             policies=load_policies(),
@@ -85,7 +99,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         )
         app.state.deps = deps
         holder["deps"] = deps
-        tasks = []
+        tasks = [asyncio.create_task(notifier.run(stop))]
         if settings.relay_enabled:
             tasks.append(asyncio.create_task(relay.run(stop)))
         consumer = None

@@ -260,3 +260,18 @@ async def test_posted_event_reaches_the_topic_with_key_and_headers(
     assert headers["ce_account"] == b"theta"
     envelope = from_kafka(message.key, message.value, message.headers)
     assert envelope.data["ticket_number"] == ticket["number"]
+
+
+async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    auth = await account_with_key(client, "iota")
+    await client.post("/v1/tickets", headers=auth, json=ticket_body("iota"))
+    text = (await client.get("/metrics")).text
+    assert (
+        'ticketflow_intake_requests_total{method="POST",route="/v1/tickets",status="201"} 1.0'
+        in text
+    )
+    assert 'ticketflow_intake_events_total{type="ticket.opened"} 1.0' in text
+    assert "ticketflow_intake_request_seconds_bucket" in text

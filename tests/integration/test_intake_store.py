@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from services.devstack.infrastructure import Infrastructure
 from services.devstack.provisioning import ensure_database, ensure_topics
 from services.intake.adapters.event_store import EventStore, VersionConflict, migrate
-from services.intake.adapters.outbox_relay import OutboxRelay, kafka_sender
+from services.intake.adapters.outbox_relay import Notifier, OutboxRelay, kafka_sender
 from services.intake.domain.lifecycle import TransitionRefused
 from services.intake.domain.tickets import TicketRow
 from shared.events import Envelope
@@ -218,22 +218,23 @@ async def test_out_of_sequence_commits_are_not_skipped(
 
 
 async def test_relay_run_is_woken_by_notify(pool: asyncpg.Pool, infra: Infrastructure) -> None:
+    """A writer's commit pokes the notifier, whose NOTIFY wakes a relay listening elsewhere."""
     topic = Topic(f"test.relay.{uuid.uuid4().hex[:8]}", 2)
     await ensure_topics(infra.kafka_bootstrap_servers, [topic])
-    store = EventStore(pool)
+    notifier = Notifier(pool)
+    store = EventStore(pool, on_commit=notifier.poke)
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
     await producer.start()
     stop = asyncio.Event()
     relay = OutboxRelay(pool, kafka_sender(producer), topic.name, poll_interval=30)
-    runner = asyncio.create_task(relay.run(stop))
+    runners = [asyncio.create_task(relay.run(stop)), asyncio.create_task(notifier.run(stop))]
     try:
         await asyncio.sleep(0.5)
-        ticket_id = uuid.uuid4()
-        await store.open_ticket(opened(ticket_id))
+        await store.open_ticket(opened(uuid.uuid4()))
         async with asyncio.timeout(5):  # far below the 30 s poll: the notification woke it
             while relay.stats.published < 1:
                 await asyncio.sleep(0.02)
     finally:
         stop.set()
-        await runner
+        await asyncio.gather(*runners)
         await producer.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -50,8 +51,13 @@ def parse_key(presented: str) -> tuple[str, str] | None:
 
 
 class AccountStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """Accounts and keys. Authenticated keys are cached for `key_cache_seconds` (keyed by the
+    digest of the presented key), so a revocation takes effect within that time."""
+
+    def __init__(self, pool: asyncpg.Pool, key_cache_seconds: float = 30.0) -> None:
         self._pool = pool
+        self._ttl = key_cache_seconds
+        self._keys: dict[bytes, tuple[ApiKey, float]] = {}
 
     async def create(
         self,
@@ -135,7 +141,18 @@ class AccountStore:
         parsed = parse_key(presented)
         if parsed is None:
             return None
-        key_id, secret = parsed
+        cache_key = _digest(presented)
+        cached = self._keys.get(cache_key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        key = await self._lookup(*parsed)
+        if key is not None:
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[cache_key] = (key, time.monotonic() + self._ttl)
+        return key
+
+    async def _lookup(self, key_id: str, secret: str) -> ApiKey | None:
         row = await self._pool.fetchrow(
             "SELECT secret_hash, accounts FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
             key_id,

@@ -7,6 +7,7 @@ own column; the stored envelope JSON leaves it out and reads put it back.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -65,13 +66,20 @@ def _ticket(row: asyncpg.Record) -> TicketRow:
 
 
 class EventStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """`on_commit` is called after every transaction that added outbox rows (the relay's
+    wake-up); NOTIFY is not sent inside these transactions because PostgreSQL serialises the
+    commits of notifying transactions, which would cost group commit."""
+
+    def __init__(self, pool: asyncpg.Pool, on_commit: Callable[[], None] | None = None) -> None:
         self._pool = pool
+        self._on_commit = on_commit or (lambda: None)
 
     async def _insert(self, conn: asyncpg.Connection, envelope: Envelope) -> Envelope:
         recorded_at = await conn.fetchval(
-            "INSERT INTO events (ticket_id, version, event_id, type, occurred_at, envelope) "
-            "VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING recorded_at",
+            "WITH e AS (INSERT INTO events (ticket_id, version, event_id, type, occurred_at, "
+            "envelope) VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING recorded_at), "
+            "o AS (INSERT INTO outbox (ticket_id, version, event_id) VALUES ($1, $2, $3)) "
+            "SELECT recorded_at FROM e",
             uuid.UUID(envelope.subject),
             envelope.sequence,
             envelope.id,
@@ -79,13 +87,6 @@ class EventStore:
             envelope.time,
             _envelope_json(envelope),
         )
-        await conn.execute(
-            "INSERT INTO outbox (ticket_id, version, event_id) VALUES ($1, $2, $3)",
-            uuid.UUID(envelope.subject),
-            envelope.sequence,
-            envelope.id,
-        )
-        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
         return envelope.model_copy(update={"recorded_at": recorded_at})
 
     async def open_ticket(self, envelope: Envelope) -> Envelope:
@@ -106,6 +107,7 @@ class EventStore:
                 envelope.time,
                 recorded.recorded_at,
             )
+        self._on_commit()
         return recorded
 
     async def append(
@@ -120,11 +122,26 @@ class EventStore:
         `expected_version` a writer that read an older version gets VersionConflict. A
         transition that makes no sense for the ticket's status raises TransitionRefused.
         """
+        envelope, _status = await self.append_with_status(ticket_id, build, expected_version)
+        return envelope
+
+    async def append_with_status(
+        self,
+        ticket_id: uuid.UUID,
+        build: Any,
+        expected_version: int | None = None,
+        accounts: frozenset[str] | None = None,
+    ) -> tuple[Envelope, str]:
+        """`append`, also returning the ticket's status after the event. With `accounts`, a
+        ticket of another account is TicketNotFound (checked under the same lock)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            ticket = await self._lock(conn, ticket_id)
+            ticket = await self._lock(conn, ticket_id, accounts)
             if expected_version is not None and expected_version != ticket.version:
                 raise VersionConflict(ticket_id, expected_version, ticket.version)
-            return await self._append_locked(conn, ticket, build(ticket))
+            envelope = build(ticket)
+            recorded = await self._append_locked(conn, ticket, envelope)
+        self._on_commit()
+        return recorded, next_status(ticket.status, envelope.type)
 
     async def apply_command(
         self, command_id: uuid.UUID, command: str, ticket_id: uuid.UUID, based_on: int, build: Any
@@ -162,9 +179,17 @@ class EventStore:
             )
         return outcome, detail
 
-    async def _lock(self, conn: asyncpg.Connection, ticket_id: uuid.UUID) -> TicketRow:
+    async def _lock(
+        self,
+        conn: asyncpg.Connection,
+        ticket_id: uuid.UUID,
+        accounts: frozenset[str] | None = None,
+    ) -> TicketRow:
         row = await conn.fetchrow(
-            "SELECT * FROM tickets WHERE ticket_id = $1 FOR UPDATE", ticket_id
+            "SELECT * FROM tickets WHERE ticket_id = $1 "
+            "AND ($2::text[] IS NULL OR account_id = ANY($2::text[])) FOR UPDATE",
+            ticket_id,
+            None if accounts is None else list(accounts),
         )
         if row is None:
             raise TicketNotFound(str(ticket_id))
@@ -173,21 +198,28 @@ class EventStore:
     async def _append_locked(
         self, conn: asyncpg.Connection, ticket: TicketRow, envelope: Envelope
     ) -> Envelope:
+        """Event, outbox row and read-model update in one statement (one round trip)."""
         status = next_status(ticket.status, envelope.type)
-        recorded = await self._insert(conn, envelope)
         priority = ticket.priority
         if envelope.type == "ticket.severity_changed":
             priority = envelope.data["priority"]
-        await conn.execute(
-            "UPDATE tickets SET version = $2, status = $3, priority = $4, updated_at = $5 "
-            "WHERE ticket_id = $1",
+        recorded_at = await conn.fetchval(
+            "WITH e AS (INSERT INTO events (ticket_id, version, event_id, type, occurred_at, "
+            "envelope) VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING recorded_at), "
+            "o AS (INSERT INTO outbox (ticket_id, version, event_id) VALUES ($1, $2, $3)), "
+            "u AS (UPDATE tickets SET version = $2, status = $7, priority = $8, "
+            "updated_at = (SELECT recorded_at FROM e) WHERE ticket_id = $1) "
+            "SELECT recorded_at FROM e",
             ticket.ticket_id,
             envelope.sequence,
+            envelope.id,
+            envelope.type,
+            envelope.time,
+            _envelope_json(envelope),
             status,
             priority,
-            recorded.recorded_at,
         )
-        return recorded
+        return envelope.model_copy(update={"recorded_at": recorded_at})
 
     async def ticket(self, ticket_id: uuid.UUID, accounts: frozenset[str]) -> TicketRow:
         row = await self._pool.fetchrow(

@@ -1,7 +1,10 @@
 """Drains the outbox to Kafka in per-ticket order, at least once.
 
 - Woken by LISTEN/NOTIFY for latency, with polling as the fallback (a lost notification or a
-  dropped listen connection only costs one poll interval).
+  dropped listen connection only costs one poll interval). Writers call `Notifier.poke()`
+  after commit; the notifier sends at most one NOTIFY per interval, outside the writers'
+  transactions (PostgreSQL serialises the commits of transactions that NOTIFY). A relay in
+  the same process is also woken directly.
 - One relay drains at a time (a session advisory lock), so two replicas never interleave one
   ticket's versions.
 - Rows are selected by "not yet published", not by an id high-water mark, so a transaction
@@ -94,6 +97,10 @@ class OutboxRelay:
     def _notified(self, *_args: object) -> None:
         self._wake.set()
 
+    def wake(self) -> None:
+        """In-process wake-up (a writer in this process just committed)."""
+        self._wake.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until `stop` is set. Holds the relay lock for as long as it runs."""
         listener = await self._pool.acquire()
@@ -126,6 +133,33 @@ class OutboxRelay:
             await listener.remove_listener(NOTIFY_CHANNEL, self._notified)
             await listener.execute("SELECT pg_advisory_unlock_all()")
             await self._pool.release(listener)
+
+
+class Notifier:
+    """Coalesces "outbox has rows" pokes into at most one NOTIFY per `interval`."""
+
+    def __init__(self, pool: asyncpg.Pool, interval: float = 0.005) -> None:
+        self._pool = pool
+        self._interval = interval
+        self._poked = asyncio.Event()
+
+    def poke(self) -> None:
+        self._poked.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            poked = asyncio.ensure_future(self._poked.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({poked, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            poked.cancel()
+            stopper.cancel()
+            if self._poked.is_set():
+                self._poked.clear()
+                try:
+                    await self._pool.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+                except (OSError, asyncpg.PostgresError):
+                    log.warning("NOTIFY failed; the relay's polling will pick the rows up")
+                await asyncio.sleep(self._interval)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:
