@@ -275,3 +275,45 @@ async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
     )
     assert 'ticketflow_intake_events_total{type="ticket.opened"} 1.0' in text
     assert "ticketflow_intake_request_seconds_bucket" in text
+
+
+async def test_inbound_email_opens_and_replies(client: httpx.AsyncClient) -> None:
+    auth = await account_with_key(client, "kappa", policy="hosted-voice")
+    subject = "Kappa Inc – 1 Loop Rd – No dial tone on all lines – Priority 1"
+    opened = await client.post(
+        "/v1/inbound/email",
+        headers=auth,
+        json={"from": "NOC@kappa.example", "subject": subject, "body": "since 09:12"},
+    )
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["action"] == "opened"
+    ticket_id = opened.json()["ticket_id"]
+    ticket = (await client.get(f"/v1/tickets/{ticket_id}", headers=auth)).json()
+    assert (ticket["priority"], ticket["number"]) == ("p1", opened.json()["number"])
+    history = (await client.get(f"/v1/tickets/{ticket_id}/events", headers=auth)).json()
+    assert history[0]["data"]["channel"] == "email"
+    assert history[0]["data"]["subject"] == "No dial tone on all lines"
+
+    reply = await client.post(
+        "/v1/inbound/email",
+        headers=auth,
+        json={
+            "from": "noc@kappa.example",
+            "subject": f"RE: [{ticket['number']}] {subject}",
+            "body": "still down",
+        },
+    )
+    assert reply.status_code == 201, reply.text
+    assert (reply.json()["action"], reply.json()["version"]) == ("replied", 2)
+
+    stranger = await client.post(
+        "/v1/inbound/email", headers=auth, json={"from": "mallory@evil.example", "subject": subject}
+    )
+    assert stranger.status_code == 422
+    assert "not an approved contact" in stranger.json()["detail"]
+    spoofed_reply = await client.post(
+        "/v1/inbound/email",
+        headers=auth,
+        json={"from": "mallory@evil.example", "subject": f"RE: {ticket['number']}"},
+    )
+    assert spoofed_reply.status_code == 422

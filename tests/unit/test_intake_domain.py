@@ -46,3 +46,35 @@ def test_event_time_limits() -> None:
     for bad in (now + timedelta(minutes=10), now - timedelta(days=8), datetime(2026, 11, 17)):
         with pytest.raises(Refusal):
             event_time(bad, now)
+
+
+def test_hosted_voice_subject_format_is_parsed() -> None:
+    from services.intake.domain.inbound_email import parse_subject
+    from shared.policy import load_policies
+
+    policy = load_policies()["hosted-voice"]
+    # "CUSTOMER Name – Location Address – Issue Description – Priority Level"
+    parsed = parse_subject(
+        "ACME Corp – 12 Main St, Springfield – No dial tone on all lines – Priority 1", policy
+    )
+    assert (parsed.customer, parsed.location, parsed.issue, parsed.priority) == (
+        "ACME Corp",
+        "12 Main St, Springfield",
+        "No dial tone on all lines",
+        "p1",
+    )
+    hyphen = parse_subject("ACME - HQ - Portal down - P2", policy)
+    assert (hyphen.issue, hyphen.priority) == ("Portal down", "p2")
+    loose = parse_subject("help, phones are dead", policy)
+    assert (loose.issue, loose.priority) == ("help, phones are dead", None)
+
+
+def test_priority_words_map_to_the_policy() -> None:
+    from services.intake.domain.inbound_email import normalise_priority, strip_reply_prefixes
+    from shared.policy import load_policies
+
+    policies = load_policies()
+    assert normalise_priority("Severity II", policies["voximplant"]) == "sev2"
+    assert normalise_priority("High", policies["voipster"]) == "high"
+    assert normalise_priority("Urgent", policies["voipster"]) is None
+    assert strip_reply_prefixes("RE: Fwd: re: subject") == "subject"

@@ -120,6 +120,16 @@ class AccountStore:
             target_overrides={k: float(v) for k, v in overrides.items()},
         )
 
+    async def accounts_approving(self, email: str, among: frozenset[str]) -> list[str]:
+        """The accounts (of `among`) that list `email` as an approved contact."""
+        rows = await self._pool.fetch(
+            "SELECT account_id FROM contacts WHERE email = lower($1) AND role = 'approved' "
+            "AND account_id = ANY($2::text[]) ORDER BY account_id",
+            email,
+            list(among),
+        )
+        return [row["account_id"] for row in rows]
+
     async def issue_key(self, accounts: list[str], label: str | None) -> IssuedKey:
         found = await self._pool.fetchval(
             "SELECT count(*) FROM accounts WHERE id = ANY($1::text[])", accounts

@@ -24,9 +24,10 @@ from prometheus_client import (
 from services.intake.adapters.accounts import AccountExists, ApiKey, UnknownAccount
 from services.intake.adapters.event_store import TicketNotFound, VersionConflict
 from services.intake.adapters.idempotency import request_hash
+from services.intake.domain.inbound_email import parse_subject, strip_reply_prefixes
 from services.intake.domain.lifecycle import TransitionRefused
 from services.intake.domain.opening import OpenTicket, Refusal, decide_open, event_time
-from services.intake.domain.ticket_number import new_ticket_number
+from services.intake.domain.ticket_number import find_in, new_ticket_number
 from services.intake.domain.tickets import TicketRow
 from services.intake.entrypoints import problems, schemas
 from services.intake.entrypoints.deps import Admin, Deps, IntakeDeps, Key
@@ -177,6 +178,100 @@ async def _idempotent(
     return FastJSON(body, status_code=status)
 
 
+async def _open(deps: IntakeDeps, metrics: Metrics, command: OpenTicket) -> schemas.TicketCreated:
+    """Decide and store a new ticket; Problem(422) when the policy refuses it."""
+    account = await deps.accounts.get(command.account)
+    policy = deps.policies[account.policy_id]
+    for _attempt in range(3):
+        try:
+            envelope = decide_open(
+                command,
+                account,
+                policy,
+                now=deps.clock(),
+                ticket_id=deps.new_ticket_id(),
+                number=new_ticket_number(deps.random_digits),
+            )
+        except Refusal as refusal:
+            raise Problem(
+                422,
+                "Ticket refused",
+                str(refusal),
+                policy=policy.ref,
+                **({"field": refusal.field} if refusal.field else {}),
+            ) from None
+        try:
+            recorded = await deps.store.open_ticket(envelope)
+            break
+        except asyncpg.UniqueViolationError:
+            continue  # a ticket number collision: draw another
+    else:
+        raise Problem(503, "Try again", "could not allocate a ticket number")
+    metrics.events.labels("ticket.opened").inc()
+    data = recorded.data
+    return schemas.TicketCreated(
+        ticket_id=uuid.UUID(recorded.subject),
+        number=data["ticket_number"],
+        version=1,
+        status="open",
+        policy=recorded.policy,
+        priority=data["priority"],
+        plan=data.get("plan"),
+        flags=data.get("flags", []),
+        occurred_at=recorded.time,
+    )
+
+
+async def _reply(
+    deps: IntakeDeps,
+    metrics: Metrics,
+    key: ApiKey,
+    ticket: TicketRow,
+    sender: str,
+    body: schemas.InboundEmailBody,
+) -> dict[str, Any]:
+    """An emailed reply: `customer_replied`, or a public comment once the ticket is closed."""
+    account = await deps.accounts.get(ticket.account_id)
+    if not account.approves(sender):
+        raise Problem(
+            422, "Sender not approved", f"{sender} is not an approved contact of {account.id}"
+        )
+    closed = ticket.status == "closed"
+    kind = "ticket.comment_added" if closed else "ticket.customer_replied"
+    data: dict[str, Any] = (
+        {"body": body.body or "(empty message)", "public": True}
+        if closed
+        else {"body": body.body, "contact": sender}
+    )
+    at = event_time(body.received_at, deps.clock())
+
+    def build(row: TicketRow) -> Envelope:
+        return Envelope(
+            type=kind,
+            source="intake",
+            subject=str(row.ticket_id),
+            time=at,
+            sequence=row.version + 1,
+            account=row.account_id,
+            policy=row.policy,
+            data=data,
+        )
+
+    try:
+        recorded, _ = await deps.store.append_with_status(
+            ticket.ticket_id, build, accounts=key.accounts
+        )
+    except TransitionRefused as refused:
+        raise Problem(422, "Transition refused", str(refused)) from None
+    metrics.events.labels(kind).inc()
+    return {
+        "action": "commented" if closed else "replied",
+        "ticket_id": str(ticket.ticket_id),
+        "number": ticket.number,
+        "version": recorded.sequence,
+    }
+
+
 def create_app(
     deps: IntakeDeps,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
@@ -215,8 +310,6 @@ def create_app(
         async def handle() -> dict[str, Any]:
             if body.account not in key.accounts:
                 raise Problem(404, "Not found", f"no account {body.account!r}")
-            account = await deps.accounts.get(body.account)
-            policy = deps.policies[account.policy_id]
             command = OpenTicket(
                 account=body.account,
                 contact=body.contact,
@@ -228,44 +321,8 @@ def create_app(
                 occurred_at=body.occurred_at,
                 spam=body.spam,
             )
-            for _attempt in range(3):
-                try:
-                    envelope = decide_open(
-                        command,
-                        account,
-                        policy,
-                        now=deps.clock(),
-                        ticket_id=deps.new_ticket_id(),
-                        number=new_ticket_number(deps.random_digits),
-                    )
-                except Refusal as refusal:
-                    raise Problem(
-                        422,
-                        "Ticket refused",
-                        str(refusal),
-                        policy=policy.ref,
-                        **({"field": refusal.field} if refusal.field else {}),
-                    ) from None
-                try:
-                    recorded = await deps.store.open_ticket(envelope)
-                    break
-                except asyncpg.UniqueViolationError:
-                    continue  # a ticket number collision: draw another
-            else:
-                raise Problem(503, "Try again", "could not allocate a ticket number")
-            metrics.events.labels("ticket.opened").inc()
-            data = recorded.data
-            return schemas.TicketCreated(
-                ticket_id=uuid.UUID(recorded.subject),
-                number=data["ticket_number"],
-                version=1,
-                status="open",
-                policy=recorded.policy,
-                priority=data["priority"],
-                plan=data.get("plan"),
-                flags=data.get("flags", []),
-                occurred_at=recorded.time,
-            ).model_dump(mode="json")
+            created = await _open(deps, metrics, command)
+            return created.model_dump(mode="json")
 
         return await _idempotent(request, deps, key, idempotency_key, 201, handle)
 
@@ -346,6 +403,76 @@ def create_app(
                 status=ticket.status,
                 recorded_at=recorded.recorded_at,
             ).model_dump(mode="json")
+
+        return await _idempotent(request, deps, key, idempotency_key, 201, handle)
+
+    @app.post(
+        "/v1/inbound/email",
+        status_code=201,
+        response_model=schemas.InboundEmailResult,
+        tags=["tickets"],
+        summary="A parsed email from the email gateway",
+    )
+    async def inbound_email(
+        body: schemas.InboundEmailBody,
+        request: Request,
+        deps: Deps,
+        key: Key,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        """A reply (ticket number in the subject) becomes `ticket.customer_replied`; anything
+        else opens a ticket for the account whose approved contact sent it."""
+
+        async def handle() -> dict[str, Any]:
+            sender = body.sender.strip().lower()
+            subject = strip_reply_prefixes(body.subject)
+            number = find_in(subject)
+            ticket = await deps.store.ticket_by_number(number) if number else None
+            if ticket is not None and ticket.account_id in key.accounts:
+                return await _reply(deps, metrics, key, ticket, sender, body)
+            matching = await deps.accounts.accounts_approving(sender, key.accounts)
+            if not matching:
+                raise Problem(
+                    422,
+                    "Sender not approved",
+                    f"{sender} is not an approved contact of any account this "
+                    "gateway serves; no ticket was opened",
+                )
+            if len(matching) > 1:
+                raise Problem(
+                    422,
+                    "Ambiguous sender",
+                    f"{sender} is a contact of several accounts: {', '.join(matching)}",
+                )
+            account = await deps.accounts.get(matching[0])
+            policy = deps.policies[account.policy_id]
+            parsed = parse_subject(subject, policy)
+            priority = parsed.priority or policy.default_priority or policy.priorities[-1]
+            description = body.body
+            if parsed.customer or parsed.location:
+                description = (
+                    f"Customer: {parsed.customer}\nLocation: {parsed.location}\n\n{body.body}"
+                )
+            created = await _open(
+                deps,
+                metrics,
+                OpenTicket(
+                    account=account.id,
+                    contact=sender,
+                    channel="email",
+                    priority=priority,
+                    subject=parsed.issue,
+                    description=description,
+                    occurred_at=body.received_at,
+                    spam=body.spam,
+                ),
+            )
+            return {
+                "action": "opened",
+                "ticket_id": str(created.ticket_id),
+                "number": created.number,
+                "version": 1,
+            }
 
         return await _idempotent(request, deps, key, idempotency_key, 201, handle)
 

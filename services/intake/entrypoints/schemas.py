@@ -110,3 +110,24 @@ class ApiKeyIssued(BaseModel):
     id: str
     key: str = Field(description="Shown once; store it now")
     accounts: list[str]
+
+
+class InboundEmailBody(ApiModel):
+    sender: str = Field(pattern=EMAIL, alias="from", examples=["noc@acme.example"])
+    subject: str = Field(
+        min_length=1,
+        max_length=1000,
+        examples=["ACME Corp – 12 Main St, Springfield – No dial tone on all lines – Priority 1"],
+    )
+    body: str = Field(default="", max_length=100_000)
+    spam: bool = Field(default=False, description="The gateway's spam filter flagged it")
+    received_at: datetime | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class InboundEmailResult(BaseModel):
+    action: Literal["opened", "replied", "commented"]
+    ticket_id: uuid.UUID
+    number: str
+    version: int
