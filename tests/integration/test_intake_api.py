@@ -317,3 +317,19 @@ async def test_inbound_email_opens_and_replies(client: httpx.AsyncClient) -> Non
         json={"from": "mallory@evil.example", "subject": f"RE: {ticket['number']}"},
     )
     assert spoofed_reply.status_code == 422
+
+
+async def test_nul_characters_are_a_clear_422(client: httpx.AsyncClient) -> None:
+    auth = await account_with_key(client, "lambda")
+    bad = await client.post(
+        "/v1/tickets", headers=auth, json=ticket_body("lambda", subject="trunk\x00down")
+    )
+    assert bad.status_code == 422
+    assert "NUL" in bad.text
+    ticket = (await client.post("/v1/tickets", headers=auth, json=ticket_body("lambda"))).json()
+    nested = await client.post(
+        f"/v1/tickets/{ticket['ticket_id']}/events",
+        headers=auth,
+        json={"type": "ticket.comment_added", "data": {"body": "a\x00"}},
+    )
+    assert nested.status_code == 422

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import asyncpg
 import orjson
-from fastapi import FastAPI, Header, Query, Request, Response
+from fastapi import FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -499,10 +499,10 @@ def create_app(
     async def list_tickets(
         deps: Deps,
         key: Key,
-        account: str | None = None,
-        status: str | None = None,
+        account: Annotated[str | None, Query(pattern=schemas.NO_NUL)] = None,
+        status: Annotated[str | None, Query(pattern=schemas.NO_NUL)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        after: str | None = None,
+        after: Annotated[str | None, Query(pattern=schemas.NO_NUL)] = None,
     ) -> schemas.TicketPage:
         if account is not None and account not in key.accounts:
             raise Problem(404, "Not found", f"no account {account!r}")
@@ -546,7 +546,10 @@ def create_app(
 
     @app.post("/v1/admin/accounts/{account_id}/contacts", status_code=201, tags=["admin"])
     async def add_contact(
-        account_id: str, body: schemas.ContactBody, deps: Deps, _admin: Admin
+        account_id: Annotated[str, Path(pattern=schemas.NO_NUL)],
+        body: schemas.ContactBody,
+        deps: Deps,
+        _admin: Admin,
     ) -> dict[str, Any]:
         await deps.accounts.add_contact(account_id, body.email, body.role, body.name, body.level)
         return {"account": account_id, "email": body.email.lower(), "role": body.role}

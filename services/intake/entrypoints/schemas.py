@@ -6,15 +6,40 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events.types import Channel
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
+NO_NUL = r"^[^\x00]*$"
+
+
+def _reject_nul(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{path or 'body'}: text must not contain NUL (\\u0000) characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key, path)
+            _reject_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_nul(item, f"{path}[{index}]")
+
+
 class ApiModel(BaseModel):
+    """Request bodies. PostgreSQL text and jsonb cannot hold NUL characters, so every string
+    anywhere in a body (including free-form event `data`) is checked here, once."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, values: Any) -> Any:
+        _reject_nul(values, "")
+        return values
 
 
 class OpenTicketBody(ApiModel):
