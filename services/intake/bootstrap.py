@@ -55,8 +55,6 @@ def _broker_reachable(bootstrap_servers: str) -> bool:
 
 def build_app(settings: IntakeSettings) -> FastAPI:
     """The intake app; its lifespan opens the pool, migrates, and runs the outbox relay."""
-    holder: dict[str, IntakeDeps] = {}
-
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await asyncpg.create_pool(
@@ -98,7 +96,6 @@ def build_app(settings: IntakeSettings) -> FastAPI:
             relay=relay,
         )
         app.state.deps = deps
-        holder["deps"] = deps
         tasks = [asyncio.create_task(notifier.run(stop))]
         if settings.relay_enabled:
             tasks.append(asyncio.create_task(relay.run(stop)))
@@ -126,5 +123,6 @@ def build_app(settings: IntakeSettings) -> FastAPI:
             await pool.close()
             log.info("intake stopped")
 
-    placeholder = IntakeDeps.__new__(IntakeDeps)
-    return create_app(placeholder, lifespan=lifespan)
+    # The real dependencies exist only inside the lifespan (they need a running loop); until
+    # then the app holds an empty shell that no request can reach.
+    return create_app(IntakeDeps.__new__(IntakeDeps), lifespan=lifespan)
