@@ -203,6 +203,7 @@ async def setup_accounts(url: str, admin: str, count: int) -> tuple[dict[str, st
 def main() -> None:
     parser = argparse.ArgumentParser(description="intake API throughput and latency")
     parser.add_argument("--quick", action="store_true", help="5 s per measurement")
+    parser.add_argument("--workers", type=int, default=1, help="intake worker processes")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -223,7 +224,17 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         print("starting intake ...", file=sys.stderr)
         server = start(
-            [sys.executable, "-m", "services.cli.main", "intake", "serve", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "services.cli.main",
+                "intake",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
             env,
             url,
         )
@@ -279,6 +290,7 @@ def main() -> None:
                     "seconds": seconds,
                     "tickets": 500,
                     "quick": args.quick,
+                    "workers": args.workers,
                     "targets": {"events_per_s": 3000, "vs_raw_asyncpg": 0.7, "p99_ms": 50},
                 },
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -20,6 +21,14 @@ def serve(
     no_relay: Annotated[
         bool, typer.Option("--no-relay", help="Do not run the outbox relay in this process.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes. Each runs the API; one at a time holds the outbox relay "
+            "(advisory lock) and the command consumers share the topic's partitions.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the intake API (and its outbox relay) until SIGINT/SIGTERM.
 
@@ -35,14 +44,27 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = IntakeSettings(host=host, port=port, relay_enabled=not no_relay)
-    uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    if workers == 1:
+        uvicorn.run(
+            build_app(settings), host=host, port=port, log_level="warning", access_log=False
+        )
+        return
+    # Worker processes import the app themselves: pass the options through the environment.
+    os.environ["TICKETFLOW_RELAY_ENABLED"] = "false" if no_relay else "true"
+    uvicorn.run(
+        "services.intake.bootstrap:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @db_app.command()
 def migrate() -> None:
     """Apply the event store migrations to DATABASE_URL (safe to run repeatedly)."""
-    import os
-
     import asyncpg
 
     from services.intake.adapters.event_store import migrate as apply

@@ -55,6 +55,7 @@ def _broker_reachable(bootstrap_servers: str) -> bool:
 
 def build_app(settings: IntakeSettings) -> FastAPI:
     """The intake app; its lifespan opens the pool, migrates, and runs the outbox relay."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await asyncpg.create_pool(
@@ -126,3 +127,8 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     # The real dependencies exist only inside the lifespan (they need a running loop); until
     # then the app holds an empty shell that no request can reach.
     return create_app(IntakeDeps.__new__(IntakeDeps), lifespan=lifespan)
+
+
+def app_from_environment() -> FastAPI:
+    """The app with settings read from the environment (uvicorn `--factory`, for workers)."""
+    return build_app(IntakeSettings())
