@@ -1,0 +1,125 @@
+"""The published contracts of ticketflow's topics, generated from the pydantic models:
+one JSON Schema per event type and version, and an AsyncAPI 3.0 document of the topics.
+
+`ticketflow schemas write` regenerates the checked-in files; a test fails when they differ
+from the models, so a payload change cannot reach analytics consumers unannounced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from shared.events.envelope import Envelope
+from shared.events.types import EVENT_TYPES
+from shared.topics import ALL_TOPICS
+
+CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+
+
+def event_schemas() -> dict[str, dict[str, Any]]:
+    """File name -> JSON Schema of the event's `data` (current schema version)."""
+    out: dict[str, dict[str, Any]] = {}
+    for event_type, spec in sorted(EVENT_TYPES.items()):
+        schema = spec.model.model_json_schema(mode="serialization")
+        schema["$id"] = f"https://ticketflow.dev/schemas/{event_type}.v{spec.schema_version}.json"
+        schema["title"] = f"{event_type} data, schema_version {spec.schema_version}"
+        out[f"{event_type}.v{spec.schema_version}.json"] = schema
+    return out
+
+
+def envelope_schema() -> dict[str, Any]:
+    schema = Envelope.model_json_schema(mode="serialization")
+    schema["$id"] = "https://ticketflow.dev/schemas/envelope.json"
+    schema["title"] = "ticketflow CloudEvents envelope (structured mode)"
+    return schema
+
+
+def asyncapi() -> dict[str, Any]:
+    headers = {
+        "type": "object",
+        "description": "CloudEvents Kafka binding, binary mode: attributes as ce_* headers",
+        "properties": {
+            name: {"type": "string"}
+            for name in (
+                "ce_specversion",
+                "ce_id",
+                "ce_type",
+                "ce_source",
+                "ce_subject",
+                "ce_time",
+                "ce_recordedat",
+                "ce_sequence",
+                "ce_account",
+                "ce_policy",
+                "ce_schemaversion",
+                "ce_correlationid",
+                "ce_causationid",
+                "content-type",
+            )
+        },
+        "required": ["ce_specversion", "ce_id", "ce_type", "ce_source", "ce_subject", "ce_time"],
+    }
+    ticket_messages = {
+        event_type.replace(".", "_"): {
+            "name": event_type,
+            "title": event_type,
+            "contentType": "application/json",
+            "headers": headers,
+            "payload": {"$ref": f"schemas/{event_type}.v{spec.schema_version}.json"},
+        }
+        for event_type, spec in sorted(EVENT_TYPES.items())
+    }
+    channels: dict[str, Any] = {}
+    for topic in ALL_TOPICS:
+        channel: dict[str, Any] = {
+            "address": topic.name,
+            "description": f"{topic.description}. Key = ticket id; {topic.partitions} partitions.",
+            "bindings": {"kafka": {"partitions": topic.partitions, "replicas": 3}},
+        }
+        if topic.name == "ticketflow.ticket-events":
+            channel["messages"] = {
+                key: {"$ref": f"#/components/messages/{key}"} for key in ticket_messages
+            }
+        channels[topic.name.removeprefix("ticketflow.")] = channel
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "ticketflow topics",
+            "version": "1.0.0",
+            "description": "Ticket history and SLA events for downstream consumers. Delivery is "
+            "at least once: deduplicate by ce_id. Order holds per ticket (the key).",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "components": {"messages": ticket_messages},
+    }
+
+
+def rendered() -> dict[str, str]:
+    """Relative path -> file content of every contract file."""
+    files = {f"schemas/{name}": schema for name, schema in event_schemas().items()}
+    files["schemas/envelope.json"] = envelope_schema()
+    files["asyncapi.json"] = asyncapi()
+    return {path: json.dumps(body, indent=2, sort_keys=True) + "\n" for path, body in files.items()}
+
+
+def write(directory: Path = CONTRACTS_DIR) -> list[str]:
+    written = []
+    for path, content in rendered().items():
+        target = directory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists() or target.read_text() != content:
+            target.write_text(content)
+            written.append(path)
+    return written
+
+
+def stale(directory: Path = CONTRACTS_DIR) -> list[str]:
+    """Contract files that are missing or differ from what the models generate."""
+    return [
+        path
+        for path, content in rendered().items()
+        if not (directory / path).exists() or (directory / path).read_text() != content
+    ]
