@@ -101,9 +101,6 @@ class BusinessCalendar:
         local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self.zone)
         return local.astimezone(UTC)
 
-    def is_holiday(self, day: date) -> bool:
-        return day in set(holidays_in_year(self.holidays, day.year).values())
-
     # --- queries ------------------------------------------------------------------------------
 
     def is_open(self, instant: datetime) -> bool:
