@@ -21,14 +21,4 @@ def event_for(command: TicketCommand, ticket: TicketRow) -> Envelope:
             "priority": command.priority or ticket.priority,
             "reason": command.reason or "customer did not answer within the response time",
         }
-    return Envelope(
-        type=kind,
-        source="sla",
-        subject=str(ticket.ticket_id),
-        time=command.due_at,
-        sequence=ticket.version + 1,
-        account=ticket.account_id,
-        policy=ticket.policy,
-        causation_id=command.id,
-        data=data,
-    )
+    return ticket.next_event(kind, command.due_at, data, source="sla", causation_id=command.id)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from shared.events import Envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,3 +22,25 @@ class TicketRow:
     version: int
     opened_at: datetime
     updated_at: datetime
+
+    def next_event(
+        self,
+        event_type: str,
+        at: datetime,
+        data: dict[str, Any],
+        *,
+        source: str = "intake",
+        causation_id: uuid.UUID | None = None,
+    ) -> Envelope:
+        """The envelope of this ticket's next event (version + 1, same account and policy)."""
+        return Envelope(
+            type=event_type,
+            source=source,
+            subject=str(self.ticket_id),
+            time=at,
+            sequence=self.version + 1,
+            account=self.account_id,
+            policy=self.policy,
+            causation_id=causation_id,
+            data=data,
+        )

@@ -246,16 +246,7 @@ async def _reply(
     at = event_time(body.received_at, deps.clock())
 
     def build(row: TicketRow) -> Envelope:
-        return Envelope(
-            type=kind,
-            source="intake",
-            subject=str(row.ticket_id),
-            time=at,
-            sequence=row.version + 1,
-            account=row.account_id,
-            policy=row.policy,
-            data=data,
-        )
+        return row.next_event(kind, at, data)
 
     try:
         recorded, _ = await deps.store.append_with_status(
@@ -372,16 +363,7 @@ def create_app(
                 ) from None
 
             def build(ticket: TicketRow) -> Envelope:
-                return Envelope(
-                    type=body.type,
-                    source="intake",
-                    subject=str(ticket.ticket_id),
-                    time=at,
-                    sequence=ticket.version + 1,
-                    account=ticket.account_id,
-                    policy=ticket.policy,
-                    data=body.data,
-                )
+                return ticket.next_event(body.type, at, body.data)
 
             try:
                 recorded, status = await deps.store.append_with_status(
@@ -394,13 +376,12 @@ def create_app(
             except TransitionRefused as refused:
                 raise Problem(422, "Transition refused", str(refused)) from None
             metrics.events.labels(body.type).inc()
-            ticket = await deps.store.ticket(ticket_id, key.accounts)
             return schemas.EventAppended(
                 event_id=recorded.id,
                 ticket_id=ticket_id,
                 type=recorded.type,
                 version=recorded.sequence,
-                status=ticket.status,
+                status=status,
                 recorded_at=recorded.recorded_at,
             ).model_dump(mode="json")
 
