@@ -55,7 +55,7 @@ def _envelope_json(envelope: Envelope) -> str:
     return orjson.dumps(body).decode()
 
 
-def _envelope_from_row(row: asyncpg.Record) -> Envelope:
+def envelope_from_row(row: asyncpg.Record) -> Envelope:
     body: dict[str, Any] = orjson.loads(row["envelope"])
     body["recorded_at"] = row["recorded_at"]
     return Envelope.model_validate(body)
@@ -240,7 +240,7 @@ class EventStore:
             "SELECT envelope, recorded_at FROM events WHERE ticket_id = $1 ORDER BY version",
             ticket_id,
         )
-        return [_envelope_from_row(row) for row in rows]
+        return [envelope_from_row(row) for row in rows]
 
     async def list_tickets(
         self, accounts: frozenset[str], status: str | None, limit: int, after: str | None

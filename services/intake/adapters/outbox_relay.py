@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from services.intake.adapters.event_store import NOTIFY_CHANNEL, _envelope_from_row
+from services.intake.adapters.event_store import NOTIFY_CHANNEL, envelope_from_row
 from shared.events.codec import to_kafka
 
 log = logging.getLogger("ticketflow.intake.relay")
@@ -71,7 +71,7 @@ class OutboxRelay:
                 return 0
             pending = []
             for row in rows:
-                record = to_kafka(_envelope_from_row(row))
+                record = to_kafka(envelope_from_row(row))
                 pending.append(
                     await self._send(self._topic, record.key, record.value, list(record.headers))
                 )
