@@ -249,6 +249,12 @@ def _apply(state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Der
         clock = get(metric)
         if clock is None or not clock.is_active:
             return
+        if clock.breached_at is not None and at <= clock.breached_at:
+            # A late event: the answer came in time, the breach already sent was wrong.
+            put(clock.stop(at, met=True)._but(breached_at=None))
+            out.append(_retracted(clock, at, kind))
+            out.append(Derived("sla.met", at, metric, {"due_at": clock.due_at}))
+            return
         put(clock.stop(at, met=True))
         if clock.target is None:
             return
@@ -355,5 +361,49 @@ def _apply(state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Der
                 out.append(Derived("sla.clock_resumed", at, "resolution", {"reason": kind}))
 
     if changed:
+        changed = [_corrected(state.clocks.get(c.metric), c, at, kind, out) for c in changed]
         return _with(state, *changed, status=status)
     return state._but(status=status) if status != state.status else state
+
+
+# --- late events --------------------------------------------------------------------------------
+
+
+def _retracted(clock: Clock, at: datetime, cause: str) -> Derived:
+    return Derived(
+        "sla.breach_retracted",
+        at,
+        clock.metric,
+        {"breached_at": clock.breached_at, "cause": cause},
+    )
+
+
+def _corrected(
+    before: Clock | None, after: Clock, at: datetime, cause: str, out: list[Derived]
+) -> Clock:
+    """An event older than a breach already emitted changed the clock: correct the record.
+
+    Live, timers fire by the wall clock, so an event can arrive after a breach it precedes
+    (a phone ticket logged late, a consumer that caught up). If the clock now stops, pauses, or
+    falls due later than the breach, the breach is retracted (a timer still due fires anew);
+    if it falls due earlier, the breach instant is corrected.
+    """
+    if before is None or before.breached_at is None or after.breached_at is None:
+        return after
+    if at > before.breached_at:
+        return after
+    due = after.due_at if after.phase == "running" else None
+    if due is None or due > before.breached_at:
+        out.append(_retracted(before, at, cause))
+        return after._but(breached_at=None)
+    if due < before.breached_at:
+        out.append(
+            Derived(
+                "sla.corrected",
+                at,
+                after.metric,
+                {"breached_at": due, "previous_breached_at": before.breached_at, "cause": cause},
+            )
+        )
+        return after._but(breached_at=due)
+    return after

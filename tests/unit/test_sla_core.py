@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.policy import PolicyError, load_policy_file
-from shared.sla import TimelineEvent, advance, deadlines, evolve
+from shared.policy import Policy, PolicyError, load_policy_file
+from shared.sla import TicketSla, TimelineEvent, advance, deadlines, evolve
 from tests.unit.sla_helpers import ev, opened, policies, run
 
 T0 = datetime(2026, 11, 17, tzinfo=UTC)
@@ -103,3 +103,69 @@ def test_policy_errors_name_the_field(tmp_path) -> None:  # type: ignore[no-unty
     assert "p.yaml: id:" in str(caught.value)
     assert "p.yaml: version:" in str(caught.value)
     assert "p.yaml: priorities:" in str(caught.value)
+
+
+# --- late events: live timers fire by the wall clock, events may arrive after -----------------
+
+
+def _sev1_gold_opened() -> tuple[Policy, TicketSla]:
+    policy = policies()["voximplant"]
+    data = {
+        "channel": "web",
+        "priority": "sev1",
+        "plan": "gold",
+        "target_overrides": {"resolution": 4},
+    }
+    opened_event = TimelineEvent("ticket.opened", T0, data, sequence=1)
+    return policy, evolve(None, opened_event, policy).state
+
+
+def test_a_response_older_than_an_emitted_breach_retracts_it() -> None:
+    policy, state = _sev1_gold_opened()
+    due = state.clocks["first_response"].due_at
+    assert due is not None
+    fired = advance(state, policy, due + timedelta(minutes=10))
+    assert ("sla.breached", "first_response") in [(e.type, e.metric) for e in fired.derived]
+    # The response happened one minute before the deadline but arrived after the breach.
+    late = evolve(
+        fired.state,
+        TimelineEvent("ticket.responded", due - timedelta(minutes=1), sequence=2),
+        policy,
+    )
+    assert [(e.type, e.metric) for e in late.derived] == [
+        ("sla.breach_retracted", "first_response"),
+        ("sla.met", "first_response"),
+    ]
+    assert late.derived[0].data["breached_at"] == due
+    assert late.state.clocks["first_response"].status == "met"
+
+
+def test_a_real_late_response_keeps_the_breach() -> None:
+    policy, state = _sev1_gold_opened()
+    due = state.clocks["first_response"].due_at
+    assert due is not None
+    fired = advance(state, policy, due + timedelta(minutes=10))
+    late = evolve(
+        fired.state, TimelineEvent("ticket.responded", due + timedelta(minutes=5)), policy
+    )
+    assert [e.type for e in late.derived] == ["sla.clock_stopped"]
+    assert late.state.clocks["first_response"].status == "breached"
+
+
+def test_a_pause_older_than_a_breach_retracts_it_and_the_clock_waits() -> None:
+    policy, state = _sev1_gold_opened()
+    state = evolve(
+        state, TimelineEvent("ticket.responded", T0 + timedelta(minutes=1)), policy
+    ).state
+    due = state.clocks["resolution"].due_at
+    assert due is not None
+    fired = advance(state, policy, due + timedelta(hours=1))
+    assert ("sla.breached", "resolution") in [(e.type, e.metric) for e in fired.derived]
+    late = evolve(
+        fired.state,
+        TimelineEvent("ticket.awaiting_customer", due - timedelta(hours=1)),
+        policy,
+    )
+    assert ("sla.breach_retracted", "resolution") in [(e.type, e.metric) for e in late.derived]
+    clock = late.state.clocks["resolution"]
+    assert clock.status == "paused" and clock.breached_at is None
