@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from shared.commands import TicketCommand
 from shared.events.envelope import Envelope
+from shared.events.sla import SlaEvent
 from shared.events.types import EVENT_TYPES
 from shared.topics import ALL_TOPICS
 
@@ -34,6 +36,24 @@ def envelope_schema() -> dict[str, Any]:
     schema["$id"] = "https://ticketflow.dev/schemas/envelope.json"
     schema["title"] = "ticketflow CloudEvents envelope (structured mode)"
     return schema
+
+
+def record_schemas() -> dict[str, dict[str, Any]]:
+    """Schemas of the structured records on sla-events and ticket-commands."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, model, title in (
+        ("sla-event.json", SlaEvent, "ticketflow SLA event (value on ticketflow.sla-events)"),
+        (
+            "ticket-command.json",
+            TicketCommand,
+            "ticketflow ticket command (value on ticketflow.ticket-commands)",
+        ),
+    ):
+        schema = model.model_json_schema(mode="serialization")
+        schema["$id"] = f"https://ticketflow.dev/schemas/{name}"
+        schema["title"] = title
+        out[name] = schema
+    return out
 
 
 def asyncapi() -> dict[str, Any]:
@@ -82,7 +102,28 @@ def asyncapi() -> dict[str, Any]:
             channel["messages"] = {
                 key: {"$ref": f"#/components/messages/{key}"} for key in ticket_messages
             }
+        if topic.name == "ticketflow.sla-events":
+            channel["messages"] = {"sla_event": {"$ref": "#/components/messages/sla_event"}}
+        if topic.name == "ticketflow.ticket-commands":
+            channel["messages"] = {
+                "ticket_command": {"$ref": "#/components/messages/ticket_command"}
+            }
         channels[topic.name.removeprefix("ticketflow.")] = channel
+    record_messages = {
+        "sla_event": {
+            "name": "sla-event",
+            "title": "SLA event",
+            "contentType": "application/json",
+            "summary": "Deduplicate by `id`: re-emitted after a crash with the same id.",
+            "payload": {"$ref": "schemas/sla-event.json"},
+        },
+        "ticket_command": {
+            "name": "ticket-command",
+            "title": "Ticket command",
+            "contentType": "application/json",
+            "payload": {"$ref": "schemas/ticket-command.json"},
+        },
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -93,7 +134,7 @@ def asyncapi() -> dict[str, Any]:
         },
         "defaultContentType": "application/json",
         "channels": channels,
-        "components": {"messages": ticket_messages},
+        "components": {"messages": {**ticket_messages, **record_messages}},
     }
 
 
@@ -101,6 +142,7 @@ def rendered() -> dict[str, str]:
     """Relative path -> file content of every contract file."""
     files = {f"schemas/{name}": schema for name, schema in event_schemas().items()}
     files["schemas/envelope.json"] = envelope_schema()
+    files.update({f"schemas/{name}": schema for name, schema in record_schemas().items()})
     files["asyncapi.json"] = asyncapi()
     return {path: json.dumps(body, indent=2, sort_keys=True) + "\n" for path, body in files.items()}
 

@@ -79,7 +79,7 @@ def deadlines(state: TicketSla, policy: Policy) -> list[Deadline]:
     return list(state.timers)
 
 
-def _timers_of(clocks: dict[str, Clock]) -> tuple[Deadline, ...]:
+def timers_of(clocks: dict[str, Clock]) -> tuple[Deadline, ...]:
     timers = [timer for clock in clocks.values() for timer in clock.timers()]
     if len(timers) > 1:
         timers.sort(key=lambda timer: timer.at)
@@ -167,7 +167,7 @@ def _open(event: TimelineEvent, policy: Policy) -> Step:
         version=event.sequence or 1,
         clocks=clocks,
         overrides=overrides,
-        timers=_timers_of(clocks),
+        timers=timers_of(clocks),
     )
     return Step(state, derived)
 
@@ -226,7 +226,7 @@ def _with(state: TicketSla, *clocks: Clock, **changes: object) -> TicketSla:
     updated = dict(state.clocks)
     for clock in clocks:
         updated[clock.metric] = clock
-    return state._but(clocks=updated, timers=_timers_of(updated), **changes)
+    return state._but(clocks=updated, timers=timers_of(updated), **changes)
 
 
 def _apply(state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Derived]) -> TicketSla:

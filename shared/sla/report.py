@@ -18,7 +18,7 @@ def utc_z(instant: datetime | None) -> str | None:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return utc_z(value)
     if isinstance(value, timedelta):
@@ -26,9 +26,9 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, Target):
         return {"seconds": value.duration.total_seconds(), "calendar": value.calendar.name}
     if isinstance(value, tuple | list):
-        return [_json_value(item) for item in value]
+        return [json_value(item) for item in value]
     if isinstance(value, dict):
-        return {key: _json_value(item) for key, item in value.items()}
+        return {key: json_value(item) for key, item in value.items()}
     return value
 
 
@@ -36,7 +36,7 @@ def derived_json(event: Derived) -> dict[str, Any]:
     body: dict[str, Any] = {"type": event.type, "at": utc_z(event.at)}
     if event.metric is not None:
         body["metric"] = event.metric
-    body.update({key: _json_value(value) for key, value in event.data.items()})
+    body.update({key: json_value(value) for key, value in event.data.items()})
     return body
 
 
@@ -56,7 +56,7 @@ def metrics_json(state: TicketSla, now: datetime) -> dict[str, dict[str, Any]]:
         if clock.met_at is not None:
             row["met_at"] = utc_z(clock.met_at)
         if clock.target is not None:
-            row["target"] = _json_value(clock.target)
+            row["target"] = json_value(clock.target)
             if clock.is_active:
                 remaining = clock.remaining(now)
                 row["remaining_business_seconds"] = (

@@ -1,0 +1,1 @@
+"""Kafka, Faust table and event-store adapters of the SLA service."""

@@ -1,0 +1,79 @@
+"""Apply one ticket event to a tracked ticket: dedup by sequence, hold gaps, fold with the core.
+
+Delivery is at least once and a worker may restart from an older committed offset, so an event
+at or below the tracked version is a duplicate and changes nothing. An event past the next
+version waits in `held` until the missing ones arrive, then the run is applied in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from services.sla.domain.tracked import OPENED, Incoming, Tracked
+from shared.policy import Policy
+from shared.sla import Derived, advance, evolve
+
+Outcome = Literal["applied", "duplicate", "held"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caused:
+    """A derived SLA event and the ticket event (if any) that caused it."""
+
+    derived: Derived
+    causation_id: str | None
+
+
+@dataclass(slots=True)
+class Applied:
+    tracked: Tracked
+    outcome: Outcome
+    caused: list[Caused] = field(default_factory=list)
+
+
+class ProcessingError(ValueError):
+    """An event the core refuses (for instance a second `ticket.opened`)."""
+
+
+def apply_event(
+    tracked: Tracked | None, event: Incoming, ticket_id: str, partition: int, policy: Policy
+) -> Applied:
+    if tracked is None:
+        tracked = Tracked(ticket_id, event.account, event.policy, partition, None)
+    if event.sequence <= tracked.version or any(
+        held.sequence == event.sequence for held in tracked.held
+    ):
+        return Applied(tracked, "duplicate")
+    if event.sequence > tracked.version + 1:
+        held = tuple(sorted((*tracked.held, event), key=lambda item: item.sequence))
+        return Applied(replace(tracked, held=held), "held")
+    caused: list[Caused] = []
+    tracked = _fold(tracked, event, policy, caused)
+    while tracked.held and tracked.held[0].sequence == tracked.version + 1:
+        following, rest = tracked.held[0], tracked.held[1:]
+        tracked = _fold(replace(tracked, held=rest), following, policy, caused)
+    return Applied(tracked, "applied", caused)
+
+
+def fire_due(tracked: Tracked, policy: Policy, watermark: datetime) -> Applied:
+    """Fire the ticket's timers due strictly before `watermark` (see `watermark.py`)."""
+    if tracked.sla is None:
+        return Applied(tracked, "duplicate")
+    step = advance(tracked.sla, policy, watermark)
+    if not step.derived:
+        return Applied(tracked, "duplicate")
+    caused = [Caused(derived, None) for derived in step.derived]
+    return Applied(replace(tracked, sla=step.state), "applied", caused)
+
+
+def _fold(tracked: Tracked, event: Incoming, policy: Policy, caused: list[Caused]) -> Tracked:
+    if tracked.sla is None and event.type != OPENED:
+        raise ProcessingError(f"{event.type} at sequence {event.sequence} before ticket.opened")
+    try:
+        step = evolve(tracked.sla, event.timeline(), policy)
+    except ValueError as exc:
+        raise ProcessingError(str(exc)) from exc
+    caused.extend(Caused(derived, event.event_id) for derived in step.derived)
+    return replace(tracked, sla=step.state)

@@ -1,0 +1,186 @@
+"""Tracked ticket <-> bytes, for the state table and its changelog.
+
+Layout: 8 bytes (big-endian double) holding the epoch seconds of the ticket's earliest pending
+timer (NaN for none), then a compact JSON body. The prefix lets a worker rebuild its timer heap
+after a rebalance without decoding a million bodies. Targets are stored as (seconds, calendar
+name) and resolved against the ticket's pinned policy, so the body stays small and a target
+means exactly what it meant when it was set.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from services.sla.domain.tracked import Incoming, Tracked
+from shared.policy import Policy
+from shared.policy.model import Target
+from shared.sla import Clock, TicketSla
+from shared.sla.core import timers_of
+
+_PREFIX = struct.Struct(">d")
+NO_TIMER = math.nan
+
+
+class StateDecodeError(ValueError):
+    """A stored state that this version cannot read."""
+
+
+def next_due_of(raw: bytes) -> float | None:
+    """Epoch seconds of the earliest timer in an encoded state, without decoding the body."""
+    (value,) = _PREFIX.unpack_from(raw)
+    return None if math.isnan(value) else value
+
+
+def encode(tracked: Tracked) -> bytes:
+    due = tracked.next_due
+    body: dict[str, Any] = {
+        "t": tracked.ticket_id,
+        "a": tracked.account,
+        "p": tracked.policy,
+        "n": tracked.partition,
+        "s": _encode_sla(tracked.sla) if tracked.sla is not None else None,
+    }
+    if tracked.held:
+        body["h"] = [_encode_incoming(event) for event in tracked.held]
+    return _PREFIX.pack(due.timestamp() if due is not None else NO_TIMER) + orjson.dumps(body)
+
+
+def decode(raw: bytes, policy: Policy) -> Tracked:
+    try:
+        body = orjson.loads(raw[_PREFIX.size :])
+        sla = body["s"]
+        return Tracked(
+            ticket_id=body["t"],
+            account=body["a"],
+            policy=body["p"],
+            partition=body["n"],
+            sla=_decode_sla(sla, policy) if sla is not None else None,
+            held=tuple(_decode_incoming(item) for item in body.get("h", ())),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise StateDecodeError(f"unreadable SLA state: {exc}") from exc
+
+
+def policy_of(raw: bytes) -> str:
+    """The pinned policy ref of an encoded state (to pick the policy before decoding)."""
+    try:
+        return str(orjson.loads(raw[_PREFIX.size :])["p"])
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise StateDecodeError(f"unreadable SLA state: {exc}") from exc
+
+
+# --- core state -------------------------------------------------------------------------------
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _encode_sla(sla: TicketSla) -> dict[str, Any]:
+    return {
+        "acc": sla.accepted,
+        "rej": sla.rejection,
+        "fl": list(sla.flags),
+        "pr": sla.priority,
+        "pl": sla.plan,
+        "ch": sla.channel,
+        "op": sla.opened_at.isoformat(),
+        "st": sla.status,
+        "v": sla.version,
+        "ov": sla.overrides,
+        "c": {metric: _encode_clock(clock) for metric, clock in sla.clocks.items()},
+    }
+
+
+def _decode_sla(body: dict[str, Any], policy: Policy) -> TicketSla:
+    clocks = {metric: _decode_clock(metric, row, policy) for metric, row in body["c"].items()}
+    return TicketSla(
+        policy=policy.ref,
+        accepted=body["acc"],
+        rejection=body["rej"],
+        flags=tuple(body["fl"]),
+        priority=body["pr"],
+        plan=body["pl"],
+        channel=body["ch"],
+        opened_at=datetime.fromisoformat(body["op"]),
+        status=body["st"],
+        version=body["v"],
+        clocks=clocks,
+        overrides=body["ov"],
+        timers=timers_of(clocks),
+    )
+
+
+def _encode_clock(clock: Clock) -> list[Any]:
+    target = clock.target
+    return [
+        target.duration.total_seconds() if target is not None else None,
+        target.calendar.name if target is not None else None,
+        clock.phase,
+        [[start.isoformat(), _when(end)] for start, end in clock.runs],
+        _when(clock.not_before),
+        _when(clock.due_at),
+        _when(clock.warn_at),
+        clock.warned,
+        _when(clock.breached_at),
+        _when(clock.met_at),
+        clock.warns,
+    ]
+
+
+def _decode_clock(metric: str, row: list[Any], policy: Policy) -> Clock:
+    seconds, calendar, phase, runs, not_before, due, warn, warned, breached, met, warns = row
+    target = (
+        Target(timedelta(seconds=seconds), policy.calendar(calendar))
+        if seconds is not None
+        else None
+    )
+    return Clock(
+        metric=metric,
+        target=target,
+        phase=phase,
+        runs=tuple((datetime.fromisoformat(start), _parse(end)) for start, end in runs),
+        not_before=_parse(not_before),
+        due_at=_parse(due),
+        warn_at=_parse(warn),
+        warned=warned,
+        breached_at=_parse(breached),
+        met_at=_parse(met),
+        warns=warns,
+    )
+
+
+def _encode_incoming(event: Incoming) -> list[Any]:
+    return [
+        event.event_id,
+        event.type,
+        event.at.isoformat(),
+        event.sequence,
+        event.account,
+        event.policy,
+        event.data,
+        _when(event.recorded_at),
+    ]
+
+
+def _decode_incoming(row: list[Any]) -> Incoming:
+    event_id, kind, at, sequence, account, policy, data, recorded = row
+    return Incoming(
+        event_id,
+        kind,
+        datetime.fromisoformat(at),
+        sequence,
+        account,
+        policy,
+        data,
+        _parse(recorded),
+    )

@@ -1,0 +1,55 @@
+"""A ticket as the SLA service tracks it: the core's state plus what the service needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.sla import TicketSla, TimelineEvent
+
+OPENED = "ticket.opened"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A ticket event off the topic, reduced to what the SLA service reads."""
+
+    event_id: str
+    type: str
+    at: datetime
+    sequence: int
+    account: str
+    policy: str
+    data: dict[str, Any] = field(default_factory=dict)
+    recorded_at: datetime | None = None
+
+    def timeline(self) -> TimelineEvent:
+        return TimelineEvent(self.type, self.at, self.data, self.sequence)
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """One ticket's SLA state in the service.
+
+    `sla` is None while only events past a gap have arrived (the opening is missing); `held`
+    keeps such events, in sequence order, until the gap fills.
+    """
+
+    ticket_id: str
+    account: str
+    policy: str
+    partition: int
+    sla: TicketSla | None
+    held: tuple[Incoming, ...] = ()
+
+    @property
+    def version(self) -> int:
+        return self.sla.version if self.sla is not None else 0
+
+    @property
+    def next_due(self) -> datetime | None:
+        """The earliest pending timer, if any."""
+        if self.sla is None or not self.sla.timers:
+            return None
+        return self.sla.timers[0].at

@@ -1,0 +1,1 @@
+"""Faust agent, timer task and HTTP pages of the SLA service."""

@@ -1,0 +1,196 @@
+"""The SLA service's pure rules: state codec, dedup and gaps, timer heap, watermark, outputs."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.sla.domain import state_codec
+from services.sla.domain.outputs import command_for, sla_event
+from services.sla.domain.processing import ProcessingError, apply_event, fire_due
+from services.sla.domain.timers import TimerHeap
+from services.sla.domain.tracked import Incoming, Tracked
+from services.sla.domain.view import sla_view
+from services.sla.domain.watermark import PartitionProgress, watermark
+from shared.events.sla import SlaEvent
+from tests.unit.sla_helpers import policies
+
+T0 = datetime(2026, 11, 17, 14, 0, tzinfo=UTC)
+TICKET = str(uuid.UUID(int=7))
+
+
+def incoming(kind: str, minutes: float, sequence: int, **data: object) -> Incoming:
+    return Incoming(
+        event_id=str(uuid.uuid4()),
+        type=f"ticket.{kind}",
+        at=T0 + timedelta(minutes=minutes),
+        sequence=sequence,
+        account="acme",
+        policy="voximplant@1",
+        data=dict(data),
+        recorded_at=T0 + timedelta(minutes=minutes, seconds=1),
+    )
+
+
+OPEN = {"channel": "email", "priority": "sev2", "plan": "gold"}
+
+
+def track(*events: Incoming) -> Tracked:
+    tracked: Tracked | None = None
+    for event in events:
+        tracked = apply_event(tracked, event, TICKET, 3, policies()["voximplant"]).tracked
+    assert tracked is not None
+    return tracked
+
+
+def test_state_survives_encode_decode_through_pauses_and_severity_changes() -> None:
+    policy = policies()["voximplant"]
+    tracked = track(
+        incoming("opened", 0, 1, **OPEN, target_overrides={"resolution": 8}),
+        incoming("awaiting_customer", 10, 2),
+        incoming("customer_replied", 70, 3),
+        incoming("severity_changed", 80, 4, priority="sev1"),
+    )
+    assert tracked.sla is not None
+    assert tracked.sla.clocks["resolution"].status == "running"
+    assert len(tracked.sla.clocks["resolution"].runs) == 2
+    raw = state_codec.encode(tracked)
+    back = state_codec.decode(raw, policy)
+    assert back == tracked
+    assert state_codec.policy_of(raw) == "voximplant@1"
+    due = state_codec.next_due_of(raw)
+    assert tracked.next_due is not None and due == tracked.next_due.timestamp()
+
+
+def test_unreadable_state_is_a_clear_error() -> None:
+    with pytest.raises(state_codec.StateDecodeError):
+        state_codec.decode(b"\x00" * 8 + b"{not json", policies()["voximplant"])
+
+
+def test_redelivered_events_change_nothing() -> None:
+    policy = policies()["voximplant"]
+    opened = incoming("opened", 0, 1, **OPEN)
+    tracked = track(opened)
+    again = apply_event(tracked, opened, TICKET, 3, policy)
+    assert again.outcome == "duplicate" and again.caused == [] and again.tracked is tracked
+
+
+def test_an_event_past_a_gap_waits_then_applies_in_order() -> None:
+    policy = policies()["voximplant"]
+    tracked = track(incoming("opened", 0, 1, **OPEN))
+    held = apply_event(tracked, incoming("customer_replied", 30, 3), TICKET, 3, policy)
+    assert held.outcome == "held" and held.tracked.version == 1
+    assert [event.sequence for event in held.tracked.held] == [3]
+    filled = apply_event(held.tracked, incoming("awaiting_customer", 10, 2), TICKET, 3, policy)
+    assert filled.outcome == "applied" and filled.tracked.version == 3
+    assert filled.tracked.held == ()
+    kinds = [caused.derived.type for caused in filled.caused]
+    assert kinds == ["sla.met", "sla.clock_started", "sla.met"]  # response, info request, reply
+
+
+def test_a_history_without_its_opening_is_held_not_guessed() -> None:
+    policy = policies()["voximplant"]
+    first = apply_event(None, incoming("responded", 5, 2), TICKET, 3, policy)
+    assert first.outcome == "held" and first.tracked.sla is None
+    opened = apply_event(first.tracked, incoming("opened", 0, 1, **OPEN), TICKET, 3, policy)
+    assert opened.tracked.version == 2
+    assert opened.tracked.sla is not None
+    assert opened.tracked.sla.clocks["first_response"].status == "met"
+
+
+def test_a_second_opening_is_refused() -> None:
+    policy = policies()["voximplant"]
+    tracked = track(incoming("opened", 0, 1, **OPEN))
+    with pytest.raises(ProcessingError):
+        apply_event(tracked, incoming("opened", 5, 2, **OPEN), TICKET, 3, policy)
+
+
+def test_fire_due_emits_the_breach_stamped_with_the_deadline() -> None:
+    policy = policies()["voximplant"]
+    tracked = track(incoming("opened", 0, 1, **OPEN))
+    due = tracked.next_due
+    assert due is not None
+    nothing = fire_due(tracked, policy, due - timedelta(seconds=1))
+    assert nothing.outcome == "duplicate" or all(
+        c.derived.type != "sla.breached" for c in nothing.caused
+    )
+    fired = fire_due(tracked, policy, T0 + timedelta(days=1))
+    breaches = [c.derived for c in fired.caused if c.derived.type == "sla.breached"]
+    assert [b.metric for b in breaches] == ["first_response"]
+    assert breaches[0].at == fired.tracked.sla.clocks["first_response"].breached_at  # type: ignore[union-attr]
+
+
+def test_sla_events_have_deterministic_ids_and_commands_follow_them() -> None:
+    policy = policies()["voximplant"]
+    tracked = track(
+        incoming("opened", 0, 1, **OPEN),
+        incoming("resolved", 30, 2),
+        incoming("closure_requested", 31, 3),
+    )
+    fired = fire_due(tracked, policy, T0 + timedelta(days=3))
+    due = [c for c in fired.caused if c.derived.type == "sla.close_by_timeout_due"]
+    assert len(due) == 1
+    first = sla_event(fired.tracked, due[0], T0 + timedelta(days=3))
+    second = sla_event(fired.tracked, due[0], T0 + timedelta(days=4))
+    assert first.id == second.id
+    assert SlaEvent.from_value(first.to_record()[1]) == first
+    command = command_for(first)
+    assert command is not None and command.type == "close_by_timeout"
+    assert command.based_on_version == 3 and command.id == first.id
+    assert command.due_at == T0 + timedelta(minutes=31, hours=48)
+
+
+def test_timer_heap_keeps_one_live_entry_per_ticket() -> None:
+    heap = TimerHeap()
+    assert heap.schedule(b"a", 0, 100.0) is True
+    assert heap.schedule(b"b", 1, 50.0) is True
+    assert heap.schedule(b"a", 0, 200.0) is False  # moved later
+    assert heap.schedule(b"c", 1, 150.0) is False
+    assert len(heap) == 3 and heap.earliest() == 50.0
+    assert heap.pop_due(160.0, 10) == [(b"b", 1, 50.0), (b"c", 1, 150.0)]
+    assert heap.earliest() == 200.0
+    heap.schedule(b"a", 0, None)
+    assert heap.earliest() is None and len(heap) == 0
+
+
+def test_timer_heap_drops_revoked_partitions() -> None:
+    heap = TimerHeap()
+    for index in range(10):
+        heap.schedule(f"t{index}".encode(), index % 2, float(index))
+    heap.drop_partitions([0])
+    assert [key for key, _, _ in heap.pop_due(math.inf, 100)] == [
+        b"t1",
+        b"t3",
+        b"t5",
+        b"t7",
+        b"t9",
+    ]
+
+
+def test_watermark_is_the_wall_clock_only_when_caught_up() -> None:
+    progress = PartitionProgress()
+    progress.processed(41, 1_000.0)
+    # Caught up: every event up to the end offset processed.
+    assert watermark(progress, None, 42, now=2_000.0, grace=0.2) == pytest.approx(1_999.8)
+    # Lagging: a response may sit in the unprocessed events; only store time counts.
+    assert watermark(progress, None, 50, now=2_000.0, grace=0.2) == pytest.approx(999.8)
+    # Nothing processed since assignment, but the committed offset is the end: idle partition.
+    assert watermark(PartitionProgress(), 7, 7, now=2_000.0, grace=0) == 2_000.0
+    assert watermark(PartitionProgress(), 3, 7, now=2_000.0, grace=0) == 0.0
+
+
+def test_view_lists_pauses_and_remaining_business_time() -> None:
+    tracked = track(
+        incoming("opened", 0, 1, **OPEN),
+        incoming("awaiting_customer", 10, 2),
+        incoming("customer_replied", 70, 3),
+    )
+    view = sla_view(tracked, T0 + timedelta(minutes=80))
+    metric = view["metrics"]["customer_response"]
+    assert metric["status"] == "met"
+    resolution = view["metrics"]["first_response"]
+    assert resolution["status"] == "met"
+    assert view["version"] == 3 and view["waiting_for_sequences"] == []
