@@ -13,6 +13,8 @@ class Topic:
     compacted: bool = False
     retention_days: int = 30
     description: str = ""
+    internal: bool = False
+    """A service's own state (a changelog): no dead letters, not in the published contract."""
 
     @property
     def dlq(self) -> str:
@@ -27,12 +29,22 @@ TICKET_COMMANDS = Topic(
 ESCALATIONS = Topic("ticketflow.escalations", 6, description="Escalation lifecycle")
 NOTIFICATIONS = Topic("ticketflow.notifications", 6, description="Delivery outcomes")
 
+SLA_STATE = Topic(
+    "ticketflow.sla-state",
+    TICKET_EVENTS.partitions,
+    compacted=True,
+    description="SLA service table changelog: each ticket's SLA state, partitioned like "
+    "ticket-events (key = ticket id)",
+    internal=True,
+)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     TICKET_EVENTS,
     SLA_EVENTS,
     TICKET_COMMANDS,
     ESCALATIONS,
     NOTIFICATIONS,
+    SLA_STATE,
 )
 
 
@@ -41,6 +53,8 @@ def topics_with_dead_letters() -> list[Topic]:
     out: list[Topic] = []
     for topic in ALL_TOPICS:
         out.append(topic)
+        if topic.internal:
+            continue
         out.append(
             Topic(
                 topic.dlq,

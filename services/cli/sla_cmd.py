@@ -111,3 +111,30 @@ def simulate(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command()
+def worker(
+    host: Annotated[str, typer.Option(help="Interface the HTTP pages bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port of the HTTP pages.")] = 8081,
+    policy_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory of policy YAML files. Default: TICKETFLOW_POLICY_DIR or ./policies."
+        ),
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Run an SLA worker: consume ticket events, keep SLA state, fire timers at their deadline.
+
+    Reads ticketflow.ticket-events; writes ticketflow.sla-events (clock changes, warnings,
+    breaches, retractions), ticketflow.ticket-commands (close-by-timeout, severity-downgrade)
+    and ticketflow.ticket-events.dlq for bad messages. Needs KAFKA_BOOTSTRAP_SERVERS. Serves
+    GET /v1/tickets/{id}/sla, /healthz, /readyz (state recovered) and /metrics. Run several
+    with the same TICKETFLOW_SLA_APP_ID to share the partitions.
+    """
+    from services.sla.bootstrap import run_worker
+    from services.sla.settings import SlaSettings
+
+    settings = SlaSettings(host=host, port=port)
+    run_worker(settings, policy_dir, loglevel)

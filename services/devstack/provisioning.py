@@ -40,7 +40,15 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic]) -> list
         if not missing:
             return []
         response = await admin.create_topics(
-            [NewTopic(topic.name, topic.partitions, 1) for topic in missing]
+            [
+                NewTopic(
+                    topic.name,
+                    topic.partitions,
+                    1,
+                    topic_configs={"cleanup.policy": "compact"} if topic.compacted else {},
+                )
+                for topic in missing
+            ]
         )
         created = []
         for name, code, message in _topic_errors(response):

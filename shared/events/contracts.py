@@ -93,6 +93,8 @@ def asyncapi() -> dict[str, Any]:
     }
     channels: dict[str, Any] = {}
     for topic in ALL_TOPICS:
+        if topic.internal:
+            continue
         channel: dict[str, Any] = {
             "address": topic.name,
             "description": f"{topic.description}. Key = ticket id; {topic.partitions} partitions.",

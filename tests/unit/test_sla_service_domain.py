@@ -61,13 +61,14 @@ def test_state_survives_encode_decode_through_pauses_and_severity_changes() -> N
     back = state_codec.decode(raw, policy)
     assert back == tracked
     assert state_codec.policy_of(raw) == "voximplant@1"
-    due = state_codec.next_due_of(raw)
+    due, partition = state_codec.timer_of(raw)
     assert tracked.next_due is not None and due == tracked.next_due.timestamp()
+    assert partition == 3
 
 
 def test_unreadable_state_is_a_clear_error() -> None:
     with pytest.raises(state_codec.StateDecodeError):
-        state_codec.decode(b"\x00" * 8 + b"{not json", policies()["voximplant"])
+        state_codec.decode(b"\x00" * 10 + b"{not json", policies()["voximplant"])
 
 
 def test_redelivered_events_change_nothing() -> None:

@@ -1,10 +1,10 @@
 """Tracked ticket <-> bytes, for the state table and its changelog.
 
-Layout: 8 bytes (big-endian double) holding the epoch seconds of the ticket's earliest pending
-timer (NaN for none), then a compact JSON body. The prefix lets a worker rebuild its timer heap
-after a rebalance without decoding a million bodies. Targets are stored as (seconds, calendar
-name) and resolved against the ticket's pinned policy, so the body stays small and a target
-means exactly what it meant when it was set.
+Layout: 10 bytes of prefix (big-endian double: epoch seconds of the ticket's earliest pending
+timer, NaN for none; unsigned short: the partition), then a compact JSON body. The prefix lets a
+worker rebuild its timer heap after a rebalance without decoding a million bodies. Targets are
+stored as (seconds, calendar name) and resolved against the ticket's pinned policy, so the body
+stays small and a target means exactly what it meant when it was set.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from shared.policy.model import Target
 from shared.sla import Clock, TicketSla
 from shared.sla.core import timers_of
 
-_PREFIX = struct.Struct(">d")
+_PREFIX = struct.Struct(">dH")
 NO_TIMER = math.nan
 
 
@@ -30,10 +30,10 @@ class StateDecodeError(ValueError):
     """A stored state that this version cannot read."""
 
 
-def next_due_of(raw: bytes) -> float | None:
-    """Epoch seconds of the earliest timer in an encoded state, without decoding the body."""
-    (value,) = _PREFIX.unpack_from(raw)
-    return None if math.isnan(value) else value
+def timer_of(raw: bytes) -> tuple[float | None, int]:
+    """(epoch seconds of the earliest timer or None, partition) without decoding the body."""
+    due, partition = _PREFIX.unpack_from(raw)
+    return (None if math.isnan(due) else due), partition
 
 
 def encode(tracked: Tracked) -> bytes:
@@ -47,7 +47,8 @@ def encode(tracked: Tracked) -> bytes:
     }
     if tracked.held:
         body["h"] = [_encode_incoming(event) for event in tracked.held]
-    return _PREFIX.pack(due.timestamp() if due is not None else NO_TIMER) + orjson.dumps(body)
+    prefix = _PREFIX.pack(due.timestamp() if due is not None else NO_TIMER, tracked.partition)
+    return prefix + orjson.dumps(body)
 
 
 def decode(raw: bytes, policy: Policy) -> Tracked:

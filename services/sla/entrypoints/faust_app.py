@@ -1,0 +1,123 @@
+"""The Faust app: one agent over `ticketflow.ticket-events`, the state table, the timer task and
+the HTTP pages. Thin: every decision is the tracker's (and below it, the pure core's)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from services.sla.adapters.faust_io import FaustOffsets, FaustPublisher, FaustStateTable
+from services.sla.adapters.messages import RawMessage
+from services.sla.adapters.metrics import SlaMetrics
+from services.sla.entrypoints.tracker import SlaTracker
+from services.sla.entrypoints.web import register_pages
+from services.sla.settings import SlaSettings
+from shared.policy import Policy
+from shared.topics import SLA_STATE, TICKET_EVENTS
+
+log = logging.getLogger("ticketflow.sla")
+
+
+def raw_message(event: Any) -> RawMessage:
+    message = event.message
+    headers = message.headers
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    return RawMessage(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=list(headers or ()),
+        timestamp=message.timestamp,
+    )
+
+
+def create_app(
+    settings: SlaSettings,
+    policies: dict[str, Policy],
+    tracker_factory: Callable[..., SlaTracker] = SlaTracker,
+) -> tuple[faust.App, SlaTracker]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
+        store="memory://",
+        autodiscover=False,
+        datadir=str(settings.data_dir),
+        topic_partitions=TICKET_EVENTS.partitions,
+        topic_replication_factor=settings.replication_factor,
+        table_standby_replicas=0,
+        broker_commit_interval=settings.commit_interval_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 5,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=True,
+        web_bind=settings.host,
+        web_port=settings.port,
+        web_host=settings.advertised_host or settings.host,
+    )
+    source = app.topic(
+        TICKET_EVENTS.name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=TICKET_EVENTS.partitions,
+    )
+    changelog = app.topic(
+        settings.state_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=SLA_STATE.partitions,
+        compacting=True,
+        internal=True,
+    )
+    table = app.Table(
+        "sla_state",
+        default=None,
+        key_type=bytes,  # bytes: stored and logged raw
+        value_type=bytes,
+        partitions=SLA_STATE.partitions,
+        changelog_topic=changelog,
+    )
+    store = FaustStateTable(table)
+    metrics = SlaMetrics()
+    tracker = tracker_factory(
+        store,
+        FaustPublisher(app),
+        FaustOffsets(app, TICKET_EVENTS.name, settings.kafka_bootstrap_servers),
+        policies,
+        metrics,
+        grace_s=settings.watermark_grace_ms / 1000,
+    )
+    within = settings.batch_window_ms / 1000
+
+    @app.agent(source, name="track-sla")
+    async def track(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=within):
+            await tracker.handle_batch([raw_message(event) for event in events])
+
+    @app.task
+    async def timers() -> None:
+        await tracker.run_timers()
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+        tps = args[0] if args else kwargs.get("revoked", ())
+        tracker.partitions_revoked(tp.partition for tp in tps if tp.topic == TICKET_EVENTS.name)
+
+    @table.on_recover
+    async def recovered() -> None:
+        assignment = app.consumer.assignment()
+        tracker.state_recovered(tp.partition for tp in assignment if tp.topic == TICKET_EVENTS.name)
+
+    register_pages(app, table, tracker, store, metrics)
+    return app, tracker
