@@ -46,11 +46,40 @@ def start_intake(
         env=env,
     )
     service = RunningService("intake", f"http://127.0.0.1:{port}", process, log)
-    _wait_ready(service, timeout=45)
+    wait_ready(service, timeout=45)
     return service
 
 
-def _wait_ready(service: RunningService, timeout: float) -> None:
+def start_sla(
+    var_dir: Path,
+    bootstrap_servers: str,
+    *,
+    name: str = "sla",
+    extra_env: dict[str, str] | None = None,
+    wait: bool = True,
+) -> RunningService:
+    """An SLA worker on a free port; several with the same app id share the partitions."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "TICKETFLOW_SLA_DATA_DIR": str(var_dir / name),
+        **(extra_env or {}),
+    }
+    log = var_dir / "logs" / f"{name}.log"
+    process = spawn(
+        [sys.executable, "-m", "services.cli.main", "sla", "worker", "--port", str(port)],
+        log_path=log,
+        env=env,
+    )
+    service = RunningService(name, f"http://127.0.0.1:{port}", process, log)
+    if wait:
+        wait_ready(service, timeout=60)
+    return service
+
+
+def wait_ready(service: RunningService, timeout: float) -> None:
+    """Poll `/readyz` until 200; stop the service and raise if it does not get there."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service.process.poll() is not None:

@@ -1,0 +1,197 @@
+"""The SLA service on the real broker: exact-time breaches, the watermark, crashes, rebalances.
+
+Tickets are opened with an event time in the past, so their deadlines fall a few seconds from
+now and the tests stay fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from services.devstack.infrastructure import Infrastructure
+from services.devstack.services import wait_ready
+from shared.topics import TICKET_EVENTS
+from tests.integration.sla_support import (
+    SlaApp,
+    collect,
+    following,
+    of_type,
+    opened,
+    publish,
+    publish_raw,
+)
+
+
+@pytest.fixture
+async def sla_app(infra: Infrastructure, tmp_path) -> AsyncIterator[SlaApp]:  # type: ignore[no-untyped-def]
+    app = SlaApp(tmp_path, infra.kafka_bootstrap_servers)
+    await app.provision()
+    try:
+        yield app
+    finally:
+        app.stop_all()
+
+
+def new_ticket() -> str:
+    return str(uuid.uuid4())
+
+
+async def test_breach_fires_at_the_deadline_and_bad_messages_go_to_the_dlq(
+    sla_app: SlaApp,
+) -> None:
+    worker = sla_app.start()
+    bootstrap = sla_app.bootstrap_servers
+    ticket, other = new_ticket(), new_ticket()
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    # A record that is not a CloudEvent, on the ticket's own partition: it must not stop it.
+    await publish_raw(bootstrap, ticket.encode(), b"{not json", [("ce_type", b"ticket.opened")])
+    await publish(bootstrap, [opened(ticket, due), opened(other, due + timedelta(hours=1))])
+
+    events = await collect(
+        bootstrap, {ticket}, lambda found: bool(of_type(found, "sla.breached")), timeout=30
+    )
+    breaches = of_type(events, "sla.breached", "first_response")
+    assert len(breaches) == 1
+    breach = breaches[0]
+    assert breach.at == due  # stamped with the deadline
+    lateness = (breach.emitted_at - breach.at).total_seconds()
+    assert 0 <= lateness < 1.0, lateness
+    assert of_type(events, "sla.warning", "first_response")  # the 75 % warning came first
+
+    dead = await collect(
+        bootstrap, {ticket}, lambda found: bool(found), timeout=10, topic=TICKET_EVENTS.dlq
+    )
+    assert len(dead) == 1
+    headers = dict(dead[0].headers)
+    assert headers["dlq_reason"] == b"undecodable"
+    assert headers["dlq_topic"] == TICKET_EVENTS.name.encode()
+    assert b"not JSON" in headers["dlq_error"]
+
+    async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
+        view = (await http.get(f"/v1/tickets/{ticket}/sla")).json()
+        assert view["metrics"]["first_response"]["status"] == "breached"
+        running = (await http.get(f"/v1/tickets/{other}/sla")).json()
+        assert running["metrics"]["first_response"]["status"] == "running"
+        assert running["metrics"]["first_response"]["remaining_business_seconds"] > 3000
+        assert (await http.get(f"/v1/tickets/{new_ticket()}/sla")).status_code == 404
+        assert (await http.get("/v1/tickets/not-a-uuid/sla")).status_code == 422
+        metrics = (await http.get("/metrics")).text
+        assert 'ticketflow_sla_timer_lateness_seconds_count{type="sla.breached"}' in metrics
+        assert 'ticketflow_sla_ticket_events_total{outcome="dead_lettered"}' in metrics
+
+
+async def test_a_response_before_the_deadline_prevents_the_breach_while_the_worker_lags(
+    sla_app: SlaApp,
+) -> None:
+    worker = sla_app.start()
+    bootstrap = sla_app.bootstrap_servers
+    ticket = new_ticket()
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    await publish(bootstrap, [opened(ticket, due)])
+    await collect(bootstrap, {ticket}, lambda found: bool(found), timeout=20)
+
+    worker.process.send_signal(signal.SIGSTOP)  # the worker stalls (GC pause, CPU starvation)
+    try:
+        await publish(
+            bootstrap,
+            [following(ticket, "ticket.responded", 2, datetime.now(UTC))],
+        )
+        await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0) + 1.5)
+    finally:
+        worker.process.send_signal(signal.SIGCONT)
+    # The worker wakes after the deadline with the response not yet processed.
+    events = await collect(
+        bootstrap, {ticket}, lambda found: bool(of_type(found, "sla.met")), timeout=20
+    )
+    await asyncio.sleep(1.0)
+    events = await collect(bootstrap, {ticket}, lambda found: False, timeout=2)
+    assert of_type(events, "sla.met", "first_response")
+    assert not of_type(events, "sla.breached")
+
+
+async def test_kill_9_mid_stream_loses_no_breach_and_duplicates_share_ids(
+    sla_app: SlaApp,
+) -> None:
+    first = sla_app.start()
+    bootstrap = sla_app.bootstrap_servers
+    start = datetime.now(UTC)
+    tickets = [new_ticket() for _ in range(60)]
+    dues = {
+        ticket: start + timedelta(seconds=3 + index * 0.1) for index, ticket in enumerate(tickets)
+    }
+    await publish(bootstrap, [opened(ticket, due) for ticket, due in dues.items()])
+    await asyncio.sleep(max((start - datetime.now(UTC)).total_seconds(), 0) + 5)
+    first.process.kill()  # mid-stream: some breaches out, some pending
+    first.process.wait(5)
+    second = sla_app.start()
+    assert second.process.poll() is None
+
+    wanted = set(tickets)
+    events = await collect(
+        bootstrap,
+        wanted,
+        lambda found: {e.ticket_id for e in of_type(found, "sla.breached")} >= wanted,
+        timeout=60,
+    )
+    breaches = of_type(events, "sla.breached", "first_response")
+    by_id: dict[uuid.UUID, list[str]] = {}
+    for breach in breaches:
+        by_id.setdefault(breach.id, []).append(breach.ticket_id)
+    unique = {ticket for ids in by_id.values() for ticket in set(ids)}
+    assert unique == wanted, f"missing breaches for {len(wanted - unique)} tickets"
+    # After deduplication by id: exactly one breach per ticket, at its deadline.
+    assert len(by_id) == len(wanted)
+    for breach in breaches:
+        assert breach.at == dues[breach.ticket_id]
+
+
+async def test_two_workers_share_partitions_and_a_rebalance_loses_no_timer(
+    sla_app: SlaApp,
+) -> None:
+    first = sla_app.start()
+    bootstrap = sla_app.bootstrap_servers
+    start = datetime.now(UTC)
+    tickets = [new_ticket() for _ in range(48)]
+    dues = {
+        ticket: start + timedelta(seconds=14 + index * 0.1) for index, ticket in enumerate(tickets)
+    }
+    await publish(bootstrap, [opened(ticket, due) for ticket, due in dues.items()])
+    await collect(
+        bootstrap,
+        set(tickets),
+        lambda found: len(of_type(found, "sla.clock_started")) >= len(tickets),
+        timeout=20,
+    )
+    second = sla_app.start(wait=False)  # joins: the partitions are split, timers move
+    wait_ready(second, timeout=60)
+    wait_ready(first, timeout=60)
+    async with httpx.AsyncClient(timeout=5) as http:
+        owned = [
+            set((await http.get(f"{worker.url}/readyz")).json()["partitions"])
+            for worker in (first, second)
+        ]
+        assert owned[0] and owned[1] and not owned[0] & owned[1]
+        assert owned[0] | owned[1] == set(range(TICKET_EVENTS.partitions))
+        # Any worker answers for any ticket: Faust routes to the owner.
+        for ticket in tickets[:6]:
+            response = await http.get(f"{first.url}/v1/tickets/{ticket}/sla")
+            assert response.status_code == 200, response.text
+            assert response.json()["ticket_id"] == ticket
+
+    wanted = set(tickets)
+    events = await collect(
+        bootstrap,
+        wanted,
+        lambda found: {e.ticket_id for e in of_type(found, "sla.breached")} >= wanted,
+        timeout=60,
+    )
+    breaches = of_type(events, "sla.breached", "first_response")
+    assert {b.ticket_id for b in breaches} == wanted
+    assert len({b.id for b in breaches}) == len(wanted)
