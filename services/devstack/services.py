@@ -29,7 +29,11 @@ class RunningService:
 
 
 def start_intake(
-    var_dir: Path, database_url: str, bootstrap_servers: str, admin_token: str
+    var_dir: Path,
+    database_url: str,
+    bootstrap_servers: str,
+    admin_token: str,
+    extra_env: dict[str, str] | None = None,
 ) -> RunningService:
     port = free_port()
     env = {
@@ -38,6 +42,7 @@ def start_intake(
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
         "TICKETFLOW_ADMIN_TOKEN": admin_token,
         "TICKETFLOW_ENVIRONMENT": "development",
+        **(extra_env or {}),
     }
     log = var_dir / "logs" / "intake.log"
     process = spawn(

@@ -17,7 +17,13 @@ from typing import Any
 
 from services.devstack.infrastructure import Infrastructure, infrastructure
 from services.devstack.provisioning import ensure_database, ensure_topics
-from services.devstack.services import seed_demo_accounts, start_intake
+from services.devstack.services import (
+    RunningService,
+    seed_demo_accounts,
+    start_intake,
+    start_sla,
+    wait_ready,
+)
 from shared.policy import load_policies
 from shared.topics import topics_with_dead_letters
 
@@ -58,13 +64,20 @@ def describe(
     }
 
 
+# What each service's entry in dev-stack.json links to.
+PATHS: dict[str, dict[str, str]] = {
+    "intake": {"docs": "/docs", "metrics": "/metrics"},
+    "sla": {"docs": "/v1/tickets/{ticket_id}/sla", "metrics": "/metrics"},
+}
+
+
 def render_table(stack: dict[str, Any]) -> str:
     rows = [
         ("postgres", stack["postgres"]["url"], stack["postgres"]["origin"]),
         ("kafka", stack["kafka"]["bootstrap_servers"], stack["kafka"]["origin"]),
     ]
     rows += [
-        (name, info["url"], f"pid {info['pid']}, API docs {info['docs']}")
+        (name, info["url"], f"pid {info['pid']}, {info['docs']}")
         for name, info in stack.get("services", {}).items()
     ]
     width = max(len(row[1]) for row in rows)
@@ -91,21 +104,32 @@ def run(var_dir: Path, out: Callable[[str], None]) -> None:
             out("creating the database and topics ...")
             provisioned = asyncio.run(provision(infra))
             admin_token = secrets.token_urlsafe(24)
-            out("starting intake ...")
-            intake = start_intake(
-                var_dir, provisioned["database_url"], infra.kafka_bootstrap_servers, admin_token
-            )
+            running: list[RunningService] = []
             try:
+                out("starting the SLA worker and intake ...")
+                sla = start_sla(var_dir, infra.kafka_bootstrap_servers, wait=False)
+                running.append(sla)
+                intake = start_intake(
+                    var_dir,
+                    provisioned["database_url"],
+                    infra.kafka_bootstrap_servers,
+                    admin_token,
+                    extra_env={"TICKETFLOW_SLA_URL": sla.url},
+                )
+                running.append(intake)
+                wait_ready(sla, timeout=60)
                 accounts = seed_demo_accounts(intake.url, admin_token, load_policies())
                 stack = describe(infra, provisioned, time.monotonic() - began)
                 stack["services"] = {
-                    "intake": {
-                        "url": intake.url,
-                        "pid": intake.process.pid,
-                        "log": str(intake.log),
-                        "docs": f"{intake.url}/docs",
+                    service.name: {
+                        "url": service.url,
+                        "pid": service.process.pid,
+                        "log": str(service.log),
                     }
+                    for service in running
                 }
+                for name, info in stack["services"].items():
+                    info.update({key: f"{info['url']}{path}" for key, path in PATHS[name].items()})
                 stack["admin_token"] = admin_token
                 stack["demo_accounts"] = accounts
                 state_file.write_text(json.dumps(stack, indent=2) + "\n")
@@ -115,12 +139,18 @@ def run(var_dir: Path, out: Callable[[str], None]) -> None:
                     f"{state_file}. Ctrl-C stops."
                 )
                 while not stop_requested.wait(0.5):
-                    if intake.process.poll() is not None:
-                        out(f"intake exited ({intake.process.returncode}); see {intake.log}")
+                    exited = [service for service in running if service.process.poll() is not None]
+                    if exited:
+                        for service in exited:
+                            out(
+                                f"{service.name} exited ({service.process.returncode}); "
+                                f"see {service.log}"
+                            )
                         break
                 out("stopping ...")
             finally:
-                intake.stop()
+                for service in reversed(running):
+                    service.stop()
         state_file.unlink(missing_ok=True)
         out("stopped cleanly")
     finally:

@@ -19,6 +19,7 @@ from services.intake.adapters.accounts import AccountStore
 from services.intake.adapters.event_store import EventStore, migrate
 from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import Notifier, OutboxRelay, kafka_sender
+from services.intake.adapters.sla_client import SlaClient
 from services.intake.entrypoints.api import create_app
 from services.intake.entrypoints.commands_consumer import CommandConsumer
 from services.intake.entrypoints.deps import IntakeDeps
@@ -95,6 +96,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
             admin_token=settings.admin_token.get_secret_value(),
             readiness=readiness,
             relay=relay,
+            sla=SlaClient(settings.sla_url) if settings.sla_url else None,
         )
         app.state.deps = deps
         tasks = [asyncio.create_task(notifier.run(stop))]
@@ -121,6 +123,8 @@ def build_app(settings: IntakeSettings) -> FastAPI:
             if consumer is not None:
                 await consumer.stop()
             await producer.stop()
+            if deps.sla is not None:
+                await deps.sla.close()
             await pool.close()
             log.info("intake stopped")
 

@@ -25,6 +25,9 @@ class IntakeSettings(BaseSettings):
     admin_token: SecretStr = SecretStr("dev-admin-token")
     host: str = "127.0.0.1"
     port: int = 8080
+    sla_url: str | None = Field(
+        default=None, description="Base URL of the SLA service, for GET /v1/tickets/{id}/sla"
+    )
     relay_enabled: bool = True
     commands_enabled: bool = True
 

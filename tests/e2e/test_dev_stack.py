@@ -51,7 +51,7 @@ def _children(stack: dict[str, object]) -> list[int]:
         pids.append(info["pid"])
     services = stack["services"]
     assert isinstance(services, dict)
-    pids.append(services["intake"]["pid"])
+    pids.extend(services[name]["pid"] for name in ("intake", "sla"))
     return pids
 
 
@@ -94,6 +94,23 @@ def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Pat
         },
     )
     assert opened.status_code == 201, opened.text
+    # The ticket travels intake -> outbox relay -> topic -> SLA worker; intake serves its clocks.
+    ticket = opened.json()["ticket_id"]
+    sla = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sla = httpx.get(
+            f"{intake}/v1/tickets/{ticket}/sla",
+            timeout=5,
+            headers={"Authorization": f"Bearer {account['api_key']}"},
+        )
+        if sla.status_code == 200:
+            break
+        time.sleep(0.2)
+    assert sla is not None and sla.status_code == 200, sla.text if sla else None
+    clocks = sla.json()["metrics"]
+    assert clocks["first_response"]["status"] == "running"
+    assert clocks["first_response"]["target"]["calendar"] == "standard"
 
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)

@@ -24,6 +24,7 @@ from prometheus_client import (
 from services.intake.adapters.accounts import AccountExists, ApiKey, UnknownAccount
 from services.intake.adapters.event_store import TicketNotFound, VersionConflict
 from services.intake.adapters.idempotency import request_hash
+from services.intake.adapters.sla_client import SlaUnavailable
 from services.intake.domain.inbound_email import parse_subject, strip_reply_prefixes
 from services.intake.domain.lifecycle import TransitionRefused
 from services.intake.domain.opening import OpenTicket, Refusal, decide_open, event_time
@@ -475,6 +476,31 @@ def create_app(
             {"specversion": "1.0", **env.model_dump(mode="json", exclude_none=True)}
             for env in await deps.store.history(ticket_id)
         ]
+
+    @app.get(
+        "/v1/tickets/{ticket_id}/sla",
+        tags=["tickets"],
+        summary="The ticket's SLA clocks: status, due times, remaining business time, pauses",
+        responses={
+            404: {"description": "No such ticket, or the SLA service has not processed it yet"},
+            503: {"description": "The SLA service is not reachable"},
+        },
+    )
+    async def get_sla(ticket_id: uuid.UUID, deps: Deps, key: Key) -> dict[str, Any]:
+        await deps.store.ticket(ticket_id, key.accounts)
+        if deps.sla is None:
+            raise Problem(503, "SLA unavailable", "this intake has no TICKETFLOW_SLA_URL set")
+        try:
+            view = await deps.sla.view(ticket_id)
+        except SlaUnavailable as exc:
+            raise Problem(503, "SLA unavailable", str(exc)) from exc
+        if view is None:
+            raise Problem(
+                404,
+                "SLA not yet available",
+                "the SLA service has not processed this ticket yet; retry in a moment",
+            )
+        return view
 
     @app.get("/v1/tickets", response_model=schemas.TicketPage, tags=["tickets"])
     async def list_tickets(

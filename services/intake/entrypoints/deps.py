@@ -14,6 +14,7 @@ from services.intake.adapters.accounts import AccountStore, ApiKey
 from services.intake.adapters.event_store import EventStore
 from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import OutboxRelay
+from services.intake.adapters.sla_client import SlaClient
 from services.intake.entrypoints.problems import Problem
 from shared.policy import Policy
 
@@ -30,6 +31,7 @@ class IntakeDeps:
     admin_token: str
     readiness: Callable[[], Awaitable[dict[str, bool]]]
     relay: OutboxRelay | None = None
+    sla: SlaClient | None = None
 
 
 def get_deps(request: Request) -> IntakeDeps:
