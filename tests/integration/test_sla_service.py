@@ -72,7 +72,7 @@ async def test_breach_fires_at_the_deadline_and_bad_messages_go_to_the_dlq(
     headers = dict(dead[0].headers)
     assert headers["dlq_reason"] == b"undecodable"
     assert headers["dlq_topic"] == TICKET_EVENTS.name.encode()
-    assert b"not JSON" in headers["dlq_error"]
+    assert b"missing header(s): ce_id" in headers["dlq_error"]
 
     async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
         view = (await http.get(f"/v1/tickets/{ticket}/sla")).json()

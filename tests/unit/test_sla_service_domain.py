@@ -6,6 +6,7 @@ import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from services.sla.domain import state_codec
@@ -136,11 +137,16 @@ def test_sla_events_have_deterministic_ids_and_commands_follow_them() -> None:
     assert len(due) == 1
     first = sla_event(fired.tracked, due[0], T0 + timedelta(days=3))
     second = sla_event(fired.tracked, due[0], T0 + timedelta(days=4))
-    assert first.id == second.id
-    assert SlaEvent.from_value(first.to_record()[1]) == first
+    assert first["id"] == second["id"]
+    # The fast-path body is exactly the published contract.
+    model = SlaEvent.model_validate(first)
+    assert model.model_dump(mode="json") == SlaEvent.model_validate_json(
+        orjson.dumps(first)
+    ).model_dump(mode="json")
+    assert model.at == T0 + timedelta(minutes=31, hours=48)
     command = command_for(first)
     assert command is not None and command.type == "close_by_timeout"
-    assert command.based_on_version == 3 and command.id == first.id
+    assert command.based_on_version == 3 and str(command.id) == first["id"]
     assert command.due_at == T0 + timedelta(minutes=31, hours=48)
 
 
@@ -195,3 +201,69 @@ def test_view_lists_pauses_and_remaining_business_time() -> None:
     resolution = view["metrics"]["first_response"]
     assert resolution["status"] == "met"
     assert view["version"] == 3 and view["waiting_for_sequences"] == []
+
+
+def test_the_fast_decoder_accepts_what_the_codec_writes_and_refuses_the_rest() -> None:
+    from services.sla.adapters.messages import RawMessage, decode_message
+    from shared.events import Envelope
+    from shared.events.codec import DecodeError, to_kafka
+
+    envelope = Envelope(
+        type="ticket.opened",
+        source="test",
+        subject=TICKET,
+        time=T0,
+        recorded_at=T0,
+        sequence=1,
+        account="acme",
+        policy="voximplant@1",
+        data=OPEN,
+    )
+    record = to_kafka(envelope)
+
+    def message(**changes: object) -> RawMessage:
+        base = {
+            "topic": "t",
+            "partition": 0,
+            "offset": 0,
+            "key": record.key,
+            "value": record.value,
+            "headers": list(record.headers),
+        }
+        base.update(changes)
+        return RawMessage(**base)  # type: ignore[arg-type]
+
+    key, event = decode_message(message())
+    assert key == TICKET.encode() and event.type == "ticket.opened"
+    assert event.at == T0 and event.sequence == 1 and event.policy == "voximplant@1"
+    assert event.data["priority"] == "sev2"
+
+    headers = dict(record.headers)
+    bad = {
+        "key": message(key=b"another-ticket"),
+        "json": message(value=b"{nope"),
+        "array": message(value=b"[1]"),
+        "type": message(
+            headers=[
+                *((k, v) for k, v in headers.items() if k != "ce_type"),
+                ("ce_type", b"ticket.exploded"),
+            ]
+        ),
+        "time": message(
+            headers=[
+                *((k, v) for k, v in headers.items() if k != "ce_time"),
+                ("ce_time", b"2026-11-17T14:00:00"),
+            ]
+        ),
+        "payload": message(value=b'{"channel": 7}'),
+        "policy": message(
+            headers=[
+                *((k, v) for k, v in headers.items() if k != "ce_policy"),
+                ("ce_policy", b"voximplant"),
+            ]
+        ),
+    }
+    for name, broken in bad.items():
+        with pytest.raises(DecodeError):
+            decode_message(broken)
+        assert name

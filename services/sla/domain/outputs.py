@@ -1,15 +1,21 @@
-"""Derived SLA events -> records for `ticketflow.sla-events` and `ticketflow.ticket-commands`."""
+"""Derived SLA events -> records for `ticketflow.sla-events` and `ticketflow.ticket-commands`.
+
+The record body is built as a plain dict in the shape of `shared.events.sla.SlaEvent` (the
+published contract, checked by the tests) rather than through the pydantic model: this runs for
+every derived event on the SLA service's hot path.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from services.sla.domain.processing import Caused
 from services.sla.domain.tracked import Tracked
 from shared.commands import TicketCommand
-from shared.events.sla import SlaEvent, sla_event_id
-from shared.sla.report import json_value
+from shared.events.sla import sla_event_id
+from shared.sla.report import json_value, utc_z
 
 COMMAND_OF = {
     "sla.close_by_timeout_due": "close_by_timeout",
@@ -17,48 +23,50 @@ COMMAND_OF = {
 }
 
 
-def sla_event(tracked: Tracked, caused: Caused, emitted_at: datetime) -> SlaEvent:
+def sla_event(tracked: Tracked, caused: Caused, emitted_at: datetime) -> dict[str, Any]:
+    """The JSON body of one SLA event (see `SlaEvent`)."""
     derived = caused.derived
     sla = tracked.sla
     assert sla is not None, "derived events come from a tracked ticket's SLA state"
-    return SlaEvent(
-        id=sla_event_id(tracked.ticket_id, derived.type, derived.metric, derived.at),
-        type=derived.type,
-        ticket_id=tracked.ticket_id,
-        account=tracked.account,
-        policy=tracked.policy,
-        priority=sla.priority,
-        plan=sla.plan,
-        metric=derived.metric,
-        at=derived.at,
-        emitted_at=emitted_at,
-        based_on_version=sla.version,
-        causation_id=uuid.UUID(caused.causation_id) if caused.causation_id else None,
-        data=json_value(derived.data),
-    )
+    return {
+        "id": str(sla_event_id(tracked.ticket_id, derived.type, derived.metric, derived.at)),
+        "type": derived.type,
+        "ticket_id": tracked.ticket_id,
+        "account": tracked.account,
+        "policy": tracked.policy,
+        "priority": sla.priority,
+        "plan": sla.plan,
+        "metric": derived.metric,
+        "at": utc_z(derived.at),
+        "emitted_at": utc_z(emitted_at),
+        "based_on_version": sla.version,
+        "causation_id": caused.causation_id,
+        "data": json_value(derived.data) if derived.data else {},
+    }
 
 
-def command_for(event: SlaEvent) -> TicketCommand | None:
+def command_for(event: dict[str, Any]) -> TicketCommand | None:
     """The ticket command an SLA event asks intake to carry out, if any.
 
     The command id is the SLA event's (deterministic) id, so a re-emitted event yields the same
     command and intake applies it once.
     """
-    kind = COMMAND_OF.get(event.type)
+    kind = COMMAND_OF.get(event["type"])
     if kind is None:
         return None
+    data = event["data"]
     return TicketCommand(
-        id=event.id,
+        id=uuid.UUID(event["id"]),
         type=kind,
-        ticket_id=uuid.UUID(event.ticket_id),
-        based_on_version=int(event.data.get("based_on_version", event.based_on_version)),
-        issued_at=event.emitted_at,
-        due_at=event.at,
-        priority=event.data.get("to"),
+        ticket_id=uuid.UUID(event["ticket_id"]),
+        based_on_version=int(data.get("based_on_version", event["based_on_version"])),
+        issued_at=datetime.fromisoformat(event["emitted_at"]),
+        due_at=datetime.fromisoformat(event["at"]),
+        priority=data.get("to"),
         reason=(
             "no answer to the closure request within the confirmation window"
             if kind == "close_by_timeout"
-            else f"customer did not answer within the response time; {event.data.get('from')} -> "
-            f"{event.data.get('to')}"
+            else f"customer did not answer within the response time; {data.get('from')} -> "
+            f"{data.get('to')}"
         ),
     )

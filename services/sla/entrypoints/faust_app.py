@@ -9,7 +9,8 @@ from typing import Any
 
 import faust
 
-from services.sla.adapters.faust_io import FaustOffsets, FaustPublisher, FaustStateTable
+from services.sla.adapters import faust_transport
+from services.sla.adapters.faust_io import FaustOffsets, FaustStateTable, KafkaPublisher
 from services.sla.adapters.messages import RawMessage
 from services.sla.adapters.metrics import SlaMetrics
 from services.sla.entrypoints.tracker import SlaTracker
@@ -43,9 +44,10 @@ def create_app(
     tracker_factory: Callable[..., SlaTracker] = SlaTracker,
 ) -> tuple[faust.App, SlaTracker]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    scheme = faust_transport.register()
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
+        broker=[f"{scheme}://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
         store="memory://",
         autodiscover=False,
         datadir=str(settings.data_dir),
@@ -92,10 +94,11 @@ def create_app(
     metrics = SlaMetrics()
     tracker = tracker_factory(
         store,
-        FaustPublisher(app),
+        KafkaPublisher(settings.kafka_bootstrap_servers),
         FaustOffsets(app, TICKET_EVENTS.name, settings.kafka_bootstrap_servers),
         policies,
         metrics,
+        settings.state_topic,
         grace_s=settings.watermark_grace_ms / 1000,
     )
     within = settings.batch_window_ms / 1000

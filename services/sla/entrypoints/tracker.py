@@ -3,10 +3,11 @@ timer loop that fires deadlines at their time.
 
 Order of effects, which is what makes a crash at any point safe:
 1. derive (pure core), 2. publish SLA events, commands and dead letters and wait for the
-broker's acknowledgement, 3. write the new states (table + changelog), 4. let the consumer
-commit the offsets (Faust flushes the producer first). A crash before 3 replays the events and
-re-emits the same records with the same deterministic ids (consumers deduplicate); a crash after
-3 finds the states at the newer version and skips the redelivered events.
+broker's acknowledgement, 3. write the new states (local table, then the changelog, acknowledged
+too), 4. only then return the batch, whose offsets the consumer may commit afterwards.
+A crash before 3 replays the events and re-emits the same records with the same deterministic
+ids (consumers deduplicate); a crash after 3 finds the states at the newer version and skips
+the redelivered events.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
+
+import orjson
 
 from services.sla.adapters.messages import RawMessage, decode_message
 from services.sla.adapters.metrics import SlaMetrics
@@ -34,6 +37,7 @@ from shared.topics import SLA_EVENTS, TICKET_COMMANDS
 log = logging.getLogger("ticketflow.sla")
 
 TIMER_BATCH = 2_000
+DECODED_CACHE = 50_000
 BLOCKED_RECHECK_S = 0.05
 IDLE_RECHECK_S = 1.0
 
@@ -44,11 +48,14 @@ class OutRecord:
     key: bytes
     value: bytes
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+    partition: int | None = None
 
 
 class StateStore(Protocol):
+    """The local copy of the state table (its changelog is written by the tracker)."""
+
     def get(self, key: bytes) -> bytes | None: ...
-    def put(self, key: bytes, partition: int, value: bytes) -> None: ...
+    def remember(self, key: bytes, value: bytes) -> None: ...
     def items(self) -> Iterable[tuple[bytes, bytes]]: ...
     def discard(self, key: bytes) -> None: ...
 
@@ -71,6 +78,7 @@ class SlaTracker:
         offsets: Offsets,
         policies: Mapping[str, Policy],
         metrics: SlaMetrics,
+        state_topic: str,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         grace_s: float = 0.2,
     ) -> None:
@@ -81,6 +89,9 @@ class SlaTracker:
         self.metrics = metrics
         self.now = now
         self.grace_s = grace_s
+        self.state_topic = state_topic
+        # Decoded states of recently touched tickets (the table holds bytes).
+        self._decoded: dict[bytes, Tracked] = {}
         self.timers = TimerHeap()
         self.progress: dict[int, PartitionProgress] = {}
         self.assigned: set[int] = set()
@@ -101,7 +112,7 @@ class SlaTracker:
                 self.metrics.events.labels(outcome).inc()
                 seen.append((message, recorded_at))
             await self.publisher.publish(out)
-            self._store(changed)
+            await self._store(changed)
             for message, recorded_at in seen:
                 progress = self.progress.setdefault(message.partition, PartitionProgress())
                 progress.processed(message.offset, recorded_at)
@@ -145,27 +156,44 @@ class SlaTracker:
         return applied.outcome, recorded
 
     def _load(self, key: bytes) -> Tracked | None:
+        decoded = self._decoded.get(key)
+        if decoded is not None:
+            return decoded
         raw = self.store.get(key)
         if raw is None:
             return None
         return state_codec.decode(raw, self.policies[state_codec.policy_of(raw)])
 
-    def _store(self, changed: dict[bytes, Tracked]) -> None:
+    async def _store(self, changed: dict[bytes, Tracked]) -> None:
+        """Local table, changelog (acknowledged before the offsets can be committed), timers."""
+        changelog = []
         for key, tracked in changed.items():
-            self.store.put(key, tracked.partition, state_codec.encode(tracked))
+            raw = state_codec.encode(tracked)
+            self.store.remember(key, raw)
+            changelog.append(OutRecord(self.state_topic, key, raw, partition=tracked.partition))
+            self._cache(key, tracked)
             due = tracked.next_due
             self.timers.schedule(key, tracked.partition, due.timestamp() if due else None)
+        await self.publisher.publish(changelog)
+
+    def _cache(self, key: bytes, tracked: Tracked) -> None:
+        decoded = self._decoded
+        decoded.pop(key, None)
+        decoded[key] = tracked
+        if len(decoded) > DECODED_CACHE:
+            del decoded[next(iter(decoded))]
 
     def _records(self, applied: Applied, emitted_at: datetime) -> list[OutRecord]:
         records = []
+        key = applied.tracked.ticket_id.encode()
         for caused in applied.caused:
             event = sla_event(applied.tracked, caused, emitted_at)
-            key, value, headers = event.to_record()
-            records.append(OutRecord(SLA_EVENTS.name, key, value, headers))
+            headers = [("ce_type", event["type"].encode())]
+            records.append(OutRecord(SLA_EVENTS.name, key, orjson.dumps(event), headers))
             command = command_for(event)
             if command is not None:
-                key, value = command.to_record()
-                records.append(OutRecord(TICKET_COMMANDS.name, key, value))
+                command_key, value = command.to_record()
+                records.append(OutRecord(TICKET_COMMANDS.name, command_key, value))
         return records
 
     def _count(self, out: list[OutRecord]) -> None:
@@ -224,7 +252,7 @@ class SlaTracker:
                 out.extend(self._records(applied, now))
                 self._observe_lateness(applied, now)
             await self.publisher.publish(out)
-            self._store(changed)
+            await self._store(changed)
         self._count(out)
         return blocked
 
@@ -253,6 +281,7 @@ class SlaTracker:
     def partitions_revoked(self, partitions: Iterable[int]) -> None:
         gone = set(partitions)
         self.ready.clear()
+        self._decoded.clear()
         self.assigned -= gone
         self.timers.drop_partitions(gone)
         for partition in gone:
@@ -263,6 +292,7 @@ class SlaTracker:
         started = time.monotonic()
         self.assigned = set(partitions)
         self.timers.clear()
+        self._decoded.clear()
         stale = []
         tracked = 0
         for key, raw in self.store.items():

@@ -1,0 +1,395 @@
+"""Benchmark: ticket events/s through the SLA service (Faust worker), same run, same events:
+
+  system  `ticketflow sla worker`: decode, dedup, fold with the core, SLA events out (acked),
+          state to the table + changelog, timers
+  (a)     a bare Faust agent that only decodes the same events (bench/faust_decode_agent.py)
+  (b)     raw aiokafka consume + decode, no Faust
+Throughput: draining a backlog already on the topic. Latency: a live phase at a modest rate,
+from the event's store time to (system) the SLA event received by a consumer, (a) the decode.
+Target: system >= 60 % of (a).
+
+    python bench/sla_service.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.sla_core import FOLLOW_UPS, OPENINGS  # noqa: E402
+from services.devstack.broker import EmbeddedBroker  # noqa: E402
+from services.devstack.processes import free_port, spawn, stop  # noqa: E402
+from services.devstack.provisioning import ensure_topics  # noqa: E402
+from shared.events import Envelope  # noqa: E402
+from shared.events.codec import from_kafka, to_kafka  # noqa: E402
+from shared.events.sla import SlaEvent  # noqa: E402
+from shared.policy import load_policies  # noqa: E402
+from shared.topics import SLA_EVENTS, TICKET_EVENTS, topics_with_dead_letters  # noqa: E402
+
+HISTORY_START = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def envelopes(events: int, tickets: int, seed: int = 11) -> list[Envelope]:
+    """Ticket histories (opened, then the follow-ups), interleaved in time order."""
+    rng = random.Random(seed)
+    refs = {policy_id: policy.ref for policy_id, policy in load_policies().items()}
+    rows: list[tuple[datetime, int, Envelope]] = []
+    per_ticket = events // tickets
+    for index in range(tickets):
+        policy_id = list(OPENINGS)[index % len(OPENINGS)]
+        ticket = str(uuid.uuid4())
+        at = HISTORY_START + timedelta(minutes=rng.randrange(0, 60 * 24 * 14))
+        opening = {
+            **rng.choice(OPENINGS[policy_id]),
+            "contact": "noc@acme.example",
+            "subject": "No audio",
+        }
+        kinds = [("ticket.opened", opening)]
+        kinds += [FOLLOW_UPS[i % len(FOLLOW_UPS)] for i in range(per_ticket - 1)]
+        for sequence, (kind, data) in enumerate(kinds, start=1):
+            envelope = Envelope(
+                type=kind,
+                source="bench",
+                subject=ticket,
+                time=at,
+                recorded_at=at,
+                sequence=sequence,
+                account="bench",
+                policy=refs[policy_id],
+                data=data,
+            )
+            rows.append((at, index, envelope))
+            at += timedelta(minutes=rng.randrange(1, 240))
+    rows.sort(key=lambda row: (row[0], row[1]))
+    return [row[2] for row in rows]
+
+
+async def produce(bootstrap: str, batch: list[Envelope]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024, acks="all"
+    )
+    await producer.start()
+    try:
+        pending = []
+        for envelope in batch:
+            record = to_kafka(envelope)
+            pending.append(
+                await producer.send(
+                    TICKET_EVENTS.name, record.value, key=record.key, headers=list(record.headers)
+                )
+            )
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def raw_aiokafka(bootstrap: str, expected: int) -> float:
+    """Baseline (b): events/s of plain consume + decode."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(TICKET_EVENTS.name, p) for p in range(TICKET_EVENTS.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen = 0
+        began = time.perf_counter()
+        while seen < expected:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for messages in batch.values():
+                for message in messages:
+                    from_kafka(message.key, message.value, message.headers)
+                    seen += 1
+        return expected / (time.perf_counter() - began)
+    finally:
+        await consumer.stop()
+
+
+def events_counted(metrics_text: str) -> int:
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if line.startswith("ticketflow_sla_ticket_events_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+async def wait_ready(url: str, path: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(f"{url}{path}")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} not ready")
+
+
+async def drain_rate_service(url: str, expected: int) -> float:
+    """Poll the worker's counter; rate between the first counted event and the last."""
+    first = None
+    async with httpx.AsyncClient(timeout=5) as http:
+        while True:
+            count = events_counted((await http.get(f"{url}/metrics")).text)
+            now = time.perf_counter()
+            if count and first is None:
+                first = (now, count)
+            if count >= expected and first is not None:
+                return (count - first[1]) / max(now - first[0], 1e-9)
+            await asyncio.sleep(0.02)
+
+
+async def drain_rate_bare(url: str, expected: int) -> float:
+    async with httpx.AsyncClient(timeout=5) as http:
+        while True:
+            seen = (await http.get(f"{url}/count")).json()
+            if seen["count"] >= expected:
+                return seen["count"] / max(seen["last"] - seen["first"], 1e-9)
+            await asyncio.sleep(0.05)
+
+
+def live_envelopes(count: int) -> list[Envelope]:
+    ref = load_policies()["voximplant"].ref
+    return [
+        Envelope(
+            type="ticket.opened",
+            source="bench",
+            subject=str(uuid.uuid4()),
+            time=datetime.now(UTC),
+            recorded_at=datetime.now(UTC),
+            sequence=1,
+            account="bench",
+            policy=ref,
+            data={"channel": "web", "priority": "sev2", "plan": "gold", "contact": "a@b.c"},
+        )
+        for _ in range(count)
+    ]
+
+
+async def live_phase(bootstrap: str, count: int, rate: float) -> tuple[list[float], set[str]]:
+    """Publish `count` fresh openings at `rate`/s; latency store time -> SLA event received."""
+    consumer = AIOKafkaConsumer(
+        SLA_EVENTS.name,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="latest",
+        group_id=None,
+        fetch_max_wait_ms=20,
+    )
+    await consumer.start()
+    await consumer.getmany(timeout_ms=500)  # position at the end before publishing
+    recorded: dict[str, float] = {}
+    latencies: list[float] = []
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+
+    async def publish() -> None:
+        for index in range(count):
+            envelope = live_envelopes(1)[0]
+            recorded[str(envelope.id)] = envelope.recorded_at.timestamp()  # type: ignore[union-attr]
+            record = to_kafka(envelope)
+            await producer.send(
+                TICKET_EVENTS.name, record.value, key=record.key, headers=list(record.headers)
+            )
+            await asyncio.sleep(max(0.0, (index + 1) / rate - (time.perf_counter() - began)))
+
+    began = time.perf_counter()
+    sender = asyncio.create_task(publish())
+    deadline = time.monotonic() + count / rate + 20
+    while len(latencies) < count and time.monotonic() < deadline:
+        batch = await consumer.getmany(timeout_ms=200)
+        received = time.time()
+        for messages in batch.values():
+            for message in messages:
+                event = SlaEvent.from_value(message.value)
+                cause = str(event.causation_id)
+                if event.type == "sla.ticket_accepted" and cause in recorded:
+                    latencies.append(received - recorded[cause])
+    await sender
+    await producer.stop()
+    await consumer.stop()
+    return latencies, set(recorded)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    events, tickets = (30_000, 3_000) if quick else (200_000, 20_000)
+    live_count, live_rate = (300, 100.0) if quick else (2_000, 200.0)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-sla-"))
+    broker = EmbeddedBroker(workdir)
+    bootstrap = broker.start()
+    processes: list[Any] = []
+    try:
+        await ensure_topics(bootstrap, topics_with_dead_letters())
+        log(f"generating {events:,} events over {tickets:,} tickets ...")
+        history = envelopes(events, tickets)
+        log("publishing the backlog ...")
+        await produce(bootstrap, history)
+
+        log("baseline (b): raw aiokafka consume + decode ...")
+        raw_rate = await raw_aiokafka(bootstrap, len(history))
+
+        log("baseline (a): bare Faust decode agent ...")
+        bare_port = free_port()
+        bare = spawn(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "faust_decode_agent.py"),
+                bootstrap,
+                str(bare_port),
+                f"bench-bare-{uuid.uuid4().hex[:6]}",
+            ],
+            log_path=workdir / "bare.log",
+            cwd=ROOT,
+        )
+        processes.append(bare)
+        bare_url = f"http://127.0.0.1:{bare_port}"
+        await wait_ready(bare_url, "/count")
+        bare_rate = await drain_rate_bare(bare_url, len(history))
+        stop(bare)
+
+        log("system: ticketflow sla worker ...")
+        port = free_port()
+        worker = spawn(
+            [sys.executable, "-m", "services.cli.main", "sla", "worker", "--port", str(port)],
+            log_path=workdir / "sla.log",
+            env={
+                **os.environ,
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "TICKETFLOW_SLA_DATA_DIR": str(workdir / "sla"),
+                "TICKETFLOW_SLA_APP_ID": f"bench-sla-{uuid.uuid4().hex[:6]}",
+            },
+            cwd=ROOT,
+        )
+        processes.append(worker)
+        url = f"http://127.0.0.1:{port}"
+        await wait_ready(url, "/healthz")
+        system_rate = await drain_rate_service(url, len(history))
+        await wait_ready(url, "/readyz")
+        rss_mb = psutil.Process(worker.pid).memory_info().rss / 2**20
+
+        log(f"live phase: {live_count} openings at {live_rate:.0f}/s ...")
+        latencies, _ = await live_phase(bootstrap, live_count, live_rate)
+
+        log("live phase for the bare agent ...")
+        bare2_port = free_port()
+        bare2 = spawn(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "faust_decode_agent.py"),
+                bootstrap,
+                str(bare2_port),
+                f"bench-bare-{uuid.uuid4().hex[:6]}",
+            ],
+            log_path=workdir / "bare2.log",
+            cwd=ROOT,
+        )
+        processes.append(bare2)
+        bare2_url = f"http://127.0.0.1:{bare2_port}"
+        await wait_ready(bare2_url, "/count")
+        total = len(history) + live_count
+        await drain_rate_bare(bare2_url, total)  # catch up with everything so far
+        live_began = time.time()
+        await produce_live_for_bare(bootstrap, live_count, live_rate)
+        async with httpx.AsyncClient(timeout=5) as http:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                seen = (await http.get(f"{bare2_url}/count")).json()
+                if seen["count"] >= total + live_count:
+                    break
+                await asyncio.sleep(0.1)
+        bare_latencies = [late for stored, late in seen["latencies"] if stored >= live_began]
+    finally:
+        for process in processes:
+            stop(process)
+        broker.stop()
+
+    metrics = {
+        "events_per_s": round(system_rate),
+        "p50_ms": pct(latencies, 0.50),
+        "p99_ms": pct(latencies, 0.99),
+        "rss_mb": round(rss_mb, 1),
+        "live_events_measured": len(latencies),
+    }
+    baselines = {
+        "bare_faust_decode_events_per_s": round(bare_rate),
+        "bare_faust_p50_ms": pct(bare_latencies, 0.50),
+        "bare_faust_p99_ms": pct(bare_latencies, 0.99),
+        "raw_aiokafka_decode_events_per_s": round(raw_rate),
+    }
+    ratios = {
+        "vs_bare_faust": round(system_rate / bare_rate, 3),
+        "vs_raw_aiokafka": round(system_rate / raw_rate, 3),
+    }
+    return {
+        "bench": "sla_service",
+        "metrics": metrics,
+        "baselines": baselines,
+        "ratios": ratios,
+        "params": {
+            "events": events,
+            "tickets": tickets,
+            "partitions": TICKET_EVENTS.partitions,
+            "live_events": live_count,
+            "live_rate_per_s": live_rate,
+            "quick": quick,
+            "target_ratio_vs_bare_faust": 0.6,
+            "latency": "store time -> SLA event received by a consumer (system); "
+            "store time -> decoded (bare agent)",
+        },
+    }
+
+
+async def produce_live_for_bare(bootstrap: str, count: int, rate: float) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    began = time.perf_counter()
+    try:
+        for index, envelope in enumerate(live_envelopes(count)):
+            envelope = envelope.model_copy(update={"recorded_at": datetime.now(UTC)})
+            record = to_kafka(envelope)
+            await producer.send(
+                TICKET_EVENTS.name, record.value, key=record.key, headers=list(record.headers)
+            )
+            await asyncio.sleep(max(0.0, (index + 1) / rate - (time.perf_counter() - began)))
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="30k events; under a minute")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.quick))
+    print(orjson.dumps(result).decode())
+
+
+if __name__ == "__main__":
+    main()
