@@ -36,7 +36,8 @@ from shared.topics import SLA_EVENTS, TICKET_COMMANDS
 
 log = logging.getLogger("ticketflow.sla")
 
-TIMER_BATCH = 2_000
+# Timers fired per turn: small, so ticket events waiting for the lock get in between.
+TIMER_BATCH = 200
 DECODED_CACHE = 50_000
 BLOCKED_RECHECK_S = 0.05
 IDLE_RECHECK_S = 1.0
