@@ -59,7 +59,7 @@ def test_state_survives_encode_decode_through_pauses_and_severity_changes() -> N
     assert tracked.sla.clocks["resolution"].status == "running"
     assert len(tracked.sla.clocks["resolution"].runs) == 2
     raw = state_codec.encode(tracked)
-    back = state_codec.decode(raw, policy)
+    back = state_codec.decode(raw, policy, TICKET)
     assert back == tracked
     assert state_codec.policy_of(raw) == "voximplant@1"
     due, partition = state_codec.timer_of(raw)
@@ -69,7 +69,7 @@ def test_state_survives_encode_decode_through_pauses_and_severity_changes() -> N
 
 def test_unreadable_state_is_a_clear_error() -> None:
     with pytest.raises(state_codec.StateDecodeError):
-        state_codec.decode(b"\x00" * 10 + b"{not json", policies()["voximplant"])
+        state_codec.decode(b"\x00" * 10 + b"{not json", policies()["voximplant"], TICKET)
 
 
 def test_redelivered_events_change_nothing() -> None:

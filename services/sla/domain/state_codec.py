@@ -2,16 +2,17 @@
 
 Layout: 10 bytes of prefix (big-endian double: epoch seconds of the ticket's earliest pending
 timer, NaN for none; unsigned short: the partition), then a compact JSON body. The prefix lets a
-worker rebuild its timer heap after a rebalance without decoding a million bodies. Targets are
-stored as (seconds, calendar name) and resolved against the ticket's pinned policy, so the body
-stays small and a target means exactly what it meant when it was set.
+worker rebuild its timer heap after a rebalance without decoding a million bodies. Instants are
+integer microseconds since the epoch (UTC) and the ticket id is the record key, not repeated:
+a worker holds a million of these. Targets are stored as (seconds, calendar name) and resolved
+against the ticket's pinned policy, so a target means exactly what it meant when it was set.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -24,6 +25,8 @@ from shared.sla.core import timers_of
 
 _PREFIX = struct.Struct(">dH")
 NO_TIMER = math.nan
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 
 
 class StateDecodeError(ValueError):
@@ -39,7 +42,6 @@ def timer_of(raw: bytes) -> tuple[float | None, int]:
 def encode(tracked: Tracked) -> bytes:
     due = tracked.next_due
     body: dict[str, Any] = {
-        "t": tracked.ticket_id,
         "a": tracked.account,
         "p": tracked.policy,
         "n": tracked.partition,
@@ -51,12 +53,12 @@ def encode(tracked: Tracked) -> bytes:
     return prefix + orjson.dumps(body)
 
 
-def decode(raw: bytes, policy: Policy) -> Tracked:
+def decode(raw: bytes, policy: Policy, ticket_id: str) -> Tracked:
     try:
         body = orjson.loads(raw[_PREFIX.size :])
         sla = body["s"]
         return Tracked(
-            ticket_id=body["t"],
+            ticket_id=ticket_id,
             account=body["a"],
             policy=body["p"],
             partition=body["n"],
@@ -78,12 +80,20 @@ def policy_of(raw: bytes) -> str:
 # --- core state -------------------------------------------------------------------------------
 
 
-def _when(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // _MICRO
 
 
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
+def _instant(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _when(value: datetime | None) -> int | None:
+    return _micros(value) if value is not None else None
+
+
+def _parse(value: int | None) -> datetime | None:
+    return _instant(value) if value is not None else None
 
 
 def _encode_sla(sla: TicketSla) -> dict[str, Any]:
@@ -94,7 +104,7 @@ def _encode_sla(sla: TicketSla) -> dict[str, Any]:
         "pr": sla.priority,
         "pl": sla.plan,
         "ch": sla.channel,
-        "op": sla.opened_at.isoformat(),
+        "op": _micros(sla.opened_at),
         "st": sla.status,
         "v": sla.version,
         "ov": sla.overrides,
@@ -112,7 +122,7 @@ def _decode_sla(body: dict[str, Any], policy: Policy) -> TicketSla:
         priority=body["pr"],
         plan=body["pl"],
         channel=body["ch"],
-        opened_at=datetime.fromisoformat(body["op"]),
+        opened_at=_instant(body["op"]),
         status=body["st"],
         version=body["v"],
         clocks=clocks,
@@ -127,7 +137,7 @@ def _encode_clock(clock: Clock) -> list[Any]:
         target.duration.total_seconds() if target is not None else None,
         target.calendar.name if target is not None else None,
         clock.phase,
-        [[start.isoformat(), _when(end)] for start, end in clock.runs],
+        [[_micros(start), _when(end)] for start, end in clock.runs],
         _when(clock.not_before),
         _when(clock.due_at),
         _when(clock.warn_at),
@@ -149,7 +159,7 @@ def _decode_clock(metric: str, row: list[Any], policy: Policy) -> Clock:
         metric=metric,
         target=target,
         phase=phase,
-        runs=tuple((datetime.fromisoformat(start), _parse(end)) for start, end in runs),
+        runs=tuple((_instant(start), _parse(end)) for start, end in runs),
         not_before=_parse(not_before),
         due_at=_parse(due),
         warn_at=_parse(warn),
@@ -164,7 +174,7 @@ def _encode_incoming(event: Incoming) -> list[Any]:
     return [
         event.event_id,
         event.type,
-        event.at.isoformat(),
+        _micros(event.at),
         event.sequence,
         event.account,
         event.policy,
@@ -178,7 +188,7 @@ def _decode_incoming(row: list[Any]) -> Incoming:
     return Incoming(
         event_id,
         kind,
-        datetime.fromisoformat(at),
+        _instant(at),
         sequence,
         account,
         policy,

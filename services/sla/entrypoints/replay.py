@@ -94,7 +94,7 @@ async def _compare_live(
         policy = policies.get(state_codec.policy_of(raw))
         if policy is None:
             continue
-        tracked = state_codec.decode(raw, policy)
+        tracked = state_codec.decode(raw, policy, key.decode())
         if tracked.sla is not None:
             # Fire what is due before `now` too, so both sides describe the same instant.
             live_statuses[key.decode()] = statuses(advance(tracked.sla, policy, now).state)

@@ -38,7 +38,7 @@ log = logging.getLogger("ticketflow.sla")
 
 # Timers fired per turn: small, so ticket events waiting for the lock get in between.
 TIMER_BATCH = 200
-DECODED_CACHE = 50_000
+DECODED_CACHE = 10_000
 BLOCKED_RECHECK_S = 0.05
 IDLE_RECHECK_S = 1.0
 
@@ -163,7 +163,7 @@ class SlaTracker:
         raw = self.store.get(key)
         if raw is None:
             return None
-        return state_codec.decode(raw, self.policies[state_codec.policy_of(raw)])
+        return state_codec.decode(raw, self.policies[state_codec.policy_of(raw)], key.decode())
 
     async def _store(self, changed: dict[bytes, Tracked]) -> None:
         """Local table, changelog (acknowledged before the offsets can be committed), timers."""

@@ -42,7 +42,7 @@ def register_pages(
             return _problem(
                 view.web, 404, "Unknown ticket", f"no SLA state for ticket {ticket_id} (yet)"
             )
-        tracked = state_codec.decode(raw, tracker.policies[state_codec.policy_of(raw)])
+        tracked = state_codec.decode(raw, tracker.policies[state_codec.policy_of(raw)], ticket_id)
         return view.web.json(sla_view(tracked, datetime.now(UTC)))
 
     @app.page("/healthz")
