@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -179,6 +180,10 @@ def replay_command(
     policy_dir: Annotated[
         Path | None, typer.Option(help="Directory of the pinned policies. Default: ./policies.")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Processes to replay in (tickets split by id). Default: CPUs."),
+    ] = max(os.cpu_count() or 1, 1),
 ) -> None:
     """Rebuild SLA state from the event store with the pure core, at full speed.
 
@@ -187,10 +192,8 @@ def replay_command(
     tickets that would flip between met and breached (`met_to_breached`, `breached_to_met`).
     """
     import asyncio
-    import os
 
-    from services.sla.bootstrap import policies_by_ref
-    from services.sla.entrypoints.replay import replay
+    from services.sla.entrypoints.replay import ReplayJob, replay
 
     if not database_url:
         typer.echo("error: --database-url (or DATABASE_URL) is required", err=True)
@@ -203,21 +206,24 @@ def replay_command(
             raise typer.Exit(2)
         live_source = (servers, state_topic)
     try:
-        instant = parse_instant(now, "--now") if now else datetime.now(UTC)
-        since_instant = parse_instant(since, "--since") if since else None
-        candidate = load_one(str(policy)) if policy else None
-        policies = policies_by_ref(policy_dir)
+        job = ReplayJob(
+            database_url=database_url,
+            now=parse_instant(now, "--now") if now else datetime.now(UTC),
+            since=parse_instant(since, "--since") if since else None,
+            policy_dir=policy_dir,
+            candidate_file=policy,
+            progress=True,
+        )
+        if policy is not None:
+            load_one(str(policy))  # a bad candidate is refused before any work
     except (TimelineError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-
-    def progress(events: int, tickets: int, seconds: float) -> None:
-        rate = events / seconds if seconds else 0
-        typer.echo(
-            f"replayed {events:,} events of {tickets:,} tickets ({rate:,.0f} events/s)", err=True
-        )
-
-    result = asyncio.run(
-        replay(database_url, policies, instant, since_instant, candidate, live_source, progress)
+    result = asyncio.run(replay(job, workers, live_source))
+    typer.echo(
+        f"replayed {result['events']:,} events of {result['tickets']:,} tickets in "
+        f"{result['seconds']} s ({result['events_per_s'] or 0:,} events/s, "
+        f"{result['workers']} process(es))",
+        err=True,
     )
     typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

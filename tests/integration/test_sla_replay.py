@@ -19,7 +19,7 @@ from services.sla.bootstrap import policies_by_ref
 from services.sla.domain import state_codec
 from services.sla.domain.processing import apply_event
 from services.sla.domain.tracked import Incoming, Tracked
-from services.sla.entrypoints.replay import replay
+from services.sla.entrypoints.replay import ReplayJob, replay
 from shared.events import Envelope
 from shared.policy import load_policy_file
 from shared.topics import Topic
@@ -95,8 +95,7 @@ async def test_replay_rebuilds_statuses_and_answers_what_a_new_policy_would_flip
     store_url: str, tmp_path: Path
 ) -> None:
     made = await _tickets(store_url)
-    policies = policies_by_ref()
-    result = await replay(store_url, policies, NOW)
+    result = await replay(ReplayJob(store_url, NOW))
     assert result["events"] == 5 and result["tickets"] == 3
     assert result["refused"] == [] and result["unknown_policies"] == {}
 
@@ -112,7 +111,9 @@ async def test_replay_rebuilds_statuses_and_answers_what_a_new_policy_would_flip
     candidate = load_policy_file(candidate_file)
     assert candidate.ref == "voximplant@2"
 
-    what_if = await replay(store_url, policies, NOW, candidate=candidate)
+    # Two processes, tickets split by id: the same answer.
+    what_if = await replay(ReplayJob(store_url, NOW, candidate_file=candidate_file), workers=2)
+    assert what_if["workers"] == 2 and what_if["tickets"] == 3
     flips = what_if["candidate"]["flips"]
     assert flips == [
         {
@@ -124,7 +125,7 @@ async def test_replay_rebuilds_statuses_and_answers_what_a_new_policy_would_flip
     ]
     assert what_if["candidate"]["met_to_breached"] == 1
 
-    later = await replay(store_url, policies, NOW, since=NOW)
+    later = await replay(ReplayJob(store_url, NOW, since=NOW))
     assert later["tickets"] == 0
 
 
@@ -168,10 +169,7 @@ async def test_replay_reports_where_the_live_state_differs(
         await producer.stop()
 
     result = await replay(
-        store_url,
-        policies_by_ref(),
-        NOW,
-        live=(infra.kafka_bootstrap_servers, topic.name),
+        ReplayJob(store_url, NOW), live=(infra.kafka_bootstrap_servers, topic.name)
     )
     live = result["live"]
     assert live["tickets"] == 3
@@ -209,6 +207,7 @@ async def test_replay_cli_prints_progress_and_one_json_object(store_url: str) ->
     result = json.loads(out)
     assert result["events"] == 5 and result["tickets"] == 3
     assert "replayed 5 events of 3 tickets" in err.decode()
+    assert result["workers"] >= 1
 
     bad = await asyncio.create_subprocess_exec(
         sys.executable,

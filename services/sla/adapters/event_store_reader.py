@@ -19,10 +19,11 @@ from shared.events.types import EVENT_TYPES, upcast_data
 QUERY = """
 SELECT e.ticket_id, e.recorded_at, e.envelope::text AS envelope
 FROM events e
-{where}
+WHERE ($1::timestamptz IS NULL
+       OR e.ticket_id IN (SELECT ticket_id FROM tickets WHERE opened_at >= $1))
+  AND ($2::int = 1 OR abs(hashtext(e.ticket_id::text)) % $2::int = $3::int)
 ORDER BY e.ticket_id, e.version
 """
-SINCE = "WHERE e.ticket_id IN (SELECT ticket_id FROM tickets WHERE opened_at >= $1)"
 
 
 def _incoming(body: dict[str, Any], recorded_at: datetime) -> Incoming:
@@ -44,17 +45,20 @@ def _incoming(body: dict[str, Any], recorded_at: datetime) -> Incoming:
 
 
 async def histories(
-    database_url: str, since: datetime | None = None, chunk: int = 20_000
+    database_url: str,
+    since: datetime | None = None,
+    shard: int = 0,
+    shards: int = 1,
+    chunk: int = 20_000,
 ) -> AsyncIterator[tuple[str, list[Incoming]]]:
-    """(ticket id, its events in order) for every ticket (opened at or after `since`)."""
+    """(ticket id, its events in order) for every ticket (opened at or after `since`) of
+    shard `shard` of `shards` (tickets split by a hash of their id)."""
     conn = await asyncpg.connect(database_url)
     try:
         async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            query = QUERY.format(where=SINCE if since else "")
-            args = (since,) if since else ()
             current: str | None = None
             events: list[Incoming] = []
-            async for row in conn.cursor(query, *args, prefetch=chunk):
+            async for row in conn.cursor(QUERY, since, shards, shard, prefetch=chunk):
                 ticket = str(row["ticket_id"])
                 if ticket != current:
                     if current is not None:

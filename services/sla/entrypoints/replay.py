@@ -1,90 +1,145 @@
 """`ticketflow sla replay`: rebuild every ticket's SLA state from the event store with the pure
 core (no Faust, no broker per event), then compare it with the live state and/or a candidate
-policy."""
+policy. Tickets are split by a hash of their id over worker processes, one per CPU by default.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from services.sla.adapters.changelog_reader import latest_states
 from services.sla.adapters.event_store_reader import histories
 from services.sla.domain import state_codec
 from services.sla.domain.replay import differences, flips, fold_ticket, statuses
-from shared.policy import Policy
+from shared.policy import Policy, load_policies, load_policy_file
 from shared.sla import advance
 
-Progress = Callable[[int, int, float], None]
-PROGRESS_EVERY_S = 1.0
+PROGRESS_EVERY_S = 2.0
 
 
-async def replay(
-    database_url: str,
-    policies: Mapping[str, Policy],
-    now: datetime,
-    since: datetime | None = None,
-    candidate: Policy | None = None,
-    live: tuple[str, str] | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Replay the store; `live` = (bootstrap servers, state topic) to compare with."""
-    began = time.perf_counter()
-    last_report = began
-    current: dict[str, dict[str, str]] = {}
-    proposed: dict[str, dict[str, str]] = {}
-    unknown: dict[str, int] = {}
-    refused: list[dict[str, str]] = []
-    events = tickets = 0
-    async for ticket_id, history in histories(database_url, since):
-        events += len(history)
-        tickets += 1
+@dataclass
+class ReplayJob:
+    database_url: str
+    now: datetime
+    since: datetime | None = None
+    policy_dir: Path | None = None
+    candidate_file: Path | None = None
+    shard: int = 0
+    shards: int = 1
+    progress: bool = False
+
+
+@dataclass
+class ShardResult:
+    events: int = 0
+    tickets: int = 0
+    current: dict[str, dict[str, str]] = field(default_factory=dict)
+    proposed: dict[str, dict[str, str]] = field(default_factory=dict)
+    unknown: dict[str, int] = field(default_factory=dict)
+    refused: list[dict[str, str]] = field(default_factory=list)
+
+
+def _policies(job: ReplayJob) -> tuple[dict[str, Policy], Policy | None]:
+    pinned = {policy.ref: policy for policy in load_policies(job.policy_dir).values()}
+    candidate = load_policy_file(job.candidate_file) if job.candidate_file else None
+    return pinned, candidate
+
+
+async def replay_shard(job: ReplayJob) -> ShardResult:
+    policies, candidate = _policies(job)
+    out = ShardResult()
+    began = last_report = time.perf_counter()
+    async for ticket_id, history in histories(job.database_url, job.since, job.shard, job.shards):
+        out.events += len(history)
+        out.tickets += 1
         ref = history[0].policy
         policy = policies.get(ref)
         if policy is None:
-            unknown[ref] = unknown.get(ref, 0) + 1
+            out.unknown[ref] = out.unknown.get(ref, 0) + 1
             continue
         try:
-            current[ticket_id] = statuses(fold_ticket(history, policy, now))
+            out.current[ticket_id] = statuses(fold_ticket(history, policy, job.now))
             if candidate is not None and candidate.id == policy.id:
-                proposed[ticket_id] = statuses(fold_ticket(history, candidate, now))
+                out.proposed[ticket_id] = statuses(fold_ticket(history, candidate, job.now))
         except ValueError as exc:
-            refused.append({"ticket_id": ticket_id, "error": str(exc)})
-        if progress is not None and time.perf_counter() - last_report >= PROGRESS_EVERY_S:
+            out.refused.append({"ticket_id": ticket_id, "error": str(exc)})
+        if job.progress and time.perf_counter() - last_report >= PROGRESS_EVERY_S:
             last_report = time.perf_counter()
-            progress(events, tickets, last_report - began)
+            rate = out.events / (last_report - began)
+            sys.stderr.write(
+                f"shard {job.shard + 1}/{job.shards}: {out.events:,} events of "
+                f"{out.tickets:,} tickets ({rate:,.0f} events/s)\n"
+            )
+    return out
+
+
+def _run_shard(job: ReplayJob) -> ShardResult:
+    return asyncio.run(replay_shard(job))
+
+
+async def replay(
+    job: ReplayJob, workers: int = 1, live: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """Replay the store (in `workers` processes); `live` = (bootstrap servers, state topic)."""
+    began = time.perf_counter()
+    if workers <= 1:
+        parts = [await replay_shard(job)]
+    else:
+        jobs = [
+            ReplayJob(**{**asdict(job), "shard": shard, "shards": workers})
+            for shard in range(workers)
+        ]
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            parts = list(
+                await asyncio.gather(*(loop.run_in_executor(pool, _run_shard, j) for j in jobs))
+            )
     seconds = time.perf_counter() - began
+    merged = ShardResult()
+    for part in parts:
+        merged.events += part.events
+        merged.tickets += part.tickets
+        merged.current.update(part.current)
+        merged.proposed.update(part.proposed)
+        merged.refused.extend(part.refused)
+        for ref, count in part.unknown.items():
+            merged.unknown[ref] = merged.unknown.get(ref, 0) + count
     result: dict[str, Any] = {
-        "now": now.isoformat(),
-        "since": since.isoformat() if since else None,
-        "events": events,
-        "tickets": tickets,
+        "now": job.now.isoformat(),
+        "since": job.since.isoformat() if job.since else None,
+        "workers": max(workers, 1),
+        "events": merged.events,
+        "tickets": merged.tickets,
         "seconds": round(seconds, 3),
-        "events_per_s": round(events / seconds) if seconds else None,
-        "unknown_policies": unknown,
-        "refused": refused,
+        "events_per_s": round(merged.events / seconds) if seconds else None,
+        "unknown_policies": merged.unknown,
+        "refused": merged.refused,
     }
-    if progress is not None:
-        progress(events, tickets, seconds)
+    policies, candidate = _policies(job)
     if candidate is not None:
-        changed = flips(current, proposed)
+        changed = flips(merged.current, merged.proposed)
         result["candidate"] = {
             "policy": candidate.ref,
-            "tickets": len(proposed),
+            "tickets": len(merged.proposed),
             "flips": [asdict(flip) for flip in changed],
             "met_to_breached": sum(1 for flip in changed if flip.after == "breached"),
             "breached_to_met": sum(1 for flip in changed if flip.after == "met"),
         }
     if live is not None:
-        result["live"] = await _compare_live(live, policies, current, now)
+        result["live"] = await _compare_live(live, policies, merged.current, job.now)
     return result
 
 
 async def _compare_live(
     live: tuple[str, str],
-    policies: Mapping[str, Policy],
+    policies: dict[str, Policy],
     replayed: dict[str, dict[str, str]],
     now: datetime,
 ) -> dict[str, Any]:
