@@ -231,6 +231,25 @@ async def live_phase(bootstrap: str, count: int, rate: float) -> tuple[list[floa
     return latencies, set(recorded)
 
 
+async def start_bare_agent(bootstrap: str, log_path: Path) -> tuple[Any, str]:
+    """Baseline (a) in a process of its own, ready; returns (process, its URL)."""
+    port = free_port()
+    process = spawn(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "faust_decode_agent.py"),
+            bootstrap,
+            str(port),
+            f"bench-bare-{uuid.uuid4().hex[:6]}",
+        ],
+        log_path=log_path,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    await wait_ready(url, "/count")
+    return process, url
+
+
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -256,21 +275,8 @@ async def run(quick: bool) -> dict[str, Any]:
         raw_rate = await raw_aiokafka(bootstrap, len(history))
 
         log("baseline (a): bare Faust decode agent ...")
-        bare_port = free_port()
-        bare = spawn(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "faust_decode_agent.py"),
-                bootstrap,
-                str(bare_port),
-                f"bench-bare-{uuid.uuid4().hex[:6]}",
-            ],
-            log_path=workdir / "bare.log",
-            cwd=ROOT,
-        )
+        bare, bare_url = await start_bare_agent(bootstrap, workdir / "bare.log")
         processes.append(bare)
-        bare_url = f"http://127.0.0.1:{bare_port}"
-        await wait_ready(bare_url, "/count")
         bare_rate = await drain_rate_bare(bare_url, len(history))
         stop(bare)
 
@@ -297,22 +303,10 @@ async def run(quick: bool) -> dict[str, Any]:
         log(f"live phase: {live_count} openings at {live_rate:.0f}/s ...")
         latencies, _ = await live_phase(bootstrap, live_count, live_rate)
 
+        stop(worker)  # the bare agent's live phase gets the machine to itself too
         log("live phase for the bare agent ...")
-        bare2_port = free_port()
-        bare2 = spawn(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "faust_decode_agent.py"),
-                bootstrap,
-                str(bare2_port),
-                f"bench-bare-{uuid.uuid4().hex[:6]}",
-            ],
-            log_path=workdir / "bare2.log",
-            cwd=ROOT,
-        )
+        bare2, bare2_url = await start_bare_agent(bootstrap, workdir / "bare2.log")
         processes.append(bare2)
-        bare2_url = f"http://127.0.0.1:{bare2_port}"
-        await wait_ready(bare2_url, "/count")
         total = len(history) + live_count
         await drain_rate_bare(bare2_url, total)  # catch up with everything so far
         live_began = time.time()
