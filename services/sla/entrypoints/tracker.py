@@ -144,6 +144,10 @@ class SlaTracker:
         except (ProcessingError, state_codec.StateDecodeError, KeyError) as exc:
             out.append(dead_letter(message, str(exc), "refused"))
             return "dead_lettered", recorded
+        except Exception as exc:  # a defect on one event must not stop the partition
+            log.exception("ticket %s: unexpected error on %s", key.decode(), event.type)
+            out.append(dead_letter(message, f"{type(exc).__name__}: {exc}", "error"))
+            return "dead_lettered", recorded
         if applied.outcome != "duplicate":
             changed[key] = applied.tracked
             out.extend(self._records(applied, emitted_at))
