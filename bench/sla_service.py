@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from bench.sla_core import FOLLOW_UPS, OPENINGS  # noqa: E402
 from services.devstack.broker import EmbeddedBroker  # noqa: E402
 from services.devstack.processes import free_port, spawn, stop  # noqa: E402
 from services.devstack.provisioning import ensure_topics  # noqa: E402
+from services.devstack.services import start_sla  # noqa: E402
 from shared.events import Envelope  # noqa: E402
 from shared.events.codec import from_kafka, to_kafka  # noqa: E402
 from shared.events.sla import SlaEvent  # noqa: E402
@@ -281,20 +281,14 @@ async def run(quick: bool) -> dict[str, Any]:
         stop(bare)
 
         log("system: ticketflow sla worker ...")
-        port = free_port()
-        worker = spawn(
-            [sys.executable, "-m", "services.cli.main", "sla", "worker", "--port", str(port)],
-            log_path=workdir / "sla.log",
-            env={
-                **os.environ,
-                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                "TICKETFLOW_SLA_DATA_DIR": str(workdir / "sla"),
-                "TICKETFLOW_SLA_APP_ID": f"bench-sla-{uuid.uuid4().hex[:6]}",
-            },
-            cwd=ROOT,
+        service = start_sla(
+            workdir,
+            bootstrap,
+            extra_env={"TICKETFLOW_SLA_APP_ID": f"bench-sla-{uuid.uuid4().hex[:6]}"},
+            wait=False,
         )
+        worker, url = service.process, service.url
         processes.append(worker)
-        url = f"http://127.0.0.1:{port}"
         await wait_ready(url, "/healthz")
         system_rate = await drain_rate_service(url, len(history))
         await wait_ready(url, "/readyz")

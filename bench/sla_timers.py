@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.devstack.broker import EmbeddedBroker  # noqa: E402
-from services.devstack.processes import free_port, spawn, stop  # noqa: E402
+from services.devstack.processes import stop  # noqa: E402
 from services.devstack.provisioning import ensure_topics  # noqa: E402
+from services.devstack.services import start_sla  # noqa: E402
 from shared.events import Envelope  # noqa: E402
 from shared.events.codec import to_kafka  # noqa: E402
 from shared.events.sla import SlaEvent  # noqa: E402
@@ -200,19 +200,13 @@ async def run(quick: bool) -> dict[str, Any]:
     worker = None
     try:
         await ensure_topics(bootstrap, topics_with_dead_letters())
-        port = free_port()
-        worker = spawn(
-            [sys.executable, "-m", "services.cli.main", "sla", "worker", "--port", str(port)],
-            log_path=workdir / "sla.log",
-            env={
-                **os.environ,
-                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                "TICKETFLOW_SLA_DATA_DIR": str(workdir / "sla"),
-                "TICKETFLOW_SLA_APP_ID": f"bench-timers-{uuid.uuid4().hex[:6]}",
-            },
-            cwd=ROOT,
+        service = start_sla(
+            workdir,
+            bootstrap,
+            extra_env={"TICKETFLOW_SLA_APP_ID": f"bench-timers-{uuid.uuid4().hex[:6]}"},
+            wait=False,
         )
-        url = f"http://127.0.0.1:{port}"
+        worker, url = service.process, service.url
         async with httpx.AsyncClient(timeout=2) as http:
             for _ in range(600):
                 try:
