@@ -4,7 +4,6 @@ the HTTP pages. Thin: every decision is the tracker's (and below it, the pure co
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -38,11 +37,7 @@ def raw_message(event: Any) -> RawMessage:
     )
 
 
-def create_app(
-    settings: SlaSettings,
-    policies: dict[str, Policy],
-    tracker_factory: Callable[..., SlaTracker] = SlaTracker,
-) -> tuple[faust.App, SlaTracker]:
+def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faust.App, SlaTracker]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     scheme = faust_transport.register()
     app = faust.App(
@@ -92,7 +87,7 @@ def create_app(
     )
     store = FaustStateTable(table)
     metrics = SlaMetrics()
-    tracker = tracker_factory(
+    tracker = SlaTracker(
         store,
         KafkaPublisher(settings.kafka_bootstrap_servers),
         FaustOffsets(app, TICKET_EVENTS.name, settings.kafka_bootstrap_servers),
