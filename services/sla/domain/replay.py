@@ -12,19 +12,14 @@ from datetime import datetime
 
 from services.sla.domain.tracked import Incoming
 from shared.policy import Policy
-from shared.sla import TicketSla, advance, evolve
+from shared.sla import TicketSla, replay
 
 FINAL = ("met", "breached")
 
 
 def fold_ticket(events: Iterable[Incoming], policy: Policy, now: datetime) -> TicketSla:
     """The ticket's SLA state as of `now` (timers due before `now` fired)."""
-    state: TicketSla | None = None
-    for event in events:
-        state = evolve(state, event.timeline(), policy).state
-    if state is None:
-        raise ValueError("a ticket without events")
-    return advance(state, policy, now).state
+    return replay((event.timeline() for event in events), policy, now).state
 
 
 def statuses(state: TicketSla) -> dict[str, str]:

@@ -203,7 +203,9 @@ class SlaTracker:
 
     def _count(self, out: list[OutRecord]) -> None:
         for record in out:
-            kind = dict(record.headers).get("ce_type", b"").decode() or record.topic
+            kind = record.topic
+            if record.topic == SLA_EVENTS.name:
+                kind = dict(record.headers)["ce_type"].decode()
             self.metrics.emitted.labels(kind).inc()
 
     # --- timers ------------------------------------------------------------------------------
@@ -330,7 +332,6 @@ def dead_letter(message: RawMessage, error: str, reason: str) -> OutRecord:
         ("dlq_topic", message.topic.encode()),
         ("dlq_partition", str(message.partition).encode()),
         ("dlq_offset", str(message.offset).encode()),
-        ("ce_type", b"dead_letter"),
     ]
     log.error(
         "dead-lettered %s[%d]@%d (%s): %s",
