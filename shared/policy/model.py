@@ -256,6 +256,54 @@ class Charge(Strict):
     source: str | None = None
 
 
+class EscalationLevel(Strict):
+    level: int = Field(ge=1, le=9)
+    after_hours: float = Field(
+        ge=0,
+        description="Hours after the escalation was raised (business hours of the "
+        "support calendar; wall-clock hours for critical priorities)",
+    )
+
+
+def _default_levels() -> list[EscalationLevel]:
+    return [
+        EscalationLevel(level=1, after_hours=0),
+        EscalationLevel(level=2, after_hours=2),
+        EscalationLevel(level=3, after_hours=4),
+    ]
+
+
+def _default_metrics() -> list[MetricName]:
+    return ["first_response", "resolution"]
+
+
+class EscalationSpec(Strict):
+    """The default escalation matrix of the policy; an account may override levels/critical."""
+
+    support_calendar: str = Field(
+        default="24x7", description="The customer's support hours: quiet hours are outside it"
+    )
+    critical: list[str] = Field(
+        default_factory=list, description="Priorities that page at any hour (no quiet hours)"
+    )
+    metrics: list[MetricName] = Field(
+        default_factory=_default_metrics,
+        description="Metrics whose warning/breach escalates",
+    )
+    levels: list[EscalationLevel] = Field(default_factory=_default_levels, min_length=1)
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EscalationSpec:
+        numbers = [level.level for level in self.levels]
+        hours = [level.after_hours for level in self.levels]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ValueError("escalation.levels: levels must be numbered 1, 2, ... in order")
+        if hours != sorted(hours) or hours[0] != 0:
+            raise ValueError("escalation.levels: level 1 is at 0 hours, later levels not earlier")
+        return self
+
+
 class Policy(Strict):
     """A provider's support policy, one version of it."""
 
@@ -273,6 +321,7 @@ class Policy(Strict):
     metrics: dict[MetricName, MetricSpec] = Field(default_factory=dict)
     intake: IntakeSpec = Field(default_factory=IntakeSpec)
     charges: list[Charge] = Field(default_factory=list)
+    escalation: EscalationSpec = Field(default_factory=EscalationSpec)
     notes: list[str] = Field(default_factory=list)
 
     _calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
@@ -336,6 +385,8 @@ class Policy(Strict):
             check_calendar(f"intake.off_hours[{index}]", off.calendar)
         for index, ent in enumerate(self.intake.entitlement):
             check_priorities(f"intake.entitlement[{index}]", ent.priorities)
+        check_priorities("escalation.critical", self.escalation.critical)
+        check_calendar("escalation.support_calendar", self.escalation.support_calendar)
         return self
 
     # --- lookups used by the SLA core ---------------------------------------------------------

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,15 +10,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from services.common.api_keys import KEY_PREFIX, ApiKey, ApiKeyVerifier, digest
 from services.intake.domain.opening import Account
-
-KEY_PREFIX = "tf"
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: str
-    accounts: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,25 +29,13 @@ class UnknownAccount(LookupError):
     pass
 
 
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
-
-
-def parse_key(presented: str) -> tuple[str, str] | None:
-    parts = presented.strip().split("_")
-    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
-        return None
-    return parts[1], parts[2]
-
-
 class AccountStore:
     """Accounts and keys. Authenticated keys are cached for `key_cache_seconds` (keyed by the
     digest of the presented key), so a revocation takes effect within that time."""
 
     def __init__(self, pool: asyncpg.Pool, key_cache_seconds: float = 30.0) -> None:
         self._pool = pool
-        self._ttl = key_cache_seconds
-        self._keys: dict[bytes, tuple[ApiKey, float]] = {}
+        self._verifier = ApiKeyVerifier(pool, key_cache_seconds)
 
     async def create(
         self,
@@ -141,32 +119,11 @@ class AccountStore:
         await self._pool.execute(
             "INSERT INTO api_keys (id, secret_hash, accounts, label) VALUES ($1, $2, $3, $4)",
             key_id,
-            _digest(secret),
+            digest(secret),
             accounts,
             label,
         )
         return IssuedKey(key_id, f"{KEY_PREFIX}_{key_id}_{secret}", tuple(accounts))
 
     async def authenticate(self, presented: str) -> ApiKey | None:
-        parsed = parse_key(presented)
-        if parsed is None:
-            return None
-        cache_key = _digest(presented)
-        cached = self._keys.get(cache_key)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        key = await self._lookup(*parsed)
-        if key is not None:
-            if len(self._keys) > 10_000:
-                self._keys.clear()
-            self._keys[cache_key] = (key, time.monotonic() + self._ttl)
-        return key
-
-    async def _lookup(self, key_id: str, secret: str) -> ApiKey | None:
-        row = await self._pool.fetchrow(
-            "SELECT secret_hash, accounts FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
-            key_id,
-        )
-        if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), _digest(secret)):
-            return None
-        return ApiKey(key_id, frozenset(row["accounts"]))
+        return await self._verifier.authenticate(presented)

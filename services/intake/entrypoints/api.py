@@ -21,7 +21,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-from services.intake.adapters.accounts import AccountExists, ApiKey, UnknownAccount
+from services.common import problems
+from services.common.api_keys import ApiKey
+from services.common.problems import Problem
+from services.intake.adapters.accounts import AccountExists, UnknownAccount
 from services.intake.adapters.event_store import TicketNotFound, VersionConflict
 from services.intake.adapters.idempotency import request_hash
 from services.intake.adapters.sla_client import SlaUnavailable
@@ -30,9 +33,8 @@ from services.intake.domain.lifecycle import TransitionRefused
 from services.intake.domain.opening import OpenTicket, Refusal, decide_open, event_time
 from services.intake.domain.ticket_number import find_in, new_ticket_number
 from services.intake.domain.tickets import TicketRow
-from services.intake.entrypoints import problems, schemas
+from services.intake.entrypoints import schemas
 from services.intake.entrypoints.deps import Admin, Deps, IntakeDeps, Key
-from services.intake.entrypoints.problems import Problem
 from shared.events import TICKET_EVENT_TYPES, Envelope, parse_data
 
 SYSTEM_ONLY = {"ticket.opened", "ticket.closed_by_timeout"}

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.intake.adapters.dead_letters import dead_letter
+from services.common.dead_letters import dead_letter
 from services.intake.adapters.event_store import EventStore, TicketNotFound
 from services.intake.domain.commands import event_for
 from shared.commands import TicketCommand

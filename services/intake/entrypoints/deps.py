@@ -10,12 +10,13 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from services.intake.adapters.accounts import AccountStore, ApiKey
+from services.common.api_keys import ApiKey, bearer
+from services.common.problems import Problem
+from services.intake.adapters.accounts import AccountStore
 from services.intake.adapters.event_store import EventStore
 from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import OutboxRelay
 from services.intake.adapters.sla_client import SlaClient
-from services.intake.entrypoints.problems import Problem
 from shared.policy import Policy
 
 
@@ -42,20 +43,12 @@ def get_deps(request: Request) -> IntakeDeps:
 Deps = Annotated[IntakeDeps, Depends(get_deps)]
 
 
-def _bearer(authorization: str | None, api_key: str | None) -> str | None:
-    if api_key:
-        return api_key
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
-
-
 async def require_key(
     deps: Deps,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> ApiKey:
-    presented = _bearer(authorization, x_api_key)
+    presented = bearer(authorization, x_api_key)
     if not presented:
         raise Problem(401, "Unauthorized", "send the API key as `Authorization: Bearer tf_...`")
     key = await deps.accounts.authenticate(presented)
@@ -67,7 +60,7 @@ async def require_key(
 async def require_admin(deps: Deps, authorization: Annotated[str | None, Header()] = None) -> None:
     import hmac
 
-    presented = _bearer(authorization, None) or ""
+    presented = bearer(authorization, None) or ""
     if not hmac.compare_digest(presented.encode(), deps.admin_token.encode()):
         raise Problem(401, "Unauthorized", "admin endpoints need the admin token as a bearer")
 
