@@ -394,6 +394,23 @@ class Policy(Strict):
     def calendar(self, name: str) -> BusinessCalendar:
         return self._calendars[name]
 
+    def escalation_with(self, override: dict[str, Any] | None) -> EscalationSpec:
+        """The escalation matrix with an account's override (`levels`, `critical`) on top;
+        raises `ValueError` (pydantic's, naming the field) when the override is invalid."""
+        if not override:
+            return self.escalation
+        unknown_keys = set(override) - {"levels", "critical"}
+        if unknown_keys:
+            raise ValueError(
+                f"escalation: only levels and critical can be overridden, not "
+                f"{sorted(unknown_keys)[0]!r}"
+            )
+        spec = EscalationSpec.model_validate({**self.escalation.model_dump(), **override})
+        unknown = set(spec.critical) - set(self.priorities)
+        if unknown:
+            raise ValueError(f"escalation.critical: unknown priority {sorted(unknown)[0]!r}")
+        return spec
+
     def target(
         self,
         metric: str,

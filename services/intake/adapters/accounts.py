@@ -46,11 +46,13 @@ class AccountStore:
         entitled_from: date | None,
         entitled_until: date | None,
         target_overrides: dict[str, float],
+        escalation: dict[str, Any] | None = None,
     ) -> None:
         try:
             await self._pool.execute(
                 "INSERT INTO accounts (id, name, policy_id, plan, entitled_from, entitled_until, "
-                "target_overrides) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
+                "target_overrides, escalation) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb)",
                 account_id,
                 name,
                 policy_id,
@@ -58,6 +60,7 @@ class AccountStore:
                 entitled_from,
                 entitled_until,
                 orjson.dumps(target_overrides).decode(),
+                orjson.dumps(escalation or {}).decode(),
             )
         except asyncpg.UniqueViolationError as exc:
             raise AccountExists(account_id) from exc

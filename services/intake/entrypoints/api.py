@@ -540,6 +540,10 @@ def create_app(
                 422, "Unknown plan", f"{policy.id} plans are {', '.join(policy.plans) or 'none'}"
             )
         try:
+            policy.escalation_with(body.escalation)
+        except ValueError as exc:
+            raise Problem(422, "Invalid escalation matrix", str(exc)) from None
+        try:
             await deps.accounts.create(
                 body.id,
                 body.name,
@@ -548,6 +552,7 @@ def create_app(
                 body.entitled_from,
                 body.entitled_until,
                 body.target_overrides,
+                body.escalation,
             )
         except AccountExists:
             raise Problem(409, "Account exists", f"account {body.id!r} already exists") from None

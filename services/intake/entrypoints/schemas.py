@@ -117,6 +117,12 @@ class CreateAccountBody(ApiModel):
     target_overrides: dict[str, float] = Field(
         default_factory=dict, description="Per-metric hours from the account's order"
     )
+    escalation: dict[str, Any] | None = Field(
+        default=None,
+        description="Override of the policy's escalation matrix: `levels` "
+        "([{level, after_hours}]) and/or `critical` (priorities paged at any hour)",
+        examples=[{"levels": [{"level": 1, "after_hours": 0}, {"level": 2, "after_hours": 1}]}],
+    )
 
 
 class ContactBody(ApiModel):

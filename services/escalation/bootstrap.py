@@ -1,0 +1,72 @@
+"""Wires the escalation service: the consumer of SLA and ticket events, the due-time scheduler
+for deferred pages and next levels, the outbox publisher to `ticketflow.escalations`, and the
+HTTP API. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from services.common.api_keys import ApiKeyVerifier
+from services.common.consumer import ConsumerLoop
+from services.common.outbox import OutboxPublisher, kafka_send
+from services.common.runtime import migrate_service, readiness_check, running
+from services.common.scheduler import DueLoop
+from services.escalation.entrypoints.api import EscalationApiDeps, create_app
+from services.escalation.entrypoints.consumer import TOPICS, EscalationConsumer
+from services.escalation.entrypoints.escalator import SERVICE, Escalator
+from services.escalation.settings import EscalationSettings
+from shared.policy import load_policies
+
+log = logging.getLogger("ticketflow.escalation")
+MIGRATION_LOCK = 724010
+OUTBOX_LOCK = 724011
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(settings.database_url, settings.kafka_bootstrap_servers) as rt:
+            applied = await migrate_service(rt.pool, "services.escalation.adapters", MIGRATION_LOCK)
+            log.info("database migrated (%s)", ", ".join(applied))
+            publisher = OutboxPublisher(rt.pool, SERVICE, kafka_send(rt.producer), OUTBOX_LOCK)
+            scheduler: DueLoop | None = None
+
+            def committed() -> None:
+                publisher.wake()
+                if scheduler is not None:
+                    scheduler.wake()
+
+            escalator = Escalator(rt.pool, load_policies(), clock, committed)
+            scheduler = DueLoop(
+                "escalation levels",
+                escalator.next_due,
+                escalator.run_due,
+                clock,
+                max_sleep=settings.max_sleep_s,
+            )
+            consumer = await rt.consumer(TOPICS, settings.group_id)
+            loop = ConsumerLoop(
+                SERVICE, consumer, rt.producer, EscalationConsumer(escalator).handle
+            )
+            rt.spawn(publisher.run, "escalation outbox")
+            rt.spawn(scheduler.run, "escalation scheduler")
+            rt.spawn(loop.run, "escalation consumer")
+            app.state.deps = EscalationApiDeps(
+                escalator,
+                ApiKeyVerifier(rt.pool),
+                readiness_check(rt.pool, settings.kafka_bootstrap_servers),
+            )
+            log.info("escalation ready on %s:%s", settings.host, settings.port)
+            yield
+            log.info("escalation stopping")
+
+    return create_app(lifespan=lifespan)

@@ -1,0 +1,193 @@
+"""The escalation state machine, per (ticket, metric) episode. Pure: every function takes the
+current state and the time, and returns the new state and what happened.
+
+    (none) --warning--> warned --breach--> raised(1) --due--> raised(2) ... --ack--> acknowledged
+    (none) --breach/customer request--> raised(1), or deferred until the next opening when
+                                        it is not critical and outside support hours
+    any open state --met / retraction / ticket resolved or closed--> resolved
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from services.escalation.domain.matrix import Matrix
+
+Status = Literal["warned", "deferred", "raised", "acknowledged", "resolved"]
+OPEN: frozenset[str] = frozenset({"warned", "deferred", "raised", "acknowledged"})
+CUSTOMER_REQUEST = "customer_request"
+ESCALATION_NAMESPACE = uuid.UUID("5e2d8b17-0c6a-4f93-b1d4-7a9c3e58f260")
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """What starts or moves an escalation: an SLA warning/breach or a customer's request."""
+
+    event_id: uuid.UUID
+    kind: str  # sla.warning | sla.breached | ticket.escalation_requested
+    ticket_id: str
+    account: str
+    policy: str
+    priority: str
+    metric: str
+    at: datetime
+    deadline: datetime | None = None
+    reason: str | None = None
+    ticket_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    id: uuid.UUID
+    ticket_id: str
+    account: str
+    policy: str
+    priority: str
+    metric: str
+    trigger: str
+    critical: bool
+    status: Status
+    level: int
+    opened_at: datetime
+    deadline: datetime | None = None
+    reason: str | None = None
+    ticket_number: str | None = None
+    raised_at: datetime | None = None
+    next_at: datetime | None = None
+    """When the scheduler acts on it next: the deferred first page or the next level."""
+    acknowledged_by: str | None = None
+    resolution: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class Happened:
+    """One escalation event to publish: `level` is the matrix level whose contacts are told
+    (0: nobody yet)."""
+
+    type: str
+    level: int
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Decision = tuple[Escalation | None, list[Happened]]
+
+
+def _new(trigger: Trigger, matrix: Matrix, status: Status) -> Escalation:
+    return Escalation(
+        id=uuid.uuid5(
+            ESCALATION_NAMESPACE, f"{trigger.ticket_id}|{trigger.metric}|{trigger.event_id}"
+        ),
+        ticket_id=trigger.ticket_id,
+        account=trigger.account,
+        policy=trigger.policy,
+        priority=trigger.priority,
+        metric=trigger.metric,
+        trigger=trigger.kind,
+        critical=matrix.is_critical(trigger.priority),
+        status=status,
+        level=0,
+        opened_at=trigger.at,
+        deadline=trigger.deadline,
+        reason=trigger.reason,
+        ticket_number=trigger.ticket_number,
+    )
+
+
+def _page_first_level(escalation: Escalation, matrix: Matrix, at: datetime) -> Decision:
+    """Page level 1 now, or defer to the next opening (quiet hours)."""
+    page_at = matrix.page_time(escalation.priority, at)
+    if page_at > at:
+        deferred = replace(escalation, status="deferred", next_at=page_at)
+        return deferred, [Happened("escalation.deferred", 0, at, {"until": page_at.isoformat()})]
+    raised = replace(
+        escalation,
+        status="raised",
+        level=1,
+        raised_at=at,
+        next_at=matrix.next_level_due(escalation.priority, 1, at),
+    )
+    return raised, [Happened("escalation.raised", 1, at)]
+
+
+def on_warning(current: Escalation | None, trigger: Trigger, matrix: Matrix) -> Decision:
+    """Tell level 1 that a deadline approaches; nothing if an episode is already open."""
+    if current is not None and current.is_open:
+        return current, []
+    if trigger.metric not in matrix.metrics:
+        return current, []
+    warned = _new(trigger, matrix, "warned")
+    return warned, [Happened("escalation.warned", 1, trigger.at)]
+
+
+def on_raise(current: Escalation | None, trigger: Trigger, matrix: Matrix) -> Decision:
+    """A breach or a customer's escalation request: page level 1 (or defer it). A warned
+    episode becomes raised; an episode already raised is left alone (redelivery)."""
+    if trigger.metric != CUSTOMER_REQUEST and trigger.metric not in matrix.metrics:
+        return current, []
+    if current is not None and current.status != "warned" and current.is_open:
+        return current, []
+    if current is not None and current.status == "warned":
+        base = replace(current, trigger=trigger.kind, deadline=trigger.deadline or current.deadline)
+    else:
+        base = _new(trigger, matrix, "raised")
+    return _page_first_level(base, matrix, trigger.at)
+
+
+def on_due(current: Escalation, matrix: Matrix, now: datetime) -> Decision:
+    """The scheduler's step: send a deferred first page, or page the next level."""
+    if current.next_at is None or current.next_at > now or current.status not in OPEN:
+        return current, []
+    due = current.next_at
+    if current.status == "deferred":
+        raised = replace(
+            current,
+            status="raised",
+            level=1,
+            raised_at=due,
+            next_at=matrix.next_level_due(current.priority, 1, due),
+        )
+        return raised, [Happened("escalation.raised", 1, due)]
+    if current.status != "raised" or current.raised_at is None:
+        return replace(current, next_at=None), []
+    level = current.level + 1
+    advanced = replace(
+        current,
+        level=level,
+        next_at=matrix.next_level_due(current.priority, level, current.raised_at),
+    )
+    return advanced, [Happened("escalation.level_advanced", level, due)]
+
+
+class NotOpen(ValueError):
+    """Acknowledging an escalation that is already resolved."""
+
+
+def acknowledge(current: Escalation, by: str, at: datetime) -> Decision:
+    """Someone owns it: no further level is paged. Acknowledging twice changes nothing."""
+    if current.status == "acknowledged":
+        return current, []
+    if current.status == "resolved":
+        raise NotOpen(f"escalation {current.id} is already resolved ({current.resolution})")
+    acked = replace(current, status="acknowledged", acknowledged_by=by, next_at=None)
+    return acked, [Happened("escalation.acknowledged", current.level, at, {"by": by})]
+
+
+def resolve(current: Escalation, why: str, at: datetime) -> Decision:
+    """The SLA was met, the breach retracted, or the ticket resolved or closed."""
+    if not current.is_open:
+        return current, []
+    resolved = replace(current, status="resolved", resolution=why, next_at=None)
+    return resolved, [Happened("escalation.resolved", current.level, at, {"why": why})]
+
+
+def corrected(current: Escalation, deadline: datetime) -> Escalation:
+    """A late event moved the breach instant: keep the episode, record the new deadline."""
+    return replace(current, deadline=deadline)

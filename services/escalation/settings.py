@@ -1,0 +1,26 @@
+"""Escalation service configuration, from the environment (TICKETFLOW_ESCALATION_ prefix,
+plus the shared DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EscalationSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TICKETFLOW_ESCALATION_", extra="ignore")
+
+    database_url: str = Field(
+        validation_alias=AliasChoices("DATABASE_URL", "TICKETFLOW_DATABASE_URL")
+    )
+    kafka_bootstrap_servers: str = Field(
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "TICKETFLOW_KAFKA_BOOTSTRAP_SERVERS"
+        )
+    )
+    host: str = "127.0.0.1"
+    port: int = 8082
+    group_id: str = "ticketflow-escalation"
+    max_sleep_s: float = Field(
+        default=5.0, description="Longest scheduler sleep (picks up other replicas' rows)"
+    )
