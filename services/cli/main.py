@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from services.cli import escalation_cmd, intake_cmd, policy_cmd, schemas_cmd, sla_cmd
+from services.cli import (
+    escalation_cmd,
+    intake_cmd,
+    notify_cmd,
+    policy_cmd,
+    schemas_cmd,
+    sla_cmd,
+)
 
 app = typer.Typer(
     name="ticketflow",
@@ -26,6 +33,7 @@ app.add_typer(sla_cmd.app, name="sla")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(intake_cmd.app, name="intake")
 app.add_typer(escalation_cmd.app, name="escalation")
+app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(intake_cmd.db_app, name="db")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.command("openapi")(intake_cmd.openapi)

@@ -63,6 +63,8 @@ class Runtime:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     consumers: list[AIOKafkaConsumer] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run after the tasks stopped (clients the tasks use)."""
 
     def spawn(self, run: Callable[[asyncio.Event], Awaitable[None]], name: str) -> None:
         self.tasks.append(asyncio.create_task(_logged(run(self.stop), name), name=name))
@@ -105,6 +107,8 @@ async def running(
     finally:
         runtime.stop.set()
         await asyncio.gather(*runtime.tasks, return_exceptions=True)
+        for close in runtime.closers:
+            await close()
         for consumer in runtime.consumers:
             await consumer.stop()
         await producer.stop()

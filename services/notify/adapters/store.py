@@ -1,0 +1,223 @@
+"""PostgreSQL persistence of notify: tickets it has seen, subscriptions, account templates and
+the delivery log (one row per notification, the row's id deterministic)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.notify.domain.routing import Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    id: uuid.UUID
+    ticket_id: str
+    account: str
+    channel: str
+    recipient: str
+    template: str
+    source_event_id: uuid.UUID
+    source_type: str
+    subject: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    id: uuid.UUID
+    status: str  # delivered | pending | dead
+    next_attempt_at: datetime | None
+    error: str | None
+
+
+async def remember_ticket(
+    conn: asyncpg.Connection,
+    ticket_id: str,
+    account: str,
+    number: str | None,
+    contact: str | None,
+    subject: str | None,
+    priority: str | None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO notify_tickets (ticket_id, account, number, contact, subject, priority) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket_id) DO UPDATE SET "
+        "number = coalesce($3, notify_tickets.number), "
+        "contact = coalesce($4, notify_tickets.contact), "
+        "subject = coalesce($5, notify_tickets.subject), "
+        "priority = coalesce($6, notify_tickets.priority)",
+        ticket_id,
+        account,
+        number,
+        contact,
+        subject,
+        priority,
+    )
+
+
+async def ticket(conn: asyncpg.Connection, ticket_id: str) -> dict[str, str | None]:
+    row = await conn.fetchrow("SELECT * FROM notify_tickets WHERE ticket_id = $1", ticket_id)
+    return dict(row) if row is not None else {}
+
+
+async def subscriptions(conn: asyncpg.Connection, account: str) -> list[Subscription]:
+    rows = await conn.fetch(
+        "SELECT id, account, events FROM webhook_subscriptions "
+        "WHERE account = $1 AND disabled_at IS NULL ORDER BY id",
+        account,
+    )
+    return [Subscription(row["id"], row["account"], frozenset(row["events"])) for row in rows]
+
+
+async def template_override(
+    conn: asyncpg.Connection, account: str, name: str
+) -> tuple[str, str] | None:
+    row = await conn.fetchrow(
+        "SELECT subject, body FROM notification_templates WHERE account = $1 AND name = $2",
+        account,
+        name,
+    )
+    return (row["subject"], row["body"]) if row is not None else None
+
+
+async def insert(conn: asyncpg.Connection, rows: Sequence[NewNotification], now: datetime) -> int:
+    """Insert the notifications not logged yet; return how many were new."""
+    if not rows:
+        return 0
+    inserted: list[asyncpg.Record] = await conn.fetch(
+        "INSERT INTO notifications (id, ticket_id, account, channel, recipient, template, "
+        "source_event_id, source_type, subject, body, status, next_attempt_at) "
+        "SELECT * , 'pending', $11::timestamptz FROM unnest($1::uuid[], $2::text[], "
+        "$3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[], "
+        "$10::bytea[]) ON CONFLICT (id) DO NOTHING RETURNING id",
+        [row.id for row in rows],
+        [row.ticket_id for row in rows],
+        [row.account for row in rows],
+        [row.channel for row in rows],
+        [row.recipient for row in rows],
+        [row.template for row in rows],
+        [row.source_event_id for row in rows],
+        [row.source_type for row in rows],
+        [row.subject for row in rows],
+        [row.body for row in rows],
+        now,
+    )
+    return len(inserted)
+
+
+async def claim(
+    conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Due pending notifications, with their attempt counted and leased until `lease_until`
+    (a crashed sender's rows come back after the lease), with webhook URL and secret."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "WITH due AS (SELECT id FROM notifications WHERE status = 'pending' "
+        "AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), "
+        "claimed AS (UPDATE notifications n SET attempts = n.attempts + 1, "
+        "next_attempt_at = $2 FROM due WHERE n.id = due.id RETURNING n.*) "
+        "SELECT c.*, s.url, s.secret FROM claimed c LEFT JOIN webhook_subscriptions s "
+        "ON c.channel = 'webhook' AND s.id = c.recipient",
+        now,
+        lease_until,
+        limit,
+    )
+    return rows
+
+
+async def finish(conn: asyncpg.Connection, results: Sequence[Attempted], now: datetime) -> None:
+    await conn.executemany(
+        "UPDATE notifications SET status = $2, next_attempt_at = $3, last_error = $4, "
+        "delivered_at = CASE WHEN $2 = 'delivered' THEN $5::timestamptz END WHERE id = $1",
+        [(r.id, r.status, r.next_attempt_at, r.error, now) for r in results],
+    )
+
+
+async def next_due(pool: asyncpg.Pool) -> datetime | None:
+    value: datetime | None = await pool.fetchval(
+        "SELECT min(next_attempt_at) FROM notifications WHERE status = 'pending'"
+    )
+    return value
+
+
+async def listing(
+    pool: asyncpg.Pool,
+    accounts: Sequence[str],
+    ticket_id: str | None,
+    status: str | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await pool.fetch(
+        "SELECT id, ticket_id, account, channel, recipient, template, source_event_id, "
+        "source_type, subject, status, attempts, next_attempt_at, last_error, created_at, "
+        "delivered_at FROM notifications WHERE account = ANY($1::text[]) "
+        "AND ($2::text IS NULL OR ticket_id = $2) AND ($3::text IS NULL OR status = $3) "
+        "ORDER BY created_at DESC LIMIT $4",
+        list(accounts),
+        ticket_id,
+        status,
+        limit,
+    )
+    return rows
+
+
+async def all_accounts(pool: asyncpg.Pool) -> list[str]:
+    rows = await pool.fetch("SELECT DISTINCT account FROM notifications")
+    return [row["account"] for row in rows]
+
+
+async def redeliver(pool: asyncpg.Pool, ids: Sequence[uuid.UUID] | None, now: datetime) -> int:
+    """Put dead notifications (the given ones, or all) back in the queue, attempts reset."""
+    status: str = await pool.execute(
+        "UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = $2, "
+        "last_error = NULL WHERE status = 'dead' AND ($1::uuid[] IS NULL OR id = ANY($1))",
+        list(ids) if ids is not None else None,
+        now,
+    )
+    return int(status.split()[-1])
+
+
+async def create_subscription(
+    pool: asyncpg.Pool, account: str, url: str, events: Sequence[str]
+) -> tuple[str, str]:
+    """A new subscription: (id, signing secret). The secret is returned once."""
+    subscription_id = f"wh_{secrets.token_hex(6)}"
+    secret = f"whsec_{secrets.token_urlsafe(32)}"
+    await pool.execute(
+        "INSERT INTO webhook_subscriptions (id, account, url, secret, events) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        subscription_id,
+        account,
+        url,
+        secret,
+        list(events),
+    )
+    return subscription_id, secret
+
+
+async def list_subscriptions(pool: asyncpg.Pool, account: str | None) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await pool.fetch(
+        "SELECT id, account, url, events, created_at, disabled_at FROM webhook_subscriptions "
+        "WHERE $1::text IS NULL OR account = $1 ORDER BY created_at",
+        account,
+    )
+    return rows
+
+
+async def put_template(
+    pool: asyncpg.Pool, account: str, name: str, subject: str, body: str
+) -> None:
+    await pool.execute(
+        "INSERT INTO notification_templates (account, name, subject, body) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (account, name) DO UPDATE SET "
+        "subject = excluded.subject, body = excluded.body, updated_at = now()",
+        account,
+        name,
+        subject,
+        body,
+    )

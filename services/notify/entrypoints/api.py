@@ -1,0 +1,208 @@
+"""The notify HTTP API: the delivery log of a ticket (API key, scoped to its accounts), and
+admin endpoints for webhook subscriptions, account templates and dead letters."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from services.common import problems
+from services.common.api_keys import ApiKey, ApiKeyVerifier, bearer
+from services.common.ops import ops_router
+from services.common.problems import Problem
+from services.notify.adapters import store
+from services.notify.adapters.templates import TemplateError, Templates
+from services.notify.domain.routing import TEMPLATES
+
+NO_NUL = r"^[^\x00]*$"
+
+
+class NotificationView(BaseModel):
+    id: uuid.UUID
+    ticket_id: str
+    account: str
+    channel: Literal["email", "webhook"]
+    recipient: str
+    template: str
+    source_event_id: uuid.UUID
+    source_type: str
+    subject: str
+    status: Literal["pending", "delivered", "dead"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class SubscriptionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    url: HttpUrl = Field(examples=["https://hooks.example.com/ticketflow"])
+    events: list[Annotated[str, Field(pattern=r"^(\*|[a-z_]+\.(\*|[a-z_]+))$")]] = Field(
+        default=["sla.warning", "sla.breached", "sla.breach_retracted", "escalation.*"],
+        min_length=1,
+        description="Event types (`sla.breached`), families (`escalation.*`) or `*`",
+    )
+
+
+class SubscriptionCreated(BaseModel):
+    id: str
+    account: str
+    url: str
+    events: list[str]
+    secret: str = Field(description="HMAC-SHA256 signing secret; shown once, store it now")
+
+
+class TemplateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(min_length=1, max_length=1000, pattern=NO_NUL)
+    body: str = Field(min_length=1, max_length=100_000, pattern=NO_NUL)
+
+
+class RedeliverBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[uuid.UUID] | None = Field(default=None, description="None: every dead letter")
+
+
+class NotifyApiDeps:
+    def __init__(
+        self,
+        pool: Any,
+        keys: ApiKeyVerifier,
+        templates: Templates,
+        admin_token: str,
+        clock: Callable[[], datetime],
+        readiness: Callable[[], Awaitable[dict[str, bool]]],
+        wake: Callable[[], None],
+    ) -> None:
+        self.pool = pool
+        self.keys = keys
+        self.templates = templates
+        self.admin_token = admin_token
+        self.clock = clock
+        self.readiness = readiness
+        self.wake = wake
+
+
+def create_app(lifespan: Any = None) -> FastAPI:
+    app = FastAPI(
+        title="ticketflow notify",
+        version="1",
+        description="Email and signed webhooks, with a delivery log, retries and dead letters. "
+        "Webhooks carry `Ticketflow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
+        "'<t>.<raw body>'>`; reject a timestamp older than 5 minutes.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+
+    def deps(request: Request) -> NotifyApiDeps:
+        found: NotifyApiDeps | None = getattr(request.app.state, "deps", None)
+        if found is None:
+            raise Problem(503, "Starting", "the service is starting; retry shortly")
+        return found
+
+    Deps = Annotated[NotifyApiDeps, Depends(deps)]
+
+    async def require_key(
+        deps: Deps,
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> ApiKey:
+        presented = bearer(authorization, x_api_key)
+        key = await deps.keys.authenticate(presented) if presented else None
+        if key is None:
+            raise Problem(401, "Unauthorized", "send a valid API key as `Authorization: Bearer`")
+        return key
+
+    async def require_admin(
+        deps: Deps, authorization: Annotated[str | None, Header()] = None
+    ) -> None:
+        presented = bearer(authorization) or ""
+        if not hmac.compare_digest(presented.encode(), deps.admin_token.encode()):
+            raise Problem(401, "Unauthorized", "admin endpoints need the admin token as a bearer")
+
+    Key = Annotated[ApiKey, Depends(require_key)]
+    Admin = Annotated[None, Depends(require_admin)]
+
+    @app.get("/v1/notifications", response_model=list[NotificationView])
+    async def notifications(
+        deps: Deps,
+        key: Key,
+        ticket: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+        status: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[NotificationView]:
+        """The delivery log of the key's accounts (optionally one ticket), newest first."""
+        rows = await store.listing(deps.pool, sorted(key.accounts), ticket, status, limit)
+        return [NotificationView(**dict(row)) for row in rows]
+
+    @app.post("/v1/admin/webhooks", status_code=201, response_model=SubscriptionCreated)
+    async def subscribe(body: SubscriptionBody, deps: Deps, _admin: Admin) -> SubscriptionCreated:
+        """Subscribe a URL of an account to event types; the signing secret is shown once."""
+        sub_id, secret = await store.create_subscription(
+            deps.pool, body.account, str(body.url), body.events
+        )
+        return SubscriptionCreated(
+            id=sub_id, account=body.account, url=str(body.url), events=body.events, secret=secret
+        )
+
+    @app.get("/v1/admin/webhooks")
+    async def subscriptions(
+        deps: Deps,
+        _admin: Admin,
+        account: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    ) -> list[dict[str, Any]]:
+        """Subscriptions (without their secrets)."""
+        return [dict(row) for row in await store.list_subscriptions(deps.pool, account)]
+
+    @app.put("/v1/admin/templates/{account}/{name}", status_code=204)
+    async def put_template(
+        account: Annotated[str, PathParam(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")],
+        name: str,
+        body: TemplateBody,
+        deps: Deps,
+        _admin: Admin,
+    ) -> None:
+        """Override one email template for an account (Jinja2, sandboxed). Variables:
+        `ticket` (number, subject, contact, priority), `event` (the event), `account`."""
+        if name not in TEMPLATES:
+            raise Problem(404, "Not found", f"no template {name!r}; have {', '.join(TEMPLATES)}")
+        try:
+            deps.templates.check(body.subject, body.body)
+        except TemplateError as exc:
+            raise Problem(422, "Invalid template", str(exc)) from None
+        await store.put_template(deps.pool, account, name, body.subject, body.body)
+
+    @app.get("/v1/admin/dead-letters", response_model=list[NotificationView])
+    async def dead_letters(
+        deps: Deps,
+        _admin: Admin,
+        account: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[NotificationView]:
+        """Notifications that gave up (permanent failure or attempts exhausted)."""
+        accounts = [account] if account else await store.all_accounts(deps.pool)
+        rows = await store.listing(deps.pool, accounts, None, "dead", limit)
+        return [NotificationView(**dict(row)) for row in rows]
+
+    @app.post("/v1/admin/dead-letters/redeliver")
+    async def redeliver(body: RedeliverBody, deps: Deps, _admin: Admin) -> dict[str, int]:
+        """Queue dead notifications again (attempts reset)."""
+        count = await store.redeliver(deps.pool, body.ids, deps.clock())
+        deps.wake()
+        return {"requeued": count}
+
+    def readiness() -> Callable[[], Awaitable[dict[str, bool]]] | None:
+        current: NotifyApiDeps | None = getattr(app.state, "deps", None)
+        return current.readiness if current is not None else None
+
+    app.include_router(ops_router(readiness))
+    return app

@@ -1,0 +1,164 @@
+"""Sends due notifications: claims a batch (attempt counted, leased), sends them concurrently,
+then records each outcome - delivered, retry later with exponential backoff, or dead - and
+publishes it on `ticketflow.notifications` (outbox, same transaction)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import asyncpg
+from prometheus_client import Counter, Histogram
+
+from services.common import outbox
+from services.notify.adapters import store
+from services.notify.adapters.store import Attempted
+from services.notify.domain.retries import Outcome, RetryPolicy, next_step
+from shared.events.notification import NotificationEvent
+from shared.topics import NOTIFICATIONS
+
+log = logging.getLogger("ticketflow.notify.delivery")
+SERVICE = "notify"
+ATTEMPTS = Counter(
+    "ticketflow_notification_attempts_total", "Delivery attempts", ["channel", "result"]
+)
+DELIVERY_SECONDS = Histogram(
+    "ticketflow_notification_delivery_seconds",
+    "Time from logging a notification to its delivery",
+    ["channel"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+
+
+class Email(Protocol):
+    async def send(
+        self, notification_id: uuid.UUID, recipient: str, subject: str, body: str
+    ) -> Outcome: ...
+
+
+class Webhooks(Protocol):
+    async def send(
+        self,
+        notification_id: uuid.UUID,
+        url: str,
+        secret: str,
+        event_type: str,
+        body: bytes,
+        timestamp: int,
+    ) -> Outcome: ...
+
+
+class Deliverer:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        email: Email,
+        webhooks: Webhooks,
+        clock: Callable[[], datetime],
+        retry: RetryPolicy,
+        *,
+        batch_size: int = 200,
+        lease: timedelta = timedelta(minutes=2),
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._pool = pool
+        self._email = email
+        self._webhooks = webhooks
+        self._clock = clock
+        self._retry = retry
+        self._batch_size = batch_size
+        self._lease = lease
+        self._on_commit = on_commit
+
+    async def _send(self, row: Any, now: datetime) -> Outcome:
+        if row["channel"] == "email":
+            return await self._email.send(
+                row["id"], row["recipient"], row["subject"], bytes(row["body"]).decode()
+            )
+        if row["url"] is None:
+            return Outcome(False, "webhook subscription no longer exists", permanent=True)
+        return await self._webhooks.send(
+            row["id"],
+            row["url"],
+            row["secret"],
+            row["source_type"],
+            bytes(row["body"]),
+            int(now.timestamp()),
+        )
+
+    async def run_due(self, now: datetime) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await store.claim(conn, now, now + self._lease, self._batch_size)
+        if not rows:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(row, now) for row in rows))
+        done = self._clock()
+        results = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            for row, outcome in zip(rows, outcomes, strict=True):
+                step = next_step(outcome, row["attempts"], self._retry)
+                retry_at = done + self._retry.delay_after(row["attempts"])
+                results.append(
+                    Attempted(
+                        row["id"],
+                        "pending" if step == "retry" else step,
+                        retry_at if step == "retry" else None,
+                        outcome.error,
+                    )
+                )
+                ATTEMPTS.labels(row["channel"], step).inc()
+                if step == "delivered":
+                    DELIVERY_SECONDS.labels(row["channel"]).observe(
+                        (done - row["created_at"]).total_seconds()
+                    )
+                else:
+                    log.log(
+                        logging.ERROR if step == "dead" else logging.WARNING,
+                        "%s %s to %s attempt %d failed (%s): %s",
+                        row["channel"],
+                        row["id"],
+                        row["recipient"],
+                        row["attempts"],
+                        "dead-lettered" if step == "dead" else f"retry at {retry_at:%H:%M:%S}",
+                        outcome.error,
+                    )
+                event = _outcome_event(row, step, done, outcome.error)
+                await outbox.append(
+                    conn,
+                    SERVICE,
+                    NOTIFICATIONS.name,
+                    row["ticket_id"],
+                    event.model_dump(mode="json"),
+                    event.type,
+                )
+            await store.finish(conn, results, done)
+        self._on_commit()
+        return len(rows)
+
+    async def next_due(self) -> datetime | None:
+        return await store.next_due(self._pool)
+
+
+def _outcome_event(row: Any, step: str, at: datetime, error: str | None) -> NotificationEvent:
+    kind = {"delivered": "notification.delivered", "retry": "notification.failed"}.get(
+        step, "notification.dead"
+    )
+    return NotificationEvent(
+        id=uuid.uuid5(row["id"], f"{kind}|{row['attempts']}"),
+        type=kind,
+        notification_id=row["id"],
+        ticket_id=row["ticket_id"],
+        account=row["account"],
+        channel=row["channel"],
+        recipient=row["recipient"],
+        template=row["template"],
+        source_event_id=row["source_event_id"],
+        source_type=row["source_type"],
+        attempt=row["attempts"],
+        at=at,
+        error=error,
+    )
