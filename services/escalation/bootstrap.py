@@ -20,7 +20,7 @@ from services.escalation.entrypoints.api import EscalationApiDeps, create_app
 from services.escalation.entrypoints.consumer import TOPICS, EscalationConsumer
 from services.escalation.entrypoints.escalator import SERVICE, Escalator
 from services.escalation.settings import EscalationSettings
-from shared.policy import load_policies
+from shared.policy import policies_by_ref
 
 log = logging.getLogger("ticketflow.escalation")
 MIGRATION_LOCK = 724010
@@ -45,7 +45,7 @@ def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc
                 if scheduler is not None:
                     scheduler.wake()
 
-            escalator = Escalator(rt.pool, load_policies(), clock, committed)
+            escalator = Escalator(rt.pool, policies_by_ref(), clock, committed)
             scheduler = DueLoop(
                 "escalation levels",
                 escalator.next_due,

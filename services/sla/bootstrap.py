@@ -11,14 +11,9 @@ import faust
 from services.sla.entrypoints.faust_app import create_app
 from services.sla.entrypoints.tracker import SlaTracker
 from services.sla.settings import SlaSettings
-from shared.policy import Policy, load_policies
+from shared.policy import policies_by_ref
 
 log = logging.getLogger("ticketflow.sla")
-
-
-def policies_by_ref(directory: Path | None = None) -> dict[str, Policy]:
-    """Every loaded policy under its pinned reference (`voipster@1`)."""
-    return {policy.ref: policy for policy in load_policies(directory).values()}
 
 
 def build(settings: SlaSettings, policy_dir: Path | None = None) -> tuple[faust.App, SlaTracker]:

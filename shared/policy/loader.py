@@ -61,3 +61,8 @@ def load_policies(directory: Path | None = None) -> dict[str, Policy]:
     if not policies:
         raise PolicyError(f"{folder}: no *.yaml policy files")
     return policies
+
+
+def policies_by_ref(directory: Path | None = None) -> dict[str, Policy]:
+    """Every loaded policy under its pinned reference (`voipster@1`), as events carry it."""
+    return {policy.ref: policy for policy in load_policies(directory).values()}

@@ -15,13 +15,12 @@ from services.devstack.infrastructure import Infrastructure
 from services.devstack.provisioning import ensure_database, ensure_topics
 from services.intake.adapters.event_store import EventStore, migrate
 from services.intake.domain.tickets import TicketRow
-from services.sla.bootstrap import policies_by_ref
 from services.sla.domain import state_codec
 from services.sla.domain.processing import apply_event
 from services.sla.domain.tracked import Incoming, Tracked
 from services.sla.entrypoints.replay import ReplayJob, replay
 from shared.events import Envelope
-from shared.policy import load_policy_file
+from shared.policy import load_policy_file, policies_by_ref
 from shared.topics import Topic
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

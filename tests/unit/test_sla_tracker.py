@@ -9,10 +9,10 @@ import orjson
 
 from services.sla.adapters.messages import RawMessage
 from services.sla.adapters.metrics import SlaMetrics
-from services.sla.bootstrap import policies_by_ref
 from services.sla.entrypoints.tracker import OutRecord, SlaTracker
 from shared.events import Envelope
 from shared.events.codec import to_kafka
+from shared.policy import policies_by_ref
 from shared.topics import SLA_EVENTS, TICKET_EVENTS
 
 TICKET = "00000000-0000-0000-0000-00000000000a"

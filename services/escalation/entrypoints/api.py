@@ -9,13 +9,14 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common import problems
-from services.common.api_keys import ApiKey, ApiKeyVerifier, bearer
+from services.common.api_keys import ApiKeyVerifier
 from services.common.ops import ops_router
 from services.common.problems import Problem
+from services.common.web_auth import Key, app_deps
 from services.escalation.domain.escalation import Escalation, NotOpen
 from services.escalation.entrypoints.escalator import Escalator
 
@@ -62,6 +63,14 @@ class EscalationApiDeps:
         self.readiness = readiness
 
 
+def get_deps(request: Request) -> EscalationApiDeps:
+    found: EscalationApiDeps = app_deps(request)
+    return found
+
+
+Deps = Annotated[EscalationApiDeps, Depends(get_deps)]
+
+
 def create_app(lifespan: Any = None) -> FastAPI:
     app = FastAPI(
         title="ticketflow escalation",
@@ -70,27 +79,6 @@ def create_app(lifespan: Any = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-
-    def deps(request: Request) -> EscalationApiDeps:
-        found: EscalationApiDeps | None = getattr(request.app.state, "deps", None)
-        if found is None:
-            raise Problem(503, "Starting", "the service is starting; retry shortly")
-        return found
-
-    Deps = Annotated[EscalationApiDeps, Depends(deps)]
-
-    async def require_key(
-        deps: Deps,
-        authorization: Annotated[str | None, Header()] = None,
-        x_api_key: Annotated[str | None, Header()] = None,
-    ) -> ApiKey:
-        presented = bearer(authorization, x_api_key)
-        key = await deps.keys.authenticate(presented) if presented else None
-        if key is None:
-            raise Problem(401, "Unauthorized", "send a valid API key as `Authorization: Bearer`")
-        return key
-
-    Key = Annotated[ApiKey, Depends(require_key)]
 
     @app.get("/v1/escalations", response_model=list[EscalationView])
     async def list_escalations(

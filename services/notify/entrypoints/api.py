@@ -3,20 +3,20 @@ admin endpoints for webhook subscriptions, account templates and dead letters.""
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from services.common import problems
-from services.common.api_keys import ApiKey, ApiKeyVerifier, bearer
+from services.common.api_keys import ApiKeyVerifier
 from services.common.ops import ops_router
 from services.common.problems import Problem
+from services.common.web_auth import Admin, Key, app_deps
 from services.notify.adapters import store
 from services.notify.adapters.templates import TemplateError, Templates
 from services.notify.domain.routing import TEMPLATES
@@ -92,6 +92,14 @@ class NotifyApiDeps:
         self.wake = wake
 
 
+def get_deps(request: Request) -> NotifyApiDeps:
+    found: NotifyApiDeps = app_deps(request)
+    return found
+
+
+Deps = Annotated[NotifyApiDeps, Depends(get_deps)]
+
+
 def create_app(lifespan: Any = None) -> FastAPI:
     app = FastAPI(
         title="ticketflow notify",
@@ -102,35 +110,6 @@ def create_app(lifespan: Any = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-
-    def deps(request: Request) -> NotifyApiDeps:
-        found: NotifyApiDeps | None = getattr(request.app.state, "deps", None)
-        if found is None:
-            raise Problem(503, "Starting", "the service is starting; retry shortly")
-        return found
-
-    Deps = Annotated[NotifyApiDeps, Depends(deps)]
-
-    async def require_key(
-        deps: Deps,
-        authorization: Annotated[str | None, Header()] = None,
-        x_api_key: Annotated[str | None, Header()] = None,
-    ) -> ApiKey:
-        presented = bearer(authorization, x_api_key)
-        key = await deps.keys.authenticate(presented) if presented else None
-        if key is None:
-            raise Problem(401, "Unauthorized", "send a valid API key as `Authorization: Bearer`")
-        return key
-
-    async def require_admin(
-        deps: Deps, authorization: Annotated[str | None, Header()] = None
-    ) -> None:
-        presented = bearer(authorization) or ""
-        if not hmac.compare_digest(presented.encode(), deps.admin_token.encode()):
-            raise Problem(401, "Unauthorized", "admin endpoints need the admin token as a bearer")
-
-    Key = Annotated[ApiKey, Depends(require_key)]
-    Admin = Annotated[None, Depends(require_admin)]
 
     @app.get("/v1/notifications", response_model=list[NotificationView])
     async def notifications(

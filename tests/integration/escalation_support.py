@@ -1,0 +1,55 @@
+"""A fresh database with intake's tables (accounts, contacts, API keys) for escalation and
+notify tests, and a clock tests move by hand."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+import orjson
+
+from services.common.runtime import migrate_service
+from services.devstack.provisioning import ensure_database
+from services.intake.adapters.accounts import AccountStore
+from services.intake.adapters.event_store import migrate as migrate_intake
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+async def service_database(server_url: str, package: str, lock_id: int) -> asyncpg.Pool:
+    url = await ensure_database(server_url, f"svc_{uuid.uuid4().hex[:10]}")
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
+    assert pool is not None
+    await migrate_intake(pool)
+    await migrate_service(pool, package, lock_id)
+    return pool
+
+
+async def account_with_matrix(
+    pool: asyncpg.Pool, account: str, policy: str, levels: dict[int, list[str]]
+) -> str:
+    """An account with escalation contacts per level; returns an API key for it."""
+    accounts = AccountStore(pool)
+    await accounts.create(account, account, policy, None, None, None, {})
+    for level, emails in levels.items():
+        for email in emails:
+            await accounts.add_contact(account, email, "escalation", None, level)
+    return (await accounts.issue_key([account], "test")).secret
+
+
+async def outbox_records(pool: asyncpg.Pool, service: str) -> list[dict[str, object]]:
+    rows = await pool.fetch(
+        "SELECT value FROM service_outbox WHERE service = $1 ORDER BY id", service
+    )
+    return [orjson.loads(row["value"]) for row in rows]
