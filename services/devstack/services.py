@@ -28,13 +28,17 @@ class RunningService:
         stop(self.process)
 
 
-def start_intake(
+def start_service(
     var_dir: Path,
+    name: str,
     database_url: str,
     bootstrap_servers: str,
     admin_token: str,
     extra_env: dict[str, str] | None = None,
+    *,
+    wait: bool = True,
 ) -> RunningService:
+    """`ticketflow NAME serve` (intake, escalation, notify) on a free port."""
     port = free_port()
     env = {
         **os.environ,
@@ -44,14 +48,15 @@ def start_intake(
         "TICKETFLOW_ENVIRONMENT": "development",
         **(extra_env or {}),
     }
-    log = var_dir / "logs" / "intake.log"
+    log = var_dir / "logs" / f"{name}.log"
     process = spawn(
-        [sys.executable, "-m", "services.cli.main", "intake", "serve", "--port", str(port)],
+        [sys.executable, "-m", "services.cli.main", name, "serve", "--port", str(port)],
         log_path=log,
         env=env,
     )
-    service = RunningService("intake", f"http://127.0.0.1:{port}", process, log)
-    wait_ready(service, timeout=45)
+    service = RunningService(name, f"http://127.0.0.1:{port}", process, log)
+    if wait:
+        wait_ready(service, timeout=45)
     return service
 
 
@@ -124,6 +129,15 @@ def seed_demo_accounts(
             if created.status_code not in (201, 409):
                 raise RuntimeError(f"could not create {account_id}: {created.text}")
             http.post(f"/v1/admin/accounts/{account_id}/contacts", json={"email": contact})
+            escalation = {
+                level: f"{who}@provider-{policy.id}.example"
+                for level, who in ((1, "oncall"), (2, "duty-manager"), (3, "head-of-support"))
+            }
+            for level, email in escalation.items():
+                http.post(
+                    f"/v1/admin/accounts/{account_id}/contacts",
+                    json={"email": email, "role": "escalation", "level": level},
+                )
             key = http.post(
                 "/v1/admin/api-keys", json={"accounts": [account_id], "label": "ticketflow dev"}
             )
@@ -134,6 +148,7 @@ def seed_demo_accounts(
                     "policy": policy.ref,
                     "plan": body["plan"],
                     "contact": contact,
+                    "escalation_contacts": escalation,
                     "api_key": key.json()["key"],
                 }
             )

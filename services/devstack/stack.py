@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from services.devstack.infrastructure import Infrastructure, infrastructure
+from services.devstack.mail_sink import mail_sink
 from services.devstack.provisioning import ensure_database, ensure_topics
 from services.devstack.services import (
     RunningService,
     seed_demo_accounts,
-    start_intake,
+    start_service,
     start_sla,
     wait_ready,
 )
@@ -68,7 +69,14 @@ def describe(
 PATHS: dict[str, dict[str, str]] = {
     "intake": {"docs": "/docs", "metrics": "/metrics"},
     "sla": {"docs": "/v1/tickets/{ticket_id}/sla", "metrics": "/metrics"},
+    "escalation": {"docs": "/docs", "metrics": "/metrics"},
+    "notify": {"docs": "/docs", "metrics": "/metrics"},
 }
+
+
+def _entry(service: RunningService) -> dict[str, Any]:
+    links = {key: f"{service.url}{path}" for key, path in PATHS[service.name].items()}
+    return {"url": service.url, "pid": service.process.pid, "log": str(service.log), **links}
 
 
 def render_table(stack: dict[str, Any]) -> str:
@@ -85,6 +93,93 @@ def render_table(stack: dict[str, Any]) -> str:
     lines += [f"{name:<10} {address:<{width}}  {origin}" for name, address, origin in rows]
     lines.append(f"topics: {len(stack['topics'])} (with .dlq), e.g. ticketflow.ticket-events")
     return "\n".join(lines)
+
+
+class StackFile:
+    """dev-stack.json, written atomically (readers never see half a file); the mail sink
+    adds each message it receives."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._stack: dict[str, Any] | None = None
+        self._messages: list[dict[str, Any]] = []
+
+    def _write(self) -> None:
+        if self._stack is None:
+            return
+        self._stack["mail"]["messages"] = self._messages
+        partial = self._path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(self._stack, indent=2) + "\n")
+        partial.replace(self._path)
+
+    def publish(self, stack: dict[str, Any]) -> None:
+        with self._lock:
+            self._stack = stack
+            self._write()
+
+    def mail_received(self, messages: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._messages = messages
+            self._write()
+
+
+def start_services(
+    var_dir: Path,
+    infra: Infrastructure,
+    provisioned: dict[str, Any],
+    admin_token: str,
+    smtp_port: int,
+    out: Callable[[str], None],
+) -> list[RunningService]:
+    """The four services, each waited for; on failure the ones started are stopped."""
+    database_url = provisioned["database_url"]
+    bootstrap = infra.kafka_bootstrap_servers
+    running: list[RunningService] = []
+    try:
+        out("starting the SLA worker, intake, escalation and notify ...")
+        running.append(start_sla(var_dir, bootstrap, wait=False))
+        running.append(
+            start_service(
+                var_dir,
+                "intake",
+                database_url,
+                bootstrap,
+                admin_token,
+                {"TICKETFLOW_SLA_URL": running[0].url},
+            )
+        )
+        running.append(
+            start_service(var_dir, "escalation", database_url, bootstrap, admin_token, wait=False)
+        )
+        notify_env = {
+            "TICKETFLOW_NOTIFY_SMTP_PORT": str(smtp_port),
+            "TICKETFLOW_NOTIFY_SMTP_START_TLS": "false",
+        }
+        running.append(
+            start_service(
+                var_dir, "notify", database_url, bootstrap, admin_token, notify_env, wait=False
+            )
+        )
+        for service in running:
+            wait_ready(service, timeout=60)
+    except BaseException:
+        for service in reversed(running):
+            service.stop()
+        raise
+    return running
+
+
+def wait_for_stop(
+    stop_requested: threading.Event, running: list[RunningService], out: Callable[[str], None]
+) -> None:
+    """Until Ctrl-C/SIGTERM, or until a service exits by itself (said, then everything stops)."""
+    while not stop_requested.wait(0.5):
+        exited = [service for service in running if service.process.poll() is not None]
+        if exited:
+            for service in exited:
+                out(f"{service.name} exited ({service.process.returncode}); see {service.log}")
+            return
 
 
 def run(var_dir: Path, out: Callable[[str], None]) -> None:
@@ -105,49 +200,39 @@ def run(var_dir: Path, out: Callable[[str], None]) -> None:
             provisioned = asyncio.run(provision(infra))
             admin_token = secrets.token_urlsafe(24)
             running: list[RunningService] = []
+            stack_file = StackFile(state_file)
             try:
-                out("starting the SLA worker and intake ...")
-                sla = start_sla(var_dir, infra.kafka_bootstrap_servers, wait=False)
-                running.append(sla)
-                intake = start_intake(
-                    var_dir,
-                    provisioned["database_url"],
-                    infra.kafka_bootstrap_servers,
-                    admin_token,
-                    extra_env={"TICKETFLOW_SLA_URL": sla.url},
-                )
-                running.append(intake)
-                wait_ready(sla, timeout=60)
-                accounts = seed_demo_accounts(intake.url, admin_token, load_policies())
-                stack = describe(infra, provisioned, time.monotonic() - began)
-                stack["services"] = {
-                    service.name: {
-                        "url": service.url,
-                        "pid": service.process.pid,
-                        "log": str(service.log),
+                with mail_sink(var_dir / "mail", stack_file.mail_received) as smtp_port:
+                    running += start_services(
+                        var_dir, infra, provisioned, admin_token, smtp_port, out
+                    )
+                    intake = next(service for service in running if service.name == "intake")
+                    accounts = seed_demo_accounts(intake.url, admin_token, load_policies())
+                    stack = describe(infra, provisioned, time.monotonic() - began)
+                    stack["services"] = {
+                        service.name: {
+                            "url": service.url,
+                            "pid": service.process.pid,
+                            "log": str(service.log),
+                            **{
+                                key: f"{service.url}{path}"
+                                for key, path in PATHS[service.name].items()
+                            },
+                        }
+                        for service in running
                     }
-                    for service in running
-                }
-                for name, info in stack["services"].items():
-                    info.update({key: f"{info['url']}{path}" for key, path in PATHS[name].items()})
-                stack["admin_token"] = admin_token
-                stack["demo_accounts"] = accounts
-                state_file.write_text(json.dumps(stack, indent=2) + "\n")
-                out(render_table(stack))
-                out(
-                    f"ready in {stack['startup_seconds']} s; demo accounts and API keys in "
-                    f"{state_file}. Ctrl-C stops."
-                )
-                while not stop_requested.wait(0.5):
-                    exited = [service for service in running if service.process.poll() is not None]
-                    if exited:
-                        for service in exited:
-                            out(
-                                f"{service.name} exited ({service.process.returncode}); "
-                                f"see {service.log}"
-                            )
-                        break
-                out("stopping ...")
+                    stack["admin_token"] = admin_token
+                    stack["demo_accounts"] = accounts
+                    stack["mail"] = {"smtp": f"127.0.0.1:{smtp_port}", "messages": []}
+                    stack_file.publish(stack)
+                    out(render_table(stack))
+                    out(
+                        f"ready in {stack['startup_seconds']} s; demo accounts and API keys in "
+                        f"{state_file}; mail notify sends lands in {var_dir / 'mail'}. "
+                        "Ctrl-C stops."
+                    )
+                    wait_for_stop(stop_requested, running, out)
+                    out("stopping ...")
             finally:
                 for service in reversed(running):
                     service.stop()

@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -51,7 +53,7 @@ def _children(stack: dict[str, object]) -> list[int]:
         pids.append(info["pid"])
     services = stack["services"]
     assert isinstance(services, dict)
-    pids.extend(services[name]["pid"] for name in ("intake", "sla"))
+    pids.extend(services[name]["pid"] for name in ("intake", "sla", "escalation", "notify"))
     return pids
 
 
@@ -112,12 +114,59 @@ def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Pat
     assert clocks["first_response"]["status"] == "running"
     assert clocks["first_response"]["target"]["calendar"] == "standard"
 
+    breach_is_escalated_and_emailed_within_5_s(stack, demo["demo-voximplant"], tmp_path / "var")
+
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out.decode()
     assert b"stopped cleanly" in out
     assert _gone_within(pids, 10), "postgres or broker left running"
     assert not (tmp_path / "var" / "dev-stack.json").exists()
+
+
+def breach_is_escalated_and_emailed_within_5_s(
+    stack: dict[str, Any], account: dict[str, Any], var_dir: Path
+) -> None:
+    """Through all four services: a sev1 ticket whose 2 h response target (silver) ends a few
+    seconds from now -> SLA breach at the deadline -> escalation level 1 -> email in the sink."""
+    intake = stack["services"]["intake"]["url"]
+    deadline = datetime.now(UTC) + timedelta(seconds=6)
+    opened = httpx.post(
+        f"{intake}/v1/tickets",
+        timeout=5,
+        headers={"Authorization": f"Bearer {account['api_key']}"},
+        json={
+            "account": account["account"],
+            "contact": account["contact"],
+            "channel": "web",
+            "priority": "sev1",
+            "subject": "all calls failing",
+            "occurred_at": (deadline - timedelta(hours=2)).isoformat(),
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    number = opened.json()["number"]
+    oncall = account["escalation_contacts"]["1"]
+    escalation_mail = None
+    give_up = time.monotonic() + 30
+    while escalation_mail is None and time.monotonic() < give_up:
+        time.sleep(0.2)
+        messages = json.loads((var_dir / "dev-stack.json").read_text())["mail"]["messages"]
+        escalation_mail = next(
+            (
+                m
+                for m in messages
+                if number in m["subject"] and "ESCALATION level 1" in m["subject"]
+            ),
+            None,
+        )
+    assert escalation_mail is not None, "no escalation email within 30 s"
+    assert escalation_mail["to"] == [oncall]
+    received = datetime.fromisoformat(escalation_mail["received_at"])
+    assert deadline <= received <= deadline + timedelta(seconds=5), received - deadline
+    subjects = [m["subject"] for m in messages if number in m["subject"]]
+    assert any("We received your ticket" in s for s in subjects), subjects
+    assert any("SLA warning" in s for s in subjects), subjects
 
 
 def test_children_die_with_a_killed_dev_process(tmp_path: Path) -> None:
