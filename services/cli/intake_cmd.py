@@ -64,10 +64,14 @@ def serve(
 
 @db_app.command()
 def migrate() -> None:
-    """Apply the event store migrations to DATABASE_URL (safe to run repeatedly)."""
+    """Apply the migrations of intake (event store, accounts), escalation and notify to
+    DATABASE_URL (safe to run repeatedly; the Kubernetes migration Job runs this)."""
     import asyncpg
 
+    from services.common.runtime import migrate_service
+    from services.escalation.bootstrap import MIGRATION_LOCK as ESCALATION_LOCK
     from services.intake.adapters.event_store import migrate as apply
+    from services.notify.bootstrap import MIGRATION_LOCK as NOTIFY_LOCK
 
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -78,7 +82,13 @@ def migrate() -> None:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
         assert pool is not None
         try:
-            return await apply(pool)
+            names = [f"intake/{name}" for name in await apply(pool)]
+            for package, lock, label in (
+                ("services.escalation.adapters", ESCALATION_LOCK, "escalation"),
+                ("services.notify.adapters", NOTIFY_LOCK, "notify"),
+            ):
+                names += [f"{label}/{name}" for name in await migrate_service(pool, package, lock)]
+            return names
         finally:
             await pool.close()
 

@@ -11,8 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from shared.commands import TicketCommand
 from shared.events.envelope import Envelope
+from shared.events.escalation import EscalationEvent
+from shared.events.notification import NotificationEvent
 from shared.events.sla import SlaEvent
 from shared.events.types import EVENT_TYPES
 from shared.topics import ALL_TOPICS
@@ -38,17 +42,39 @@ def envelope_schema() -> dict[str, Any]:
     return schema
 
 
+# Structured records (not CloudEvents envelopes): topic, message key, schema file, model, title.
+RECORDS: tuple[tuple[str, str, str, type[BaseModel], str], ...] = (
+    ("ticketflow.sla-events", "sla_event", "sla-event.json", SlaEvent, "SLA event"),
+    (
+        "ticketflow.ticket-commands",
+        "ticket_command",
+        "ticket-command.json",
+        TicketCommand,
+        "Ticket command",
+    ),
+    (
+        "ticketflow.escalations",
+        "escalation_event",
+        "escalation-event.json",
+        EscalationEvent,
+        "Escalation event",
+    ),
+    (
+        "ticketflow.notifications",
+        "notification_event",
+        "notification-event.json",
+        NotificationEvent,
+        "Notification outcome",
+    ),
+)
+
+
 def record_schemas() -> dict[str, dict[str, Any]]:
-    """Schemas of the structured records on sla-events and ticket-commands."""
+    """Schemas of the structured records on sla-events, ticket-commands, escalations and
+    notifications."""
     out: dict[str, dict[str, Any]] = {}
-    for name, model, title in (
-        ("sla-event.json", SlaEvent, "ticketflow SLA event (value on ticketflow.sla-events)"),
-        (
-            "ticket-command.json",
-            TicketCommand,
-            "ticketflow ticket command (value on ticketflow.ticket-commands)",
-        ),
-    ):
+    for topic, _, name, model, label in RECORDS:
+        title = f"ticketflow {label.lower()} (value on {topic})"
         schema = model.model_json_schema(mode="serialization")
         schema["$id"] = f"https://ticketflow.dev/schemas/{name}"
         schema["title"] = title
@@ -104,27 +130,19 @@ def asyncapi() -> dict[str, Any]:
             channel["messages"] = {
                 key: {"$ref": f"#/components/messages/{key}"} for key in ticket_messages
             }
-        if topic.name == "ticketflow.sla-events":
-            channel["messages"] = {"sla_event": {"$ref": "#/components/messages/sla_event"}}
-        if topic.name == "ticketflow.ticket-commands":
-            channel["messages"] = {
-                "ticket_command": {"$ref": "#/components/messages/ticket_command"}
-            }
+        for record_topic, key, *_ in RECORDS:
+            if topic.name == record_topic:
+                channel["messages"] = {key: {"$ref": f"#/components/messages/{key}"}}
         channels[topic.name.removeprefix("ticketflow.")] = channel
     record_messages = {
-        "sla_event": {
-            "name": "sla-event",
-            "title": "SLA event",
+        key: {
+            "name": name.removesuffix(".json"),
+            "title": label,
             "contentType": "application/json",
-            "summary": "Deduplicate by `id`: re-emitted after a crash with the same id.",
-            "payload": {"$ref": "schemas/sla-event.json"},
-        },
-        "ticket_command": {
-            "name": "ticket-command",
-            "title": "Ticket command",
-            "contentType": "application/json",
-            "payload": {"$ref": "schemas/ticket-command.json"},
-        },
+            "summary": "Deduplicate by `id`: a record re-published after a crash keeps its id.",
+            "payload": {"$ref": f"schemas/{name}"},
+        }
+        for _, key, name, _, label in RECORDS
     }
     return {
         "asyncapi": "3.0.0",
