@@ -62,7 +62,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
             applied = await migrate_service(rt.pool, "services.notify.adapters", MIGRATION_LOCK)
             log.info("database migrated (%s)", ", ".join(applied))
             publisher = OutboxPublisher(rt.pool, SERVICE, kafka_send(rt.producer), OUTBOX_LOCK)
-            webhooks = WebhookSender()
+            webhooks = WebhookSender(max_connections=settings.concurrency)
             rt.closers.append(webhooks.close)
             deliverer = Deliverer(
                 rt.pool,
@@ -71,6 +71,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 clock,
                 retry_policy(settings),
                 batch_size=settings.batch_size,
+                concurrency=settings.concurrency,
                 on_commit=publisher.wake,
             )
             scheduler = DueLoop(

@@ -45,6 +45,7 @@ class NotifySettings(BaseSettings):
     first_retry_s: float = Field(default=5.0, gt=0)
     max_retry_s: float = Field(default=3600.0, gt=0)
     batch_size: int = Field(default=200, ge=1)
+    concurrency: int = Field(default=16, ge=1, description="Deliveries in flight at once")
     max_sleep_s: float = 5.0
 
     @model_validator(mode="after")

@@ -63,6 +63,7 @@ class Deliverer:
         *,
         batch_size: int = 200,
         lease: timedelta = timedelta(minutes=2),
+        concurrency: int = 16,
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._pool = pool
@@ -73,8 +74,13 @@ class Deliverer:
         self._batch_size = batch_size
         self._lease = lease
         self._on_commit = on_commit
+        self._slots = asyncio.Semaphore(concurrency)
 
     async def _send(self, row: Any, now: datetime) -> Outcome:
+        async with self._slots:
+            return await self._send_now(row, now)
+
+    async def _send_now(self, row: Any, now: datetime) -> Outcome:
         if row["channel"] == "email":
             return await self._email.send(
                 row["id"], row["recipient"], row["subject"], bytes(row["body"]).decode()
