@@ -109,21 +109,20 @@ def clock() -> datetime:
     return datetime.now(UTC)
 
 
+def deliverer_for(pool: asyncpg.Pool, webhooks: WebhookSender) -> Deliverer:
+    unused_email = EmailSender("127.0.0.1", 9, "bench@example.invalid")
+    retry = RetryPolicy()
+    return Deliverer(
+        pool, unused_email, webhooks, clock, retry, batch_size=BATCH, concurrency=CONCURRENCY
+    )
+
+
 async def system_throughput(pool: asyncpg.Pool, url: str, bodies: list[bytes]) -> float:
     subscription, _ = await store.create_subscription(pool, "bench", url, ["*"])
     async with pool.acquire() as conn:
         await store.insert(conn, rows(bodies, subscription), clock())
     webhooks = WebhookSender(max_connections=CONCURRENCY)
-    unused_email = EmailSender("127.0.0.1", 9, "bench@example.invalid")
-    deliverer = Deliverer(
-        pool,
-        unused_email,
-        webhooks,
-        clock,
-        RetryPolicy(),
-        batch_size=BATCH,
-        concurrency=CONCURRENCY,
-    )
+    deliverer = deliverer_for(pool, webhooks)
     began = time.perf_counter()
     while await deliverer.run_due(clock()):
         pass
@@ -156,16 +155,7 @@ async def system_latency(pool: asyncpg.Pool, url: str, count: int, rate: float) 
     await pool.execute("TRUNCATE notifications")
     subscription, _ = await store.create_subscription(pool, "bench", url, ["*"])
     webhooks = WebhookSender(max_connections=CONCURRENCY)
-    unused_email = EmailSender("127.0.0.1", 9, "bench@example.invalid")
-    deliverer = Deliverer(
-        pool,
-        unused_email,
-        webhooks,
-        clock,
-        RetryPolicy(),
-        batch_size=BATCH,
-        concurrency=CONCURRENCY,
-    )
+    deliverer = deliverer_for(pool, webhooks)
     loop = DueLoop("bench", deliverer.next_due, deliverer.run_due, clock, max_sleep=1.0)
     stop = asyncio.Event()
     task = asyncio.create_task(loop.run(stop))
