@@ -198,6 +198,8 @@ async def measure(database_url: str, url: str, count: int, trickle: int) -> dict
     try:
         await migrate_service(pool, "services.notify.adapters", 1)
         bodies = [payload(index) for index in range(count)]
+        print("warming the receiver up ...", file=sys.stderr)
+        await baseline_throughput(url, bodies[:1000])
         print(f"baseline: bare httpx, {count} POSTs ...", file=sys.stderr)
         base_rate = await baseline_throughput(url, bodies)
         print(f"system: deliverer draining {count} notifications ...", file=sys.stderr)

@@ -54,6 +54,27 @@ async def append(
     )
 
 
+async def append_many(
+    conn: asyncpg.Connection,
+    service: str,
+    topic: str,
+    records: list[tuple[str, dict[str, Any], str]],
+) -> None:
+    """Queue many JSON records `(key, value, type)` in one statement."""
+    if not records:
+        return
+    await conn.execute(
+        "INSERT INTO service_outbox (service, topic, key, value, headers) "
+        "SELECT $1, $2, k, v, h::jsonb FROM unnest($3::bytea[], $4::bytea[], $5::text[]) "
+        "AS r(k, v, h)",
+        service,
+        topic,
+        [key.encode() for key, _, _ in records],
+        [orjson.dumps(value) for _, value, _ in records],
+        [orjson.dumps([["ce_type", kind]]).decode() for _, _, kind in records],
+    )
+
+
 class OutboxPublisher:
     def __init__(
         self,

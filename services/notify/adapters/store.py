@@ -131,10 +131,16 @@ async def claim(
 
 
 async def finish(conn: asyncpg.Connection, results: Sequence[Attempted], now: datetime) -> None:
-    await conn.executemany(
-        "UPDATE notifications SET status = $2, next_attempt_at = $3, last_error = $4, "
-        "delivered_at = CASE WHEN $2 = 'delivered' THEN $5::timestamptz END WHERE id = $1",
-        [(r.id, r.status, r.next_attempt_at, r.error, now) for r in results],
+    await conn.execute(
+        "UPDATE notifications n SET status = r.status, next_attempt_at = r.next_at, "
+        "last_error = r.error, delivered_at = CASE WHEN r.status = 'delivered' "
+        "THEN $5::timestamptz END FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], "
+        "$4::text[]) AS r(id, status, next_at, error) WHERE n.id = r.id",
+        [r.id for r in results],
+        [r.status for r in results],
+        [r.next_attempt_at for r in results],
+        [r.error for r in results],
+        now,
     )
 
 

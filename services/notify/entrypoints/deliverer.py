@@ -103,47 +103,47 @@ class Deliverer:
             return 0
         outcomes = await asyncio.gather(*(self._send(row, now) for row in rows))
         done = self._clock()
-        results = []
+        results: list[Attempted] = []
+        records: list[tuple[str, dict[str, Any], str]] = []
+        for row, outcome in zip(rows, outcomes, strict=True):
+            attempted, event = self._judge(row, outcome, done)
+            results.append(attempted)
+            records.append((row["ticket_id"], event.model_dump(mode="json"), event.type))
         async with self._pool.acquire() as conn, conn.transaction():
-            for row, outcome in zip(rows, outcomes, strict=True):
-                step = next_step(outcome, row["attempts"], self._retry)
-                retry_at = done + self._retry.delay_after(row["attempts"])
-                results.append(
-                    Attempted(
-                        row["id"],
-                        "pending" if step == "retry" else step,
-                        retry_at if step == "retry" else None,
-                        outcome.error,
-                    )
-                )
-                ATTEMPTS.labels(row["channel"], step).inc()
-                if step == "delivered":
-                    DELIVERY_SECONDS.labels(row["channel"]).observe(
-                        (done - row["created_at"]).total_seconds()
-                    )
-                else:
-                    log.log(
-                        logging.ERROR if step == "dead" else logging.WARNING,
-                        "%s %s to %s attempt %d failed (%s): %s",
-                        row["channel"],
-                        row["id"],
-                        row["recipient"],
-                        row["attempts"],
-                        "dead-lettered" if step == "dead" else f"retry at {retry_at:%H:%M:%S}",
-                        outcome.error,
-                    )
-                event = _outcome_event(row, step, done, outcome.error)
-                await outbox.append(
-                    conn,
-                    SERVICE,
-                    NOTIFICATIONS.name,
-                    row["ticket_id"],
-                    event.model_dump(mode="json"),
-                    event.type,
-                )
+            await outbox.append_many(conn, SERVICE, NOTIFICATIONS.name, records)
             await store.finish(conn, results, done)
         self._on_commit()
         return len(rows)
+
+    def _judge(
+        self, row: Any, outcome: Outcome, done: datetime
+    ) -> tuple[Attempted, NotificationEvent]:
+        """Delivered, retry later (exponential backoff) or dead; logged and counted."""
+        step = next_step(outcome, row["attempts"], self._retry)
+        retry_at = done + self._retry.delay_after(row["attempts"])
+        ATTEMPTS.labels(row["channel"], step).inc()
+        if step == "delivered":
+            DELIVERY_SECONDS.labels(row["channel"]).observe(
+                (done - row["created_at"]).total_seconds()
+            )
+        else:
+            log.log(
+                logging.ERROR if step == "dead" else logging.WARNING,
+                "%s %s to %s attempt %d failed (%s): %s",
+                row["channel"],
+                row["id"],
+                row["recipient"],
+                row["attempts"],
+                "dead-lettered" if step == "dead" else f"retry at {retry_at:%H:%M:%S}",
+                outcome.error,
+            )
+        attempted = Attempted(
+            row["id"],
+            "pending" if step == "retry" else step,
+            retry_at if step == "retry" else None,
+            outcome.error,
+        )
+        return attempted, _outcome_event(row, step, done, outcome.error)
 
     async def next_due(self) -> datetime | None:
         return await store.next_due(self._pool)
