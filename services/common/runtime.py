@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.common.kafka_security import kafka_kwargs
 from services.common.migrations import apply_migrations
 from services.common.outbox import OUTBOX_DDL
 from services.common.tracking import TRACKING_DDL
@@ -76,6 +77,7 @@ class Runtime:
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **kafka_kwargs(),
         )
         await consumer.start()
         self.consumers.append(consumer)
@@ -99,7 +101,9 @@ async def running(
     """Open the pool and producer; on exit stop the tasks, consumers, producer and pool."""
     pool = await asyncpg.create_pool(database_url, min_size=2, max_size=pool_size)
     assert pool is not None
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=2)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, acks="all", linger_ms=2, **kafka_kwargs()
+    )
     await producer.start()
     runtime = Runtime(pool, producer, bootstrap_servers)
     try:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,6 +14,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
+from services.common.kafka_security import kafka_kwargs
+from services.common.runtime import broker_reachable
 from services.intake.adapters.accounts import AccountStore
 from services.intake.adapters.event_store import EventStore, migrate
 from services.intake.adapters.idempotency import IdempotencyStore
@@ -45,15 +46,6 @@ async def _rollback_only(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-def _broker_reachable(bootstrap_servers: str) -> bool:
-    host, _, port = bootstrap_servers.split(",")[0].rpartition(":")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def build_app(settings: IntakeSettings) -> FastAPI:
     """The intake app; its lifespan opens the pool, migrates, and runs the outbox relay."""
 
@@ -66,7 +58,10 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         applied = await migrate(pool)
         log.info("database migrated (%s)", ", ".join(applied))
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=2
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            linger_ms=2,
+            **kafka_kwargs(),
         )
         await producer.start()
         relay = OutboxRelay(pool, kafka_sender(producer), TICKET_EVENTS.name)
@@ -82,7 +77,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
                 database = await pool.fetchval("SELECT 1") == 1
             except (OSError, asyncpg.PostgresError):
                 database = False
-            broker = await asyncio.to_thread(_broker_reachable, settings.kafka_bootstrap_servers)
+            broker = await asyncio.to_thread(broker_reachable, settings.kafka_bootstrap_servers)
             return {"database": database, "broker": broker}
 
         deps = IntakeDeps(
@@ -110,6 +105,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
                 group_id="ticketflow-intake-commands",
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
+                **kafka_kwargs(),
             )
             await consumer.start()
             commands = CommandConsumer(deps.store, consumer, producer)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.common.kafka_security import kafka_kwargs
+
 
 async def latest_states(bootstrap_servers: str, topic: str) -> dict[bytes, bytes]:
     """Ticket key -> newest encoded state, reading every partition up to its current end."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        **kafka_kwargs(),
     )
     await consumer.start()
     try:

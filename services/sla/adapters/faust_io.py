@@ -9,6 +9,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.types import TP
 
+from services.common.kafka_security import kafka_kwargs
 from services.sla.entrypoints.tracker import OutRecord
 
 
@@ -62,6 +63,7 @@ class KafkaPublisher:
                 acks="all",
                 client_id="ticketflow-sla",
                 max_batch_size=512 * 1024,
+                **kafka_kwargs(),
             )
             await producer.start()
             self._producer = producer
@@ -106,6 +108,7 @@ class FaustOffsets:
                 bootstrap_servers=self._bootstrap_servers,
                 enable_auto_commit=False,
                 client_id="ticketflow-sla-watermark",
+                **kafka_kwargs(),
             )
             await probe.start()
             self._probe = probe

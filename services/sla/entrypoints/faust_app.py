@@ -8,6 +8,7 @@ from typing import Any
 
 import faust
 
+from services.common.kafka_security import KafkaSecurity
 from services.sla.adapters import faust_transport
 from services.sla.adapters.faust_io import FaustOffsets, FaustStateTable, KafkaPublisher
 from services.sla.adapters.messages import RawMessage
@@ -58,6 +59,7 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
         web_bind=settings.host,
         web_port=settings.port,
         web_host=settings.advertised_host or settings.host,
+        broker_credentials=KafkaSecurity().faust_credentials(),
     )
     source = app.topic(
         TICKET_EVENTS.name,
