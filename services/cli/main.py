@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from services.cli import (
+    deploy_cmd,
     escalation_cmd,
     intake_cmd,
     notify_cmd,
@@ -34,6 +35,7 @@ app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(intake_cmd.app, name="intake")
 app.add_typer(escalation_cmd.app, name="escalation")
 app.add_typer(notify_cmd.app, name="notify")
+app.add_typer(deploy_cmd.app, name="deploy")
 app.add_typer(intake_cmd.db_app, name="db")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.command("openapi")(intake_cmd.openapi)

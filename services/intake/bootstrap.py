@@ -102,7 +102,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
             consumer = AIOKafkaConsumer(
                 TICKET_COMMANDS.name,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
-                group_id="ticketflow-intake-commands",
+                group_id=settings.commands_group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 **kafka_kwargs(),

@@ -30,6 +30,7 @@ class IntakeSettings(BaseSettings):
     )
     relay_enabled: bool = True
     commands_enabled: bool = True
+    commands_group: str = "ticketflow-intake-commands"
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> IntakeSettings:
