@@ -11,16 +11,23 @@ DEAD_LETTERS = Counter(
 )
 
 
-async def dead_letter(producer: Any, message: Any, error: str, reason: str) -> None:
-    """Copy `message` to its topic's DLQ, keeping key, value and headers, adding the error."""
-    headers = list(message.headers or ())
-    headers += [
+def dlq_headers(message: Any, error: str, reason: str) -> list[tuple[str, bytes]]:
+    """The record's own headers plus why it failed and where it came from (every service
+    writes the same names: `dlq_error`, `dlq_reason`, `dlq_source_topic`,
+    `dlq_source_partition`, `dlq_source_offset`)."""
+    return [
+        *(message.headers or ()),
         ("dlq_error", error[:2000].encode()),
         ("dlq_reason", reason.encode()),
         ("dlq_source_topic", message.topic.encode()),
         ("dlq_source_partition", str(message.partition).encode()),
         ("dlq_source_offset", str(message.offset).encode()),
     ]
+
+
+async def dead_letter(producer: Any, message: Any, error: str, reason: str) -> None:
+    """Copy `message` to its topic's DLQ, keeping key, value and headers, adding the error."""
+    headers = dlq_headers(message, error, reason)
     await producer.send_and_wait(
         f"{message.topic}.dlq", message.value, key=message.key, headers=headers
     )

@@ -22,6 +22,7 @@ from typing import Protocol
 
 import orjson
 
+from services.common.dead_letters import dlq_headers
 from services.sla.adapters.messages import RawMessage, decode_message
 from services.sla.adapters.metrics import SlaMetrics
 from services.sla.domain import state_codec
@@ -325,14 +326,7 @@ class SlaTracker:
 
 def dead_letter(message: RawMessage, error: str, reason: str) -> OutRecord:
     """The original record to `<topic>.dlq`, with the error and where it came from in headers."""
-    headers = [
-        *message.headers,
-        ("dlq_error", error[:1000].encode()),
-        ("dlq_reason", reason.encode()),
-        ("dlq_topic", message.topic.encode()),
-        ("dlq_partition", str(message.partition).encode()),
-        ("dlq_offset", str(message.offset).encode()),
-    ]
+    headers = dlq_headers(message, error, reason)
     log.error(
         "dead-lettered %s[%d]@%d (%s): %s",
         message.topic,
