@@ -1,23 +1,26 @@
-"""Health, readiness and metrics routes every HTTP service mounts."""
+"""Health, readiness and metrics routes of the escalation and notify APIs.
+
+They read the app's running deps (set by its lifespan): `readiness()` answers `/readyz`, and
+an optional `refresh_metrics()` updates gauges just before `/metrics` is scraped."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
-Readiness = Callable[[], Awaitable[dict[str, bool]]]
+OUTBOX_PENDING = Gauge(
+    "ticketflow_outbox_pending", "Records written but not yet published", ["service"]
+)
 
 
-def ops_router(
-    readiness: Callable[[], Readiness | None],
-    before_metrics: Callable[[], Awaitable[None]] | None = None,
-    registry: CollectorRegistry = REGISTRY,
-) -> APIRouter:
-    """`readiness` returns the check of the running app (None until its lifespan started)."""
+def ops_router(app: FastAPI) -> APIRouter:
     router = APIRouter(tags=["operations"])
+
+    def running() -> Any:
+        return getattr(app.state, "deps", None)
 
     @router.get("/healthz", summary="Liveness: the process serves requests")
     async def healthz() -> dict[str, str]:
@@ -25,8 +28,8 @@ def ops_router(
 
     @router.get("/readyz", summary="Readiness: database and broker reachable")
     async def readyz() -> JSONResponse:
-        check = readiness()
-        checks = await check() if check is not None else {"started": False}
+        deps = running()
+        checks = await deps.readiness() if deps is not None else {"started": False}
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
@@ -35,8 +38,9 @@ def ops_router(
 
     @router.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
-        if before_metrics is not None:
-            await before_metrics()
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        refresh = getattr(running(), "refresh_metrics", None)
+        if refresh is not None:
+            await refresh()
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -75,6 +75,15 @@ async def append_many(
     )
 
 
+async def pending(pool: asyncpg.Pool, service: str) -> int:
+    """Records of `service` not published yet."""
+    count: int = await pool.fetchval(
+        "SELECT count(*) FROM service_outbox WHERE service = $1 AND published_at IS NULL",
+        service,
+    )
+    return count
+
+
 class OutboxPublisher:
     def __init__(
         self,
@@ -126,13 +135,6 @@ class OutboxPublisher:
             )
         self.published += len(rows)
         return len(rows)
-
-    async def pending(self) -> int:
-        count: int = await self._pool.fetchval(
-            "SELECT count(*) FROM service_outbox WHERE service = $1 AND published_at IS NULL",
-            self._service,
-        )
-        return count
 
     async def run(self, stop: asyncio.Event) -> None:
         holder = await self._pool.acquire()

@@ -142,6 +142,14 @@ async def test_acknowledgement_stops_the_next_level(pool: asyncpg.Pool) -> None:
         )
         assert hidden.status_code == 404
         assert hidden.headers["content-type"] == "application/problem+json"
+        metrics = (await http.get("/metrics")).text
+        assert 'ticketflow_escalations_open{status="raised"} 1.0' in metrics
+        assert 'ticketflow_escalations_open{status="acknowledged"} 1.0' in metrics
+        assert 'ticketflow_outbox_pending{service="escalation"} 3.0' in metrics
+        assert (await http.get("/readyz")).json() == {
+            "status": "ready",
+            "checks": {"database": True},
+        }
     assert await escalator.run_due(TUESDAY + timedelta(hours=2)) == 1
     records = await outbox_records(pool, "escalation")
     advanced = [

@@ -277,6 +277,9 @@ async def test_the_contact_gets_the_opening_confirmation_with_the_accounts_templ
         )
         assert bad.status_code == 422 and "subject, line 1" in bad.json()["detail"]
         assert (await http.get("/v1/notifications")).status_code == 401
+        metrics = (await http.get("/metrics")).text
+        assert 'ticketflow_notifications{status="pending"} 0.0' in metrics
+        assert 'ticketflow_outbox_pending{service="notify"} 1.0' in metrics
 
 
 async def test_an_undecodable_record_is_a_bad_message(pool: asyncpg.Pool) -> None:

@@ -150,3 +150,10 @@ async def matrix_override(conn: asyncpg.Connection, account: str) -> dict[str, A
         return {}
     value: dict[str, Any] = orjson.loads(raw)
     return value
+
+
+async def open_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    rows = await pool.fetch(
+        "SELECT status, count(*) AS n FROM escalations WHERE status <> 'resolved' GROUP BY status"
+    )
+    return {row["status"]: int(row["n"]) for row in rows}

@@ -62,6 +62,9 @@ class EscalationApiDeps:
         self.keys = keys
         self.readiness = readiness
 
+    async def refresh_metrics(self) -> None:
+        await self.escalator.refresh_metrics()
+
 
 def get_deps(request: Request) -> EscalationApiDeps:
     found: EscalationApiDeps = app_deps(request)
@@ -115,9 +118,5 @@ def create_app(lifespan: Any = None) -> FastAPI:
             raise Problem(404, "Not found", f"no escalation {escalation_id}")
         return _view(found)
 
-    def readiness() -> Callable[[], Awaitable[dict[str, bool]]] | None:
-        current: EscalationApiDeps | None = getattr(app.state, "deps", None)
-        return current.readiness if current is not None else None
-
-    app.include_router(ops_router(readiness))
+    app.include_router(ops_router(app))
     return app

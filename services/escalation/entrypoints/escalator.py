@@ -10,9 +10,10 @@ from dataclasses import replace
 from datetime import datetime
 
 import asyncpg
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from services.common import outbox
+from services.common.ops import OUTBOX_PENDING
 from services.common.tracking import first_time
 from services.escalation.adapters import store
 from services.escalation.domain import escalation as machine
@@ -25,6 +26,7 @@ from shared.topics import ESCALATIONS
 log = logging.getLogger("ticketflow.escalation")
 SERVICE = "escalation"
 EMITTED = Counter("ticketflow_escalation_events_total", "Escalation events emitted", ["type"])
+OPEN = Gauge("ticketflow_escalations_open", "Escalations not resolved yet, by status", ["status"])
 
 
 class UnknownPolicy(LookupError):
@@ -170,6 +172,12 @@ class Escalator:
 
     async def next_due(self) -> datetime | None:
         return await store.next_due(self._pool)
+
+    async def refresh_metrics(self) -> None:
+        counts = await store.open_counts(self._pool)
+        for status in ("warned", "deferred", "raised", "acknowledged"):
+            OPEN.labels(status).set(counts.get(status, 0))
+        OUTBOX_PENDING.labels(SERVICE).set(await outbox.pending(self._pool, SERVICE))
 
     async def acknowledge(
         self, escalation_id: uuid.UUID, by: str, accounts: Sequence[str]

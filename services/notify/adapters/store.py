@@ -227,3 +227,12 @@ async def put_template(
         subject,
         body,
     )
+
+
+async def status_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    """Pending and dead notifications (delivered ones are not counted: the table grows)."""
+    rows = await pool.fetch(
+        "SELECT status, count(*) AS n FROM notifications WHERE status <> 'delivered' "
+        "GROUP BY status"
+    )
+    return {row["status"]: int(row["n"]) for row in rows}

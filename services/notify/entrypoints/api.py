@@ -10,17 +10,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
+from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from services.common import problems
+from services.common import outbox, problems
 from services.common.api_keys import ApiKeyVerifier
-from services.common.ops import ops_router
+from services.common.ops import OUTBOX_PENDING, ops_router
 from services.common.problems import Problem
 from services.common.web_auth import Admin, Key, app_deps
 from services.notify.adapters import store
 from services.notify.adapters.templates import TemplateError, Templates
 from services.notify.domain.routing import TEMPLATES
+from services.notify.entrypoints.planner import SERVICE
 
+QUEUED = Gauge("ticketflow_notifications", "Notifications waiting or given up", ["status"])
 NO_NUL = r"^[^\x00]*$"
 
 
@@ -90,6 +93,12 @@ class NotifyApiDeps:
         self.clock = clock
         self.readiness = readiness
         self.wake = wake
+
+    async def refresh_metrics(self) -> None:
+        counts = await store.status_counts(self.pool)
+        for status in ("pending", "dead"):
+            QUEUED.labels(status).set(counts.get(status, 0))
+        OUTBOX_PENDING.labels(SERVICE).set(await outbox.pending(self.pool, SERVICE))
 
 
 def get_deps(request: Request) -> NotifyApiDeps:
@@ -179,9 +188,5 @@ def create_app(lifespan: Any = None) -> FastAPI:
         deps.wake()
         return {"requeued": count}
 
-    def readiness() -> Callable[[], Awaitable[dict[str, bool]]] | None:
-        current: NotifyApiDeps | None = getattr(app.state, "deps", None)
-        return current.readiness if current is not None else None
-
-    app.include_router(ops_router(readiness))
+    app.include_router(ops_router(app))
     return app
