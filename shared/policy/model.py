@@ -277,8 +277,34 @@ def _default_metrics() -> list[MetricName]:
     return ["first_response", "resolution"]
 
 
+def _check_levels(levels: list[EscalationLevel], where: str) -> None:
+    numbers = [level.level for level in levels]
+    hours = [level.after_hours for level in levels]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise ValueError(f"{where}: levels must be numbered 1, 2, ... in order")
+    if hours != sorted(hours) or hours[0] != 0:
+        raise ValueError(f"{where}: level 1 is at 0 hours, later levels not earlier")
+
+
+class EscalationRule(Strict):
+    """Levels for the escalations that match (every given filter); the first match wins."""
+
+    priorities: list[str] | None = None
+    plans: list[str] | None = None
+    metrics: list[MetricName | Literal["customer_request"]] | None = None
+    levels: list[EscalationLevel] = Field(min_length=1)
+
+    def matches(self, priority: str, plan: str | None, metric: str) -> bool:
+        return (
+            (self.priorities is None or priority in self.priorities)
+            and (self.plans is None or (plan or "none") in self.plans)
+            and (self.metrics is None or metric in self.metrics)
+        )
+
+
 class EscalationSpec(Strict):
-    """The default escalation matrix of the policy; an account may override levels/critical."""
+    """The default escalation matrix of the policy; an account may override `levels`,
+    `critical` and `rules` (levels by priority, plan and metric)."""
 
     support_calendar: str = Field(
         default="24x7", description="The customer's support hours: quiet hours are outside it"
@@ -291,17 +317,25 @@ class EscalationSpec(Strict):
         description="Metrics whose warning/breach escalates",
     )
     levels: list[EscalationLevel] = Field(default_factory=_default_levels, min_length=1)
+    rules: list[EscalationRule] = Field(
+        default_factory=list,
+        description="Levels by priority, plan and metric; the first matching rule wins, "
+        "`levels` applies when none matches",
+    )
     source: str | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> EscalationSpec:
-        numbers = [level.level for level in self.levels]
-        hours = [level.after_hours for level in self.levels]
-        if numbers != list(range(1, len(numbers) + 1)):
-            raise ValueError("escalation.levels: levels must be numbered 1, 2, ... in order")
-        if hours != sorted(hours) or hours[0] != 0:
-            raise ValueError("escalation.levels: level 1 is at 0 hours, later levels not earlier")
+        _check_levels(self.levels, "escalation.levels")
+        for index, rule in enumerate(self.rules):
+            _check_levels(rule.levels, f"escalation.rules[{index}].levels")
         return self
+
+    def levels_for(self, priority: str, plan: str | None, metric: str) -> list[EscalationLevel]:
+        for rule in self.rules:
+            if rule.matches(priority, plan, metric):
+                return rule.levels
+        return self.levels
 
 
 class Policy(Strict):
@@ -385,7 +419,7 @@ class Policy(Strict):
             check_calendar(f"intake.off_hours[{index}]", off.calendar)
         for index, ent in enumerate(self.intake.entitlement):
             check_priorities(f"intake.entitlement[{index}]", ent.priorities)
-        check_priorities("escalation.critical", self.escalation.critical)
+        self._check_escalation(self.escalation)
         check_calendar("escalation.support_calendar", self.escalation.support_calendar)
         return self
 
@@ -399,17 +433,36 @@ class Policy(Strict):
         raises `ValueError` (pydantic's, naming the field) when the override is invalid."""
         if not override:
             return self.escalation
-        unknown_keys = set(override) - {"levels", "critical"}
+        unknown_keys = set(override) - {"levels", "critical", "rules"}
         if unknown_keys:
             raise ValueError(
-                f"escalation: only levels and critical can be overridden, not "
+                "escalation: only levels, critical and rules can be overridden, not "
                 f"{sorted(unknown_keys)[0]!r}"
             )
         spec = EscalationSpec.model_validate({**self.escalation.model_dump(), **override})
-        unknown = set(spec.critical) - set(self.priorities)
-        if unknown:
-            raise ValueError(f"escalation.critical: unknown priority {sorted(unknown)[0]!r}")
+        self._check_escalation(spec)
         return spec
+
+    def _check_escalation(self, spec: EscalationSpec) -> None:
+        known_plans = {*self.plans, "none"}
+        problems = [
+            f"escalation.critical: unknown priority {value!r}"
+            for value in spec.critical
+            if value not in self.priorities
+        ]
+        for index, rule in enumerate(spec.rules):
+            problems += [
+                f"escalation.rules[{index}].priorities: unknown priority {value!r}"
+                for value in rule.priorities or []
+                if value not in self.priorities
+            ]
+            problems += [
+                f"escalation.rules[{index}].plans: unknown plan {value!r}"
+                for value in rule.plans or []
+                if value not in known_plans
+            ]
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def target(
         self,

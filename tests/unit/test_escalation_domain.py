@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,10 +139,38 @@ def test_account_override_replaces_levels_and_is_validated() -> None:
     matrix = matrix_for(
         policy, {"levels": [{"level": 1, "after_hours": 0}, {"level": 2, "after_hours": 0.5}]}
     )
-    assert matrix.after_hours == (0, 0.5)
+    assert matrix.after_hours("high", None, "first_response") == (0, 0.5)
     with pytest.raises(ValueError, match="critical"):
         matrix_for(policy, {"critical": ["p1"]})
     with pytest.raises(ValueError, match="levels"):
         matrix_for(policy, {"levels": [{"level": 2, "after_hours": 0}]})
-    with pytest.raises(ValueError, match="only levels and critical"):
+    with pytest.raises(ValueError, match="only levels, critical and rules"):
         matrix_for(policy, {"support_calendar": "24x7"})
+    with pytest.raises(ValueError, match="unknown plan"):
+        matrix_for(
+            policy, {"rules": [{"plans": ["gold"], "levels": [{"level": 1, "after_hours": 0}]}]}
+        )
+
+
+def test_rules_pick_levels_by_priority_plan_and_metric() -> None:
+    levels = [{"level": 1, "after_hours": 0}, {"level": 2, "after_hours": 0.25}]
+    matrix = matrix_for(
+        POLICIES["voximplant"],
+        {
+            "rules": [
+                {
+                    "priorities": ["sev1"],
+                    "plans": ["platinum"],
+                    "metrics": ["first_response"],
+                    "levels": levels,
+                }
+            ]
+        },
+    )
+    assert matrix.after_hours("sev1", "platinum", "first_response") == (0, 0.25)
+    assert matrix.after_hours("sev1", "gold", "first_response") == (0, 1, 4)
+    assert matrix.after_hours("sev1", "platinum", "resolution") == (0, 1, 4)
+    at = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)
+    fast = replace(trigger("sev1", at, policy="voximplant"), plan="platinum")
+    state, _ = machine.on_raise(None, fast, matrix)
+    assert state is not None and state.next_at == at + timedelta(minutes=15)

@@ -108,17 +108,20 @@ async def remember_ticket(
     account: str,
     policy: str,
     priority: str | None,
+    plan: str | None,
     number: str | None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO escalation_tickets (ticket_id, account, policy, priority, number) "
-        "VALUES ($1, $2, $3, coalesce($4, ''), $5) ON CONFLICT (ticket_id) DO UPDATE SET "
+        "INSERT INTO escalation_tickets (ticket_id, account, policy, priority, plan, number) "
+        "VALUES ($1, $2, $3, coalesce($4, ''), $5, $6) ON CONFLICT (ticket_id) DO UPDATE SET "
         "priority = coalesce($4, escalation_tickets.priority), "
-        "number = coalesce($5, escalation_tickets.number)",
+        "plan = coalesce($5, escalation_tickets.plan), "
+        "number = coalesce($6, escalation_tickets.number)",
         ticket_id,
         account,
         policy,
         priority,
+        plan,
         number,
     )
 

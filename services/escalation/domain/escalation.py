@@ -34,6 +34,7 @@ class Trigger:
     priority: str
     metric: str
     at: datetime
+    plan: str | None = None
     deadline: datetime | None = None
     reason: str | None = None
     ticket_number: str | None = None
@@ -52,6 +53,7 @@ class Escalation:
     status: Status
     level: int
     opened_at: datetime
+    plan: str | None = None
     deadline: datetime | None = None
     reason: str | None = None
     ticket_number: str | None = None
@@ -95,9 +97,18 @@ def _new(trigger: Trigger, matrix: Matrix, status: Status) -> Escalation:
         status=status,
         level=0,
         opened_at=trigger.at,
+        plan=trigger.plan,
         deadline=trigger.deadline,
         reason=trigger.reason,
         ticket_number=trigger.ticket_number,
+    )
+
+
+def _next_level(
+    escalation: Escalation, matrix: Matrix, level: int, raised_at: datetime
+) -> datetime | None:
+    return matrix.next_level_due(
+        escalation.priority, escalation.plan, escalation.metric, level, raised_at
     )
 
 
@@ -112,7 +123,7 @@ def _page_first_level(escalation: Escalation, matrix: Matrix, at: datetime) -> D
         status="raised",
         level=1,
         raised_at=at,
-        next_at=matrix.next_level_due(escalation.priority, 1, at),
+        next_at=_next_level(escalation, matrix, 1, at),
     )
     return raised, [Happened("escalation.raised", 1, at)]
 
@@ -152,7 +163,7 @@ def on_due(current: Escalation, matrix: Matrix, now: datetime) -> Decision:
             status="raised",
             level=1,
             raised_at=due,
-            next_at=matrix.next_level_due(current.priority, 1, due),
+            next_at=_next_level(current, matrix, 1, due),
         )
         return raised, [Happened("escalation.raised", 1, due)]
     if current.status != "raised" or current.raised_at is None:
@@ -161,7 +172,7 @@ def on_due(current: Escalation, matrix: Matrix, now: datetime) -> Decision:
     advanced = replace(
         current,
         level=level,
-        next_at=matrix.next_level_due(current.priority, level, current.raised_at),
+        next_at=_next_level(current, matrix, level, current.raised_at),
     )
     return advanced, [Happened("escalation.level_advanced", level, due)]
 

@@ -11,22 +11,24 @@ from typing import Any
 
 from shared.calendar import BusinessCalendar
 from shared.policy import Policy
+from shared.policy.model import EscalationSpec
 
 
 @dataclass(frozen=True, slots=True)
 class Matrix:
-    after_hours: tuple[float, ...]
-    """Hours after the first page at which level i+1 is paged (level 1 at 0)."""
-    critical: frozenset[str]
-    metrics: frozenset[str]
+    spec: EscalationSpec
     calendar: BusinessCalendar
 
     @property
-    def levels(self) -> int:
-        return len(self.after_hours)
+    def metrics(self) -> frozenset[str]:
+        return frozenset(self.spec.metrics)
 
     def is_critical(self, priority: str) -> bool:
-        return priority in self.critical
+        return priority in self.spec.critical
+
+    def after_hours(self, priority: str, plan: str | None, metric: str) -> tuple[float, ...]:
+        """Hours after the first page at which level i+1 is paged (level 1 at 0)."""
+        return tuple(level.after_hours for level in self.spec.levels_for(priority, plan, metric))
 
     def page_time(self, priority: str, at: datetime) -> datetime:
         """A critical escalation pages at once; another one outside support hours waits for
@@ -35,23 +37,21 @@ class Matrix:
             return at
         return self.calendar.next_opening(at)
 
-    def next_level_due(self, priority: str, level: int, raised_at: datetime) -> datetime | None:
+    def next_level_due(
+        self, priority: str, plan: str | None, metric: str, level: int, raised_at: datetime
+    ) -> datetime | None:
         """When level `level + 1` is paged if nobody acknowledges; None after the last."""
-        if level >= self.levels:
+        hours = self.after_hours(priority, plan, metric)
+        if level >= len(hours):
             return None
-        wait = timedelta(hours=self.after_hours[level])
+        wait = timedelta(hours=hours[level])
         if self.is_critical(priority):
             return raised_at + wait
         return self.calendar.add(raised_at, wait)
 
 
 def matrix_for(policy: Policy, override: Mapping[str, Any] | None = None) -> Matrix:
-    """The policy's matrix with the account's override (`levels`, `critical`) on top; an
-    invalid override raises `ValueError` naming the field."""
+    """The policy's matrix with the account's override (`levels`, `critical`, `rules`) on
+    top; an invalid override raises `ValueError` naming the field."""
     spec = policy.escalation_with(dict(override) if override else None)
-    return Matrix(
-        after_hours=tuple(level.after_hours for level in spec.levels),
-        critical=frozenset(spec.critical),
-        metrics=frozenset(spec.metrics),
-        calendar=policy.calendar(spec.support_calendar),
-    )
+    return Matrix(spec=spec, calendar=policy.calendar(spec.support_calendar))

@@ -35,6 +35,7 @@ class EscalationView(BaseModel):
     status: Literal["warned", "deferred", "raised", "acknowledged", "resolved"]
     level: int = Field(description="Highest matrix level paged so far")
     opened_at: datetime
+    plan: str | None
     deadline: datetime | None
     raised_at: datetime | None
     next_at: datetime | None = Field(description="Next page (deferred first page or next level)")

@@ -52,6 +52,7 @@ class EscalationConsumer:
                     priority=event.priority,
                     metric=event.metric,
                     at=event.at,
+                    plan=event.plan,
                     deadline=event.at if event.type == "sla.breached" else _due(event),
                     ticket_number=number if isinstance(number, str) else None,
                 )
@@ -74,6 +75,7 @@ class EscalationConsumer:
                 envelope.account,
                 envelope.policy,
                 envelope.data.get("priority"),
+                envelope.data.get("plan"),
                 number if isinstance(number, str) else None,
             )
         if kind in ENDS_TICKET:
@@ -81,8 +83,8 @@ class EscalationConsumer:
                 envelope.id, envelope.subject, None, ENDS_TICKET[kind], envelope.time
             )
         if kind == "ticket.escalation_requested":
-            priority, number = await escalator.ticket_priority(envelope.subject)
-            if priority is None:
+            known = await escalator.known_ticket(envelope.subject)
+            if known is None or known["priority"] is None:
                 raise BadMessage("unknown_ticket", f"no ticket.opened seen for {envelope.subject}")
             return await escalator.on_trigger(
                 Trigger(
@@ -91,11 +93,12 @@ class EscalationConsumer:
                     ticket_id=envelope.subject,
                     account=envelope.account,
                     policy=envelope.policy,
-                    priority=priority,
+                    priority=known["priority"],
                     metric=CUSTOMER_REQUEST,
                     at=envelope.time,
+                    plan=known["plan"],
                     reason=str(envelope.data.get("reason")),
-                    ticket_number=number,
+                    ticket_number=known["number"],
                 )
             )
         return "ignored"

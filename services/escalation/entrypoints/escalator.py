@@ -143,21 +143,23 @@ class Escalator:
         account: str,
         policy: str,
         priority: str | None,
+        plan: str | None,
         number: str | None,
     ) -> str:
-        """Remember what later triggers need (priority, human number) from ticket events."""
+        """Remember what later triggers need (priority, plan, number) from ticket events."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await first_time(conn, SERVICE, event_id):
                 return "duplicate"
-            await store.remember_ticket(conn, ticket_id, account, policy, priority, number)
+            await store.remember_ticket(conn, ticket_id, account, policy, priority, plan, number)
         return "remembered"
 
-    async def ticket_priority(self, ticket_id: str) -> tuple[str | None, str | None]:
+    async def known_ticket(self, ticket_id: str) -> dict[str, str | None] | None:
+        """What ticket events told about the ticket: priority, plan, number."""
         async with self._pool.acquire() as conn:
             row = await store.ticket(conn, ticket_id)
-        if row is None:
-            return None, None
-        return row["priority"] or None, row["number"]
+        if row is None or not row["priority"]:
+            return None
+        return {"priority": row["priority"], "plan": row["plan"], "number": row["number"]}
 
     async def run_due(self, now: datetime, limit: int = 200) -> int:
         """Send deferred first pages and page next levels that are due."""

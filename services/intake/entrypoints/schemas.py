@@ -120,7 +120,8 @@ class CreateAccountBody(ApiModel):
     escalation: dict[str, Any] | None = Field(
         default=None,
         description="Override of the policy's escalation matrix: `levels` "
-        "([{level, after_hours}]) and/or `critical` (priorities paged at any hour)",
+        "([{level, after_hours}]), `critical` (priorities paged at any hour) and/or `rules` "
+        "([{priorities, plans, metrics, levels}]: levels by priority, plan and metric)",
         examples=[{"levels": [{"level": 1, "after_hours": 0}, {"level": 2, "after_hours": 1}]}],
     )
 

@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS escalations (
                         ('warned', 'deferred', 'raised', 'acknowledged', 'resolved')),
     level           int NOT NULL,
     opened_at       timestamptz NOT NULL,
+    plan            text,
     deadline        timestamptz,
     raised_at       timestamptz,
     next_at         timestamptz,
@@ -31,5 +32,6 @@ CREATE TABLE IF NOT EXISTS escalation_tickets (
     account     text NOT NULL,
     policy      text NOT NULL,
     priority    text NOT NULL,
+    plan        text,
     number      text
 );
