@@ -89,10 +89,12 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
     )
     store = FaustStateTable(table)
     metrics = SlaMetrics()
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
+    offsets = FaustOffsets(app, TICKET_EVENTS.name, settings.kafka_bootstrap_servers)
     tracker = SlaTracker(
         store,
-        KafkaPublisher(settings.kafka_bootstrap_servers),
-        FaustOffsets(app, TICKET_EVENTS.name, settings.kafka_bootstrap_servers),
+        publisher,
+        offsets,
         policies,
         metrics,
         settings.state_topic,
@@ -118,6 +120,12 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
     async def recovered() -> None:
         assignment = app.consumer.assignment()
         tracker.state_recovered(tp.partition for tp in assignment if tp.topic == TICKET_EVENTS.name)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def close_clients(sender: Any, *args: Any, **kwargs: Any) -> None:
+        """The tracker's own producer and offset probe stop with the app (flushing)."""
+        await publisher.close()
+        await offsets.close()
 
     register_pages(app, table, tracker, store, metrics)
     return app, tracker
