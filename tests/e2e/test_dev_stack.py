@@ -57,6 +57,16 @@ def _children(stack: dict[str, object]) -> list[int]:
     return pids
 
 
+def open_ticket(intake: str, account: dict[str, Any], **fields: str) -> httpx.Response:
+    """POST /v1/tickets as the demo account's contact."""
+    return httpx.post(
+        f"{intake}/v1/tickets",
+        timeout=5,
+        headers={"Authorization": f"Bearer {account['api_key']}"},
+        json={"account": account["account"], "contact": account["contact"], **fields},
+    )
+
+
 def _gone_within(pids: list[int], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -83,18 +93,7 @@ def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Pat
         f"demo-{p}" for p in ("voipster", "hosted-voice", "voice1", "voximplant", "kolmisoft-mor")
     }
     account = demo["demo-hosted-voice"]
-    opened = httpx.post(
-        f"{intake}/v1/tickets",
-        timeout=5,
-        headers={"Authorization": f"Bearer {account['api_key']}"},
-        json={
-            "account": account["account"],
-            "contact": account["contact"],
-            "channel": "email",
-            "priority": "p2",
-            "subject": "demo",
-        },
-    )
+    opened = open_ticket(intake, account, channel="email", priority="p2", subject="demo")
     assert opened.status_code == 201, opened.text
     # The ticket travels intake -> outbox relay -> topic -> SLA worker; intake serves its clocks.
     ticket = opened.json()["ticket_id"]
@@ -131,18 +130,13 @@ def breach_is_escalated_and_emailed_within_5_s(
     seconds from now -> SLA breach at the deadline -> escalation level 1 -> email in the sink."""
     intake = stack["services"]["intake"]["url"]
     deadline = datetime.now(UTC) + timedelta(seconds=6)
-    opened = httpx.post(
-        f"{intake}/v1/tickets",
-        timeout=5,
-        headers={"Authorization": f"Bearer {account['api_key']}"},
-        json={
-            "account": account["account"],
-            "contact": account["contact"],
-            "channel": "web",
-            "priority": "sev1",
-            "subject": "all calls failing",
-            "occurred_at": (deadline - timedelta(hours=2)).isoformat(),
-        },
+    opened = open_ticket(
+        intake,
+        account,
+        channel="web",
+        priority="sev1",
+        subject="all calls failing",
+        occurred_at=(deadline - timedelta(hours=2)).isoformat(),
     )
     assert opened.status_code == 201, opened.text
     number = opened.json()["number"]

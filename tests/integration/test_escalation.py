@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from services.common.api_keys import ApiKeyVerifier
+from services.common.consumer import BadMessage
 from services.devstack.infrastructure import Infrastructure
 from services.escalation.entrypoints.api import EscalationApiDeps, create_app
 from services.escalation.entrypoints.consumer import EscalationConsumer
@@ -186,3 +187,46 @@ async def test_resolving_the_ticket_ends_its_escalations(pool: asyncpg.Pool) -> 
         "escalation.resolved",
         {"why": "ticket_resolved"},
     )
+
+
+def ticket_event(ticket: str, kind: str, sequence: int, **data: object) -> Envelope:
+    return Envelope(
+        type=kind,
+        source="test",
+        subject=ticket,
+        time=TUESDAY,
+        sequence=sequence,
+        account="acme",
+        policy="voximplant@1",
+        data=data,
+    )
+
+
+async def test_a_customer_escalation_request_pages_with_the_tickets_priority_and_plan(
+    pool: asyncpg.Pool,
+) -> None:
+    await account_with_matrix(pool, "acme", "voximplant", LEVELS)
+    consumer = EscalationConsumer(Escalator(pool, policies_by_ref(), Clock(TUESDAY)))
+    ticket = str(uuid.uuid4())
+    opened = ticket_event(
+        ticket,
+        "ticket.opened",
+        1,
+        channel="email",
+        priority="sev2",
+        plan="gold",
+        ticket_number="TF-1234-567890",
+    )
+    assert await consumer.on_ticket(opened) == "remembered"
+    request = ticket_event(ticket, "ticket.escalation_requested", 2, reason="severity_disputed")
+    assert await consumer.on_ticket(request) == "escalation.raised"
+    assert await consumer.on_ticket(request) == "duplicate"
+    records = await outbox_records(pool, "escalation")
+    assert [
+        (r["metric"], r["priority"], r["reason"], r["ticket_number"], r["level"]) for r in records
+    ] == [("customer_request", "sev2", "severity_disputed", "TF-1234-567890", 1)]
+    row = await pool.fetchrow("SELECT plan FROM escalations WHERE ticket_id = $1", ticket)
+    assert row is not None and row["plan"] == "gold"
+    stranger = ticket_event(str(uuid.uuid4()), "ticket.escalation_requested", 2, reason="quality")
+    with pytest.raises(BadMessage, match="no ticket.opened"):
+        await consumer.on_ticket(stranger)

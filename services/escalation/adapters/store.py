@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.escalation.domain.escalation import OPEN, Escalation
+from services.escalation.domain.escalation import OPEN, Escalation, TicketFacts
 
 COLUMNS = tuple(field.name for field in fields(Escalation))
 _OPEN = list(OPEN)
@@ -102,27 +102,19 @@ async def listing(
     return [_from_row(row) for row in rows]
 
 
-async def remember_ticket(
-    conn: asyncpg.Connection,
-    ticket_id: str,
-    account: str,
-    policy: str,
-    priority: str | None,
-    plan: str | None,
-    number: str | None,
-) -> None:
+async def remember_ticket(conn: asyncpg.Connection, facts: TicketFacts) -> None:
     await conn.execute(
         "INSERT INTO escalation_tickets (ticket_id, account, policy, priority, plan, number) "
         "VALUES ($1, $2, $3, coalesce($4, ''), $5, $6) ON CONFLICT (ticket_id) DO UPDATE SET "
         "priority = coalesce($4, escalation_tickets.priority), "
         "plan = coalesce($5, escalation_tickets.plan), "
         "number = coalesce($6, escalation_tickets.number)",
-        ticket_id,
-        account,
-        policy,
-        priority,
-        plan,
-        number,
+        facts.ticket_id,
+        facts.account,
+        facts.policy,
+        facts.priority,
+        facts.plan,
+        facts.number,
     )
 
 

@@ -23,6 +23,19 @@ ESCALATION_NAMESPACE = uuid.UUID("5e2d8b17-0c6a-4f93-b1d4-7a9c3e58f260")
 
 
 @dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """What ticket events tell the escalation service about a ticket (for customer requests,
+    which carry neither priority nor plan); None: not told (keep what is known)."""
+
+    ticket_id: str
+    account: str
+    policy: str
+    priority: str | None = None
+    plan: str | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Trigger:
     """What starts or moves an escalation: an SLA warning/breach or a customer's request."""
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.common.consumer import BadMessage
-from services.escalation.domain.escalation import CUSTOMER_REQUEST, Trigger
+from services.escalation.domain.escalation import CUSTOMER_REQUEST, TicketFacts, Trigger
 from services.escalation.entrypoints.escalator import Escalator, UnknownPolicy
 from shared.events.codec import DecodeError, from_kafka
 from shared.events.envelope import Envelope
@@ -69,8 +69,7 @@ class EscalationConsumer:
         kind = envelope.type
         if kind in ("ticket.opened", "ticket.severity_changed"):
             number = envelope.data.get("ticket_number")
-            return await escalator.on_ticket(
-                envelope.id,
+            facts = TicketFacts(
                 envelope.subject,
                 envelope.account,
                 envelope.policy,
@@ -78,6 +77,7 @@ class EscalationConsumer:
                 envelope.data.get("plan"),
                 number if isinstance(number, str) else None,
             )
+            return await escalator.on_ticket(envelope.id, facts)
         if kind in ENDS_TICKET:
             return await escalator.on_end(
                 envelope.id, envelope.subject, None, ENDS_TICKET[kind], envelope.time

@@ -17,7 +17,13 @@ from services.common.ops import OUTBOX_PENDING
 from services.common.tracking import first_time
 from services.escalation.adapters import store
 from services.escalation.domain import escalation as machine
-from services.escalation.domain.escalation import Decision, Escalation, Happened, Trigger
+from services.escalation.domain.escalation import (
+    Decision,
+    Escalation,
+    Happened,
+    TicketFacts,
+    Trigger,
+)
 from services.escalation.domain.matrix import Matrix, matrix_for
 from shared.events.escalation import EscalationEvent, escalation_event_id
 from shared.policy import Policy
@@ -136,21 +142,12 @@ class Escalator:
             await store.save(conn, machine.corrected(found, deadline))
         return "corrected"
 
-    async def on_ticket(
-        self,
-        event_id: uuid.UUID,
-        ticket_id: str,
-        account: str,
-        policy: str,
-        priority: str | None,
-        plan: str | None,
-        number: str | None,
-    ) -> str:
+    async def on_ticket(self, event_id: uuid.UUID, facts: TicketFacts) -> str:
         """Remember what later triggers need (priority, plan, number) from ticket events."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await first_time(conn, SERVICE, event_id):
                 return "duplicate"
-            await store.remember_ticket(conn, ticket_id, account, policy, priority, plan, number)
+            await store.remember_ticket(conn, facts)
         return "remembered"
 
     async def known_ticket(self, ticket_id: str) -> dict[str, str | None] | None:
