@@ -267,3 +267,22 @@ def test_the_fast_decoder_accepts_what_the_codec_writes_and_refuses_the_rest() -
         with pytest.raises(DecodeError):
             decode_message(broken)
         assert name
+
+
+def test_replay_shards_cover_the_uuid_space_without_overlap() -> None:
+    import uuid
+
+    from services.sla.adapters.event_store_reader import shard_range
+
+    for shards in (1, 2, 3, 7):
+        ranges = [shard_range(shard, shards) for shard in range(shards)]
+        assert ranges[0][0] == uuid.UUID(int=0) and ranges[-1][1] is None
+        for (_, high), (low, _) in zip(ranges, ranges[1:], strict=False):
+            assert high == low
+        ticket = uuid.uuid4()
+        owners = [
+            shard
+            for shard, (low, high) in enumerate(ranges)
+            if low <= ticket and (high is None or ticket < high)
+        ]
+        assert len(owners) == 1

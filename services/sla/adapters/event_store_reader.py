@@ -6,6 +6,7 @@ validating every event again; payloads of an older schema version are upcast.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -16,14 +17,24 @@ import orjson
 from services.sla.domain.tracked import Incoming
 from shared.events.types import EVENT_TYPES, upcast_data
 
+# Shards are ranges of ticket ids (UUIDs are uniform): each shard reads only its range of
+# the primary key, in key order, so shards never scan or sort each other's rows.
 QUERY = """
 SELECT e.ticket_id, e.recorded_at, e.envelope::text AS envelope
 FROM events e
 WHERE ($1::timestamptz IS NULL
        OR e.ticket_id IN (SELECT ticket_id FROM tickets WHERE opened_at >= $1))
-  AND ($2::int = 1 OR abs(hashtext(e.ticket_id::text)) % $2::int = $3::int)
+  AND e.ticket_id >= $2::uuid AND ($3::uuid IS NULL OR e.ticket_id < $3::uuid)
 ORDER BY e.ticket_id, e.version
 """
+UUID_SPACE = 1 << 128
+
+
+def shard_range(shard: int, shards: int) -> tuple[uuid.UUID, uuid.UUID | None]:
+    """[low, high) of ticket ids in shard `shard` of `shards` (high None: to the end)."""
+    low = uuid.UUID(int=shard * UUID_SPACE // shards)
+    high = None if shard == shards - 1 else uuid.UUID(int=(shard + 1) * UUID_SPACE // shards)
+    return low, high
 
 
 def _incoming(body: dict[str, Any], recorded_at: datetime) -> Incoming:
@@ -52,13 +63,14 @@ async def histories(
     chunk: int = 20_000,
 ) -> AsyncIterator[tuple[str, list[Incoming]]]:
     """(ticket id, its events in order) for every ticket (opened at or after `since`) of
-    shard `shard` of `shards` (tickets split by a hash of their id)."""
+    shard `shard` of `shards` (tickets split into ranges of their id)."""
+    low, high = shard_range(shard, shards)
     conn = await asyncpg.connect(database_url)
     try:
         async with conn.transaction(readonly=True, isolation="repeatable_read"):
             current: str | None = None
             events: list[Incoming] = []
-            async for row in conn.cursor(QUERY, since, shards, shard, prefetch=chunk):
+            async for row in conn.cursor(QUERY, since, low, high, prefetch=chunk):
                 ticket = str(row["ticket_id"])
                 if ticket != current:
                     if current is not None:

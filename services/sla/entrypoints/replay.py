@@ -1,6 +1,6 @@
 """`ticketflow sla replay`: rebuild every ticket's SLA state from the event store with the pure
 core (no Faust, no broker per event), then compare it with the live state and/or a candidate
-policy. Tickets are split by a hash of their id over worker processes, one per CPU by default.
+policy. Tickets are split into ranges of their id over worker processes, one per CPU by default.
 """
 
 from __future__ import annotations
