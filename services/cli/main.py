@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from services.cli import (
     deploy_cmd,
@@ -70,8 +71,25 @@ def dev(
     run_stack(var_dir.resolve(), out=lambda line: typer.echo(line))
 
 
+def _setting_names(error: ValidationError) -> list[str]:
+    """The environment variables a settings error is about (aliases first)."""
+    out = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        out.append(f"{field.upper()}: {item['msg']}" if field else item["msg"])
+    return out
+
+
 def run() -> None:
-    app()
+    """Entry point: settings missing or invalid end with a message naming them, not a trace."""
+    try:
+        app()
+    except ValidationError as exc:
+        if "Settings" not in exc.title:
+            raise
+        typer.echo(f"error: {exc.title} — " + "; ".join(_setting_names(exc)), err=True)
+        typer.echo("set them in the environment (see `ticketflow COMMAND --help`)", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

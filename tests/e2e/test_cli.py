@@ -127,3 +127,24 @@ def test_help_explains_the_commands() -> None:
     assert done.returncode == 0
     for command in ("dev", "sla", "policy"):
         assert command in done.stdout
+
+
+def test_a_missing_setting_is_named_not_a_traceback() -> None:
+    import os
+
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "escalation", "serve"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "DATABASE_URL: Field required" in done.stderr
+    assert "KAFKA_BOOTSTRAP_SERVERS" in done.stderr
+    assert "Traceback" not in done.stderr
