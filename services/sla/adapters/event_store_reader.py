@@ -14,13 +14,13 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.sla.domain.tracked import Incoming
 from shared.events.types import EVENT_TYPES, upcast_data
+from shared.sla import TimelineEvent
 
 # Shards are ranges of ticket ids (UUIDs are uniform): each shard reads only its range of
 # the primary key, in key order, so shards never scan or sort each other's rows.
 QUERY = """
-SELECT e.ticket_id, e.recorded_at, e.envelope::text AS envelope
+SELECT e.ticket_id, e.envelope::text AS envelope
 FROM events e
 WHERE ($1::timestamptz IS NULL
        OR e.ticket_id IN (SELECT ticket_id FROM tickets WHERE opened_at >= $1))
@@ -37,22 +37,13 @@ def shard_range(shard: int, shards: int) -> tuple[uuid.UUID, uuid.UUID | None]:
     return low, high
 
 
-def _incoming(body: dict[str, Any], recorded_at: datetime) -> Incoming:
+def _timeline(body: dict[str, Any]) -> TimelineEvent:
     kind = body["type"]
     data = body.get("data") or {}
     version = int(body.get("schema_version", 1))
     if version < EVENT_TYPES[kind].schema_version:
         data = upcast_data(kind, version, data)
-    return Incoming(
-        event_id=body["id"],
-        type=kind,
-        at=datetime.fromisoformat(body["time"]),
-        sequence=int(body["sequence"]),
-        account=body["account"],
-        policy=body["policy"],
-        data=data,
-        recorded_at=recorded_at,
-    )
+    return TimelineEvent(kind, datetime.fromisoformat(body["time"]), data, int(body["sequence"]))
 
 
 async def histories(
@@ -61,23 +52,26 @@ async def histories(
     shard: int = 0,
     shards: int = 1,
     chunk: int = 20_000,
-) -> AsyncIterator[tuple[str, list[Incoming]]]:
-    """(ticket id, its events in order) for every ticket (opened at or after `since`) of
+) -> AsyncIterator[tuple[str, str, list[TimelineEvent]]]:
+    """(ticket id, pinned policy, its events in order) for every ticket (opened at or after
+    `since`) of
     shard `shard` of `shards` (tickets split into ranges of their id)."""
     low, high = shard_range(shard, shards)
     conn = await asyncpg.connect(database_url)
     try:
         async with conn.transaction(readonly=True, isolation="repeatable_read"):
             current: str | None = None
-            events: list[Incoming] = []
+            policy = ""
+            events: list[TimelineEvent] = []
             async for row in conn.cursor(QUERY, since, low, high, prefetch=chunk):
                 ticket = str(row["ticket_id"])
+                body = orjson.loads(row["envelope"])
                 if ticket != current:
                     if current is not None:
-                        yield current, events
-                    current, events = ticket, []
-                events.append(_incoming(orjson.loads(row["envelope"]), row["recorded_at"]))
+                        yield current, policy, events
+                    current, policy, events = ticket, body["policy"], []
+                events.append(_timeline(body))
             if current is not None:
-                yield current, events
+                yield current, policy, events
     finally:
         await conn.close()

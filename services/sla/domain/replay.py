@@ -10,16 +10,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.sla.domain.tracked import Incoming
 from shared.policy import Policy
-from shared.sla import TicketSla, replay
+from shared.sla import TicketSla, TimelineEvent, replay
 
 FINAL = ("met", "breached")
 
 
-def fold_ticket(events: Iterable[Incoming], policy: Policy, now: datetime) -> TicketSla:
+def fold_ticket(events: Iterable[TimelineEvent], policy: Policy, now: datetime) -> TicketSla:
     """The ticket's SLA state as of `now` (timers due before `now` fired)."""
-    return replay((event.timeline() for event in events), policy, now).state
+    return replay(events, policy, now).state
 
 
 def statuses(state: TicketSla) -> dict[str, str]:

@@ -56,10 +56,11 @@ async def replay_shard(job: ReplayJob) -> ShardResult:
     policies, candidate = _policies(job)
     out = ShardResult()
     began = last_report = time.perf_counter()
-    async for ticket_id, history in histories(job.database_url, job.since, job.shard, job.shards):
+    async for ticket_id, ref, history in histories(
+        job.database_url, job.since, job.shard, job.shards
+    ):
         out.events += len(history)
         out.tickets += 1
-        ref = history[0].policy
         policy = policies.get(ref)
         if policy is None:
             out.unknown[ref] = out.unknown.get(ref, 0) + 1
