@@ -106,9 +106,10 @@ def evolve(state: TicketSla | None, event: TimelineEvent, policy: Policy) -> Ste
         step = advance(state, policy, event.at)
         derived = step.derived
         state = step.state
-    if state.accepted and event.type not in NO_CLOCK_EFFECT:
-        state = _apply(state, event, policy, derived)
     version = event.sequence if event.sequence is not None else state.version + 1
+    if state.accepted and event.type not in NO_CLOCK_EFFECT:
+        # One copy of the state per event: the version travels with the clock changes.
+        return Step(_apply(state, event, policy, derived, version), derived)
     return Step(state._but(version=version), derived)
 
 
@@ -229,7 +230,9 @@ def _with(state: TicketSla, *clocks: Clock, **changes: object) -> TicketSla:
     return state._but(clocks=updated, timers=timers_of(updated), **changes)
 
 
-def _apply(state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Derived]) -> TicketSla:
+def _apply(
+    state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Derived], version: int
+) -> TicketSla:
     at = event.at
     kind = event.type
     fraction = policy.warning_fraction
@@ -362,8 +365,8 @@ def _apply(state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Der
 
     if changed:
         changed = [_corrected(state.clocks.get(c.metric), c, at, kind, out) for c in changed]
-        return _with(state, *changed, status=status)
-    return state._but(status=status) if status != state.status else state
+        return _with(state, *changed, status=status, version=version)
+    return state._but(status=status, version=version)
 
 
 # --- late events --------------------------------------------------------------------------------
