@@ -14,6 +14,7 @@ from services.common.runtime import migrate_service
 from services.devstack.provisioning import ensure_database
 from services.intake.adapters.accounts import AccountStore
 from services.intake.adapters.event_store import migrate as migrate_intake
+from shared.events.sla import SlaEvent, sla_event_id
 
 
 @dataclass
@@ -53,3 +54,26 @@ async def outbox_records(pool: asyncpg.Pool, service: str) -> list[dict[str, obj
         "SELECT value FROM service_outbox WHERE service = $1 ORDER BY id", service
     )
     return [orjson.loads(row["value"]) for row in rows]
+
+
+def breach(
+    ticket: str,
+    at: datetime,
+    *,
+    account: str = "acme",
+    policy: str = "voximplant@1",
+    priority: str = "sev2",
+) -> SlaEvent:
+    """The SLA service's `sla.breached` of the ticket's first response, at `at`."""
+    return SlaEvent(
+        id=sla_event_id(ticket, "sla.breached", "first_response", at),
+        type="sla.breached",
+        ticket_id=ticket,
+        account=account,
+        policy=policy,
+        priority=priority,
+        metric="first_response",
+        at=at,
+        emitted_at=at,
+        based_on_version=1,
+    )

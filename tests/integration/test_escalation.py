@@ -18,11 +18,11 @@ from services.escalation.entrypoints.api import EscalationApiDeps, create_app
 from services.escalation.entrypoints.consumer import EscalationConsumer
 from services.escalation.entrypoints.escalator import Escalator
 from shared.events import Envelope
-from shared.events.sla import SlaEvent, sla_event_id
 from shared.policy import policies_by_ref
 from tests.integration.escalation_support import (
     Clock,
     account_with_matrix,
+    breach,
     outbox_records,
     service_database,
 )
@@ -43,21 +43,6 @@ async def pool(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
-def breach(ticket: str, account: str, policy: str, priority: str, at: datetime) -> SlaEvent:
-    return SlaEvent(
-        id=sla_event_id(ticket, "sla.breached", "first_response", at),
-        type="sla.breached",
-        ticket_id=ticket,
-        account=account,
-        policy=policy,
-        priority=priority,
-        metric="first_response",
-        at=at,
-        emitted_at=at,
-        based_on_version=1,
-    )
-
-
 def types(records: list[dict[str, object]]) -> list[tuple[object, object, object]]:
     return [(r["type"], r["level"], tuple(r["recipients"])) for r in records]  # type: ignore[arg-type]
 
@@ -65,7 +50,7 @@ def types(records: list[dict[str, object]]) -> list[tuple[object, object, object
 async def test_a_breach_pages_level_one_once_even_when_redelivered(pool: asyncpg.Pool) -> None:
     await account_with_matrix(pool, "acme", "voximplant", LEVELS)
     consumer = EscalationConsumer(Escalator(pool, policies_by_ref(), Clock(TUESDAY)))
-    event = breach(str(uuid.uuid4()), "acme", "voximplant@1", "sev2", TUESDAY)
+    event = breach(str(uuid.uuid4()), TUESDAY)
     assert await consumer.on_sla(event) == "escalation.raised"
     assert await consumer.on_sla(event) == "duplicate"
     records = await outbox_records(pool, "escalation")
@@ -83,11 +68,11 @@ async def test_quiet_hours_delay_a_low_priority_escalation_and_not_an_emergency(
     escalator = Escalator(pool, policies_by_ref(), clock)
     consumer = EscalationConsumer(escalator)
     low, emergency = str(uuid.uuid4()), str(uuid.uuid4())
-    assert await consumer.on_sla(breach(low, "hv", "hosted-voice@1", "p3", SATURDAY_NIGHT)) == (
-        "escalation.deferred"
-    )
     assert await consumer.on_sla(
-        breach(emergency, "hv", "hosted-voice@1", "p1", SATURDAY_NIGHT)
+        breach(low, SATURDAY_NIGHT, account="hv", policy="hosted-voice@1", priority="p3")
+    ) == ("escalation.deferred")
+    assert await consumer.on_sla(
+        breach(emergency, SATURDAY_NIGHT, account="hv", policy="hosted-voice@1", priority="p1")
     ) == ("escalation.raised")
     # The emergency climbs in wall-clock hours (level 2 after 2 h, level 3 after 8 h); the
     # low-priority one waits for Monday 08:00 in Los Angeles.
@@ -114,7 +99,7 @@ async def test_acknowledgement_stops_the_next_level(pool: asyncpg.Pool) -> None:
     consumer = EscalationConsumer(escalator)
     acked, ignored = str(uuid.uuid4()), str(uuid.uuid4())
     for ticket in (acked, ignored):
-        await consumer.on_sla(breach(ticket, "acme", "voximplant@1", "sev2", TUESDAY))
+        await consumer.on_sla(breach(ticket, TUESDAY))
     app = create_app()
 
     async def ready() -> dict[str, bool]:
@@ -169,7 +154,7 @@ async def test_resolving_the_ticket_ends_its_escalations(pool: asyncpg.Pool) -> 
     escalator = Escalator(pool, policies_by_ref(), Clock(TUESDAY))
     consumer = EscalationConsumer(escalator)
     ticket = str(uuid.uuid4())
-    await consumer.on_sla(breach(ticket, "acme", "voximplant@1", "sev2", TUESDAY))
+    await consumer.on_sla(breach(ticket, TUESDAY))
     resolved = Envelope(
         type="ticket.resolved",
         source="test",

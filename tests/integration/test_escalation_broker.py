@@ -18,10 +18,14 @@ from services.devstack.infrastructure import Infrastructure
 from services.devstack.provisioning import ensure_topics
 from services.escalation.entrypoints.consumer import EscalationConsumer
 from services.escalation.entrypoints.escalator import Escalator
-from shared.events.sla import SlaEvent, sla_event_id
 from shared.policy import policies_by_ref
 from shared.topics import SLA_EVENTS, topics_with_dead_letters
-from tests.integration.escalation_support import Clock, account_with_matrix, service_database
+from tests.integration.escalation_support import (
+    Clock,
+    account_with_matrix,
+    breach,
+    service_database,
+)
 
 NOW = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)
 
@@ -57,18 +61,7 @@ async def test_a_malformed_record_is_dead_lettered_and_the_partition_moves_on(
     await ensure_topics(bootstrap, topics_with_dead_letters())
     await account_with_matrix(pool, "acme", "voximplant", {1: ["oncall@acme.example"]})
     ticket = str(uuid.uuid4())
-    breach = SlaEvent(
-        id=sla_event_id(ticket, "sla.breached", "first_response", NOW),
-        type="sla.breached",
-        ticket_id=ticket,
-        account="acme",
-        policy="voximplant@1",
-        priority="sev2",
-        metric="first_response",
-        at=NOW,
-        emitted_at=NOW,
-        based_on_version=1,
-    )
+    event = breach(ticket, NOW)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     consumer = AIOKafkaConsumer(
@@ -84,7 +77,7 @@ async def test_a_malformed_record_is_dead_lettered_and_the_partition_moves_on(
     try:
         # Same key: same partition, the bad record first.
         await producer.send_and_wait(SLA_EVENTS.name, b"{not json", key=ticket.encode())
-        key, value, headers = breach.to_record()
+        key, value, headers = event.to_record()
         await producer.send_and_wait(SLA_EVENTS.name, value, key=key, headers=headers)
         escalator = Escalator(pool, policies_by_ref(), Clock(NOW))
         loop = ConsumerLoop("escalation", consumer, producer, EscalationConsumer(escalator).handle)

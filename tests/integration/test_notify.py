@@ -28,11 +28,12 @@ from services.notify.entrypoints.planner import Planner
 from shared.events import Envelope
 from shared.events.codec import to_kafka
 from shared.events.escalation import EscalationEvent, escalation_event_id
-from shared.events.sla import SlaEvent, sla_event_id
+from shared.events.sla import SlaEvent
 from shared.topics import ESCALATIONS, SLA_EVENTS, TICKET_EVENTS
 from tests.integration.escalation_support import (
     Clock,
     account_with_matrix,
+    breach,
     outbox_records,
     service_database,
 )
@@ -75,21 +76,6 @@ class Notify:
             if upcoming is None:
                 return
             self.clock.now = max(self.clock.now, upcoming)
-
-
-def breach(ticket: str) -> SlaEvent:
-    return SlaEvent(
-        id=sla_event_id(ticket, "sla.breached", "first_response", NOW),
-        type="sla.breached",
-        ticket_id=ticket,
-        account="acme",
-        policy="voximplant@1",
-        priority="sev2",
-        metric="first_response",
-        at=NOW,
-        emitted_at=NOW,
-        based_on_version=1,
-    )
 
 
 def raised(ticket: str) -> EscalationEvent:
@@ -168,7 +154,7 @@ async def test_a_breach_sends_one_email_per_contact_and_one_signed_webhook(
         ticket = str(uuid.uuid4())
         escalation = raised(ticket)
         for _ in range(2):  # the second round is a redelivery: nothing new is sent
-            assert await notify.consumer.handle(sla_record(breach(ticket))) in (
+            assert await notify.consumer.handle(sla_record(breach(ticket, NOW))) in (
                 "planned",
                 "duplicate",
             )
@@ -198,7 +184,7 @@ async def test_a_receiver_failing_twice_gets_exactly_one_delivery(pool: asyncpg.
     with smtp_server() as (smtp_port, _), http_receiver([500, 503]) as receiver:
         await subscribe(pool, receiver.url, ["sla.*"])
         notify = Notify(pool, smtp_port, RetryPolicy(max_attempts=5))
-        await notify.consumer.handle(sla_record(breach(str(uuid.uuid4()))))
+        await notify.consumer.handle(sla_record(breach(str(uuid.uuid4()), NOW)))
         await notify.drain()
         await notify.webhooks.close()
     assert [r.status for r in receiver.requests] == [500, 503, 200]
@@ -219,7 +205,7 @@ async def test_a_permanent_failure_is_dead_lettered_and_can_be_redelivered(
     with smtp_server() as (smtp_port, _), http_receiver([500, 500, 500, 410]) as receiver:
         await subscribe(pool, receiver.url, ["*"])
         notify = Notify(pool, smtp_port, RetryPolicy(max_attempts=3))
-        await notify.consumer.handle(sla_record(breach(str(uuid.uuid4()))))
+        await notify.consumer.handle(sla_record(breach(str(uuid.uuid4()), NOW)))
         await notify.drain()
         dead = await store.listing(pool, ["acme"], None, "dead", 10)
         assert [(r["attempts"], r["last_error"]) for r in dead] == [(3, "HTTP 500")]
