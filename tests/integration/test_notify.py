@@ -262,6 +262,19 @@ async def test_the_contact_gets_the_opening_confirmation_with_the_accounts_templ
             headers={"Authorization": "Bearer admin-token"},
         )
         assert bad.status_code == 422 and "subject, line 1" in bad.json()["detail"]
+        admin = {"Authorization": "Bearer admin-token"}
+        created = await http.post(
+            "/v1/admin/webhooks",
+            json={"account": "acme", "url": "https://hooks.example.com/x", "events": ["*"]},
+            headers=admin,
+        )
+        assert created.status_code == 201 and created.json()["secret"].startswith("whsec_")
+        listed_hooks = (await http.get("/v1/admin/webhooks", headers=admin)).json()
+        assert "secret" not in listed_hooks[0]
+        hook = created.json()["id"]
+        assert (await http.delete(f"/v1/admin/webhooks/{hook}", headers=admin)).status_code == 204
+        assert (await http.delete(f"/v1/admin/webhooks/{hook}", headers=admin)).status_code == 404
+        assert await notify.consumer.handle(sla_record(breach(ticket, NOW))) == "nothing_to_send"
         assert (await http.get("/v1/notifications")).status_code == 401
         metrics = (await http.get("/metrics")).text
         assert 'ticketflow_notifications{status="pending"} 0.0' in metrics
@@ -273,3 +286,19 @@ async def test_an_undecodable_record_is_a_bad_message(pool: asyncpg.Pool) -> Non
     with pytest.raises(BadMessage):
         await notify.consumer.handle(Record(ESCALATIONS.name, b"k", b"{not json", []))
     await notify.webhooks.close()
+
+
+async def test_deliveries_queued_for_a_disabled_subscription_go_dead(pool: asyncpg.Pool) -> None:
+    with smtp_server() as (smtp_port, _), http_receiver() as receiver:
+        await subscribe(pool, receiver.url, ["sla.breached"])
+        notify = Notify(pool, smtp_port, RetryPolicy())
+        assert await notify.consumer.handle(sla_record(breach(str(uuid.uuid4()), NOW))) == "planned"
+        (subscription,) = await store.list_subscriptions(pool, "acme")
+        assert await store.disable_subscription(pool, subscription["id"])
+        await notify.drain()
+        await notify.webhooks.close()
+    assert receiver.requests == []
+    dead = await store.listing(pool, ["acme"], None, "dead", 10)
+    assert [(r["attempts"], r["last_error"]) for r in dead] == [
+        (1, "webhook subscription disabled")
+    ]

@@ -122,7 +122,7 @@ async def claim(
         "claimed AS (UPDATE notifications n SET attempts = n.attempts + 1, "
         "next_attempt_at = $2 FROM due WHERE n.id = due.id RETURNING n.*) "
         "SELECT c.*, s.url, s.secret FROM claimed c LEFT JOIN webhook_subscriptions s "
-        "ON c.channel = 'webhook' AND s.id = c.recipient",
+        "ON c.channel = 'webhook' AND s.id = c.recipient AND s.disabled_at IS NULL",
         now,
         lease_until,
         limit,
@@ -204,6 +204,16 @@ async def create_subscription(
         list(events),
     )
     return subscription_id, secret
+
+
+async def disable_subscription(pool: asyncpg.Pool, subscription_id: str) -> bool:
+    """Stop a subscription: nothing new is planned for it, queued deliveries go dead."""
+    status: str = await pool.execute(
+        "UPDATE webhook_subscriptions SET disabled_at = now() "
+        "WHERE id = $1 AND disabled_at IS NULL",
+        subscription_id,
+    )
+    return status.endswith(" 1")
 
 
 async def list_subscriptions(pool: asyncpg.Pool, account: str | None) -> list[asyncpg.Record]:

@@ -151,6 +151,16 @@ def create_app(lifespan: Any = None) -> FastAPI:
         """Subscriptions (without their secrets)."""
         return [dict(row) for row in await store.list_subscriptions(deps.pool, account)]
 
+    @app.delete("/v1/admin/webhooks/{subscription_id}", status_code=204)
+    async def unsubscribe(
+        subscription_id: Annotated[str, PathParam(max_length=64, pattern=r"^wh_[0-9a-f]+$")],
+        deps: Deps,
+        _admin: Admin,
+    ) -> None:
+        """Disable a subscription: nothing new is sent to it; queued deliveries go dead."""
+        if not await store.disable_subscription(deps.pool, subscription_id):
+            raise Problem(404, "Not found", f"no active subscription {subscription_id}")
+
     @app.put("/v1/admin/templates/{account}/{name}", status_code=204)
     async def put_template(
         account: Annotated[str, PathParam(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")],

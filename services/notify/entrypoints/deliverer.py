@@ -86,7 +86,7 @@ class Deliverer:
                 row["id"], row["recipient"], row["subject"], bytes(row["body"]).decode()
             )
         if row["url"] is None:
-            return Outcome(False, "webhook subscription no longer exists", permanent=True)
+            return Outcome(False, "webhook subscription disabled", permanent=True)
         return await self._webhooks.send(
             row["id"],
             row["url"],
