@@ -32,7 +32,7 @@ class _Sink:
                 {
                     "received_at": datetime.now(UTC).isoformat(),
                     "to": list(envelope.rcpt_tos),
-                    "subject": str(message.get("Subject", "")),
+                    "subject": str(message.get("Subject", "")).strip(),
                     "notification": message.get("X-Ticketflow-Notification"),
                     "file": str(path),
                 }
