@@ -17,6 +17,7 @@ import random
 import statistics
 import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shared.events import Envelope  # noqa: E402
 from shared.policy import Policy, load_policies  # noqa: E402
 from shared.sla import TicketSla, TimelineEvent, deadlines, evolve  # noqa: E402
 
@@ -52,6 +54,22 @@ FOLLOW_UPS = [
     ("ticket.closure_requested", {}),
     ("ticket.closed", {}),
 ]
+
+
+def opening_now(priority: str, account: str = "bench") -> Envelope:
+    """A voximplant (gold plan) ticket opened now: the live load of the service benches."""
+    now = datetime.now(UTC)
+    return Envelope(
+        type="ticket.opened",
+        source="bench",
+        subject=str(uuid.uuid4()),
+        time=now,
+        recorded_at=now,
+        sequence=1,
+        account=account,
+        policy=load_policies()["voximplant"].ref,
+        data={"channel": "web", "priority": priority, "plan": "gold", "contact": "a@b.c"},
+    )
 
 
 def make_lines(events: int, tickets: int, seed: int = 7) -> list[bytes]:

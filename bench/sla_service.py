@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.sla_core import FOLLOW_UPS, OPENINGS  # noqa: E402
+from bench.sla_core import FOLLOW_UPS, OPENINGS, opening_now  # noqa: E402
 from services.devstack.broker import EmbeddedBroker  # noqa: E402
 from services.devstack.processes import free_port, spawn, stop  # noqa: E402
 from services.devstack.provisioning import ensure_topics  # noqa: E402
@@ -170,21 +170,7 @@ async def drain_rate_bare(url: str, expected: int) -> float:
 
 
 def live_envelopes(count: int) -> list[Envelope]:
-    ref = load_policies()["voximplant"].ref
-    return [
-        Envelope(
-            type="ticket.opened",
-            source="bench",
-            subject=str(uuid.uuid4()),
-            time=datetime.now(UTC),
-            recorded_at=datetime.now(UTC),
-            sequence=1,
-            account="bench",
-            policy=ref,
-            data={"channel": "web", "priority": "sev2", "plan": "gold", "contact": "a@b.c"},
-        )
-        for _ in range(count)
-    ]
+    return [opening_now("sev2") for _ in range(count)]
 
 
 async def live_phase(bootstrap: str, count: int, rate: float) -> tuple[list[float], set[str]]:

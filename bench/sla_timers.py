@@ -33,14 +33,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.sla_core import opening_now  # noqa: E402
 from services.devstack.broker import EmbeddedBroker  # noqa: E402
 from services.devstack.processes import stop  # noqa: E402
 from services.devstack.provisioning import ensure_topics  # noqa: E402
 from services.devstack.services import start_sla  # noqa: E402
-from shared.events import Envelope  # noqa: E402
 from shared.events.codec import to_kafka  # noqa: E402
 from shared.events.sla import SlaEvent  # noqa: E402
-from shared.policy import load_policies  # noqa: E402
 from shared.topics import SLA_EVENTS, TICKET_EVENTS, topics_with_dead_letters  # noqa: E402
 
 TARGET = timedelta(minutes=60)  # voximplant sev1 / gold first response, 24x7
@@ -55,18 +54,7 @@ class Openings:
     envelope through the real codec, then only the per-ticket attributes change."""
 
     def __init__(self) -> None:
-        ref = load_policies()["voximplant"].ref
-        template = Envelope(
-            type="ticket.opened",
-            source="bench",
-            subject=str(uuid.uuid4()),
-            time=datetime.now(UTC),
-            recorded_at=datetime.now(UTC),
-            sequence=1,
-            account="bench",
-            policy=ref,
-            data={"channel": "web", "priority": "sev1", "plan": "gold", "contact": "a@b.c"},
-        )
+        template = opening_now("sev1")
         record = to_kafka(template)
         self.value = record.value
         self.fixed = [

@@ -116,17 +116,26 @@ async def test_a_response_before_the_deadline_prevents_the_breach_while_the_work
     assert not of_type(events, "sla.breached")
 
 
+async def open_staggered(
+    bootstrap: str, count: int, first_due_s: float
+) -> tuple[datetime, dict[str, datetime]]:
+    """`count` new tickets whose first-response deadlines fall 0.1 s apart from
+    `first_due_s` on; returns when it started and each ticket's deadline."""
+    start = datetime.now(UTC)
+    dues = {
+        new_ticket(): start + timedelta(seconds=first_due_s + index * 0.1) for index in range(count)
+    }
+    await publish(bootstrap, [opened(ticket, due) for ticket, due in dues.items()])
+    return start, dues
+
+
 async def test_kill_9_mid_stream_loses_no_breach_and_duplicates_share_ids(
     sla_app: SlaApp,
 ) -> None:
     first = sla_app.start()
     bootstrap = sla_app.bootstrap_servers
-    start = datetime.now(UTC)
-    tickets = [new_ticket() for _ in range(60)]
-    dues = {
-        ticket: start + timedelta(seconds=3 + index * 0.1) for index, ticket in enumerate(tickets)
-    }
-    await publish(bootstrap, [opened(ticket, due) for ticket, due in dues.items()])
+    start, dues = await open_staggered(bootstrap, 60, first_due_s=3)
+    tickets = list(dues)
     await asyncio.sleep(max((start - datetime.now(UTC)).total_seconds(), 0) + 5)
     first.process.kill()  # mid-stream: some breaches out, some pending
     first.process.wait(5)
@@ -157,12 +166,8 @@ async def test_two_workers_share_partitions_and_a_rebalance_loses_no_timer(
 ) -> None:
     first = sla_app.start()
     bootstrap = sla_app.bootstrap_servers
-    start = datetime.now(UTC)
-    tickets = [new_ticket() for _ in range(48)]
-    dues = {
-        ticket: start + timedelta(seconds=14 + index * 0.1) for index, ticket in enumerate(tickets)
-    }
-    await publish(bootstrap, [opened(ticket, due) for ticket, due in dues.items()])
+    _, dues = await open_staggered(bootstrap, 48, first_due_s=14)
+    tickets = list(dues)
     await collect(
         bootstrap,
         set(tickets),
