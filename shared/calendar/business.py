@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from shared.calendar.holidays import HolidayRule, holidays_in_year
 
 MINUTES_PER_DAY = 24 * 60
+ZERO = timedelta(0)
 # How far add() and next_opening() look ahead before declaring the calendar closed for good.
 SEARCH_DAYS = 3 * 366
 
@@ -138,9 +139,9 @@ class BusinessCalendar:
         target from 16:00 with a 18:00 close is due at 18:00, not next morning).
         """
         _require_aware(start)
-        if duration < timedelta(0):
-            raise ValueError("business durations are not negative")
-        if duration == timedelta(0) or self.always:
+        if duration <= ZERO or self.always:
+            if duration < ZERO:
+                raise ValueError("business durations are not negative")
             return start + duration
         remaining = duration
         cursor = start
@@ -163,10 +164,10 @@ class BusinessCalendar:
         _require_aware(start)
         _require_aware(end)
         if end <= start:
-            return timedelta(0)
+            return ZERO
         if self.always:
             return end - start
-        total = timedelta(0)
+        total = ZERO
         for day in range(self._local_day(start), self._local_day(end) + 1):
             for opens, closes in self.intervals(day):
                 low = opens if opens > start else start

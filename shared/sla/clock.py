@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from shared.policy.model import Target
 
@@ -17,11 +17,12 @@ Phase = Literal["idle", "running", "paused", "met", "cancelled"]
 Status = Literal["running", "paused", "met", "breached", "none"]
 TimerKind = Literal["warning", "due"]
 ZERO = timedelta(0)
+Runs = tuple[tuple[datetime, datetime | None], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    """A pending timer: at `at`, `metric`'s clock warns or falls due."""
+class Deadline(NamedTuple):
+    """A pending timer: at `at`, `metric`'s clock warns or falls due. (A named tuple: the core
+    makes one per pending timer on every clock change, at a third of a dataclass's cost.)"""
 
     at: datetime
     metric: str
@@ -98,15 +99,18 @@ class Clock:
     ) -> Clock:
         """Start afresh (a new information request, a new closure request)."""
         begin = max(at, not_before) if not_before else at
-        fresh = self._but(
+        runs: Runs = ((begin, None),)
+        due, warn_at = self._due_times(runs, fraction, warned=False)
+        return self._but(
             phase="running",
-            runs=((begin, None),),
+            runs=runs,
             not_before=not_before,
             warned=False,
             breached_at=None,
             met_at=None,
+            due_at=due,
+            warn_at=warn_at,
         )
-        return fresh.schedule(fraction)
 
     def pause(self, at: datetime) -> Clock:
         if self.phase != "running":
@@ -119,8 +123,9 @@ class Clock:
         if self.phase != "paused":
             return self
         begin = max(at, self.not_before) if self.not_before else at
-        resumed = self._but(phase="running", runs=(*self.runs, (begin, None)))
-        return resumed.schedule(fraction)
+        runs = (*self.runs, (begin, None))
+        due, warn_at = self._due_times(runs, fraction, self.warned)
+        return self._but(phase="running", runs=runs, due_at=due, warn_at=warn_at)
 
     def stop(self, at: datetime, met: bool) -> Clock:
         if not self.is_active:
@@ -140,8 +145,9 @@ class Clock:
         """Resume a met clock (a reopened ticket is still being resolved)."""
         if self.phase != "met":
             return self
-        reopened = self._but(phase="running", met_at=None, runs=(*self.runs, (at, None)))
-        return reopened.schedule(fraction)
+        runs = (*self.runs, (at, None))
+        due, warn_at = self._due_times(runs, fraction, self.warned)
+        return self._but(phase="running", met_at=None, runs=runs, due_at=due, warn_at=warn_at)
 
     def retarget(
         self, target: Target | None, at: datetime, restart: bool, fraction: float | None
@@ -163,21 +169,32 @@ class Clock:
 
     def schedule(self, fraction: float | None) -> Clock:
         """Recompute the due (and warning) instants of a running clock from its runs."""
-        if self.phase != "running" or self.target is None:
+        if self.phase != "running":
             return self._but(due_at=None, warn_at=None)
-        calendar = self.target.calendar
-        since, _ = self.runs[-1]
+        due, warn_at = self._due_times(self.runs, fraction, self.warned)
+        return self._but(due_at=due, warn_at=warn_at)
+
+    def _due_times(
+        self, runs: Runs, fraction: float | None, warned: bool
+    ) -> tuple[datetime | None, datetime | None]:
+        """(due, warning) instants of the clock running over `runs` (the last one open)."""
+        target = self.target
+        if target is None:
+            return None, None
+        calendar = target.calendar
+        since = runs[-1][0]
         done = ZERO
-        for start, end in self.runs[:-1]:
-            done += calendar.between(start, end if end is not None else since)
-        duration = self.target.duration
+        if len(runs) > 1:
+            for start, end in runs[:-1]:
+                done += calendar.between(start, end if end is not None else since)
+        duration = target.duration
         due = calendar.add(since, duration - done) if done < duration else since
         warn_at = None
-        if fraction is not None and self.warns and not self.warned:
+        if fraction is not None and self.warns and not warned:
             threshold = duration * fraction
             if done < threshold:
                 warn_at = calendar.add(since, threshold - done)
-        return self._but(due_at=due, warn_at=warn_at)
+        return due, warn_at
 
     def fire(self, deadline: Deadline) -> Clock:
         if deadline.kind == "warning":

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from shared.policy.model import Policy
 from shared.sla.clock import Clock, Deadline
@@ -18,6 +19,7 @@ from shared.sla.intake import decide_acceptance
 from shared.sla.timeline import Derived, TimelineEvent
 
 OPENED = "ticket.opened"
+STARTED_AT_OPENING = frozenset({"first_response", "resolution"})
 # Events that never touch a clock: only the version moves.
 NO_CLOCK_EFFECT = frozenset(
     {"ticket.assigned", "ticket.comment_added", "ticket.escalation_requested"}
@@ -67,8 +69,7 @@ class TicketSla:
         return clone
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     state: TicketSla
     derived: list[Derived]
 
@@ -80,10 +81,17 @@ def deadlines(state: TicketSla, policy: Policy) -> list[Deadline]:
 
 
 def timers_of(clocks: dict[str, Clock]) -> tuple[Deadline, ...]:
-    timers = [timer for clock in clocks.values() for timer in clock.timers()]
+    timers: list[Deadline] = []
+    for clock in clocks.values():
+        if clock.phase == "running":  # the others have no timers: skip the call
+            timers += clock.timers()
     if len(timers) > 1:
-        timers.sort(key=lambda timer: timer.at)
+        timers.sort(key=_at)
     return tuple(timers)
+
+
+def _at(timer: Deadline) -> datetime:
+    return timer.at
 
 
 def advance(state: TicketSla, policy: Policy, now: datetime) -> Step:
@@ -142,19 +150,21 @@ def _open(event: TimelineEvent, policy: Policy) -> Step:
     clocks: dict[str, Clock] = {}
     derived: list[Derived] = []
     if verdict.accepted:
-        derived.append(Derived("sla.ticket_accepted", event.at, data={"flags": verdict.flags}))
-        for metric, spec in policy.metrics.items():
-            target = None
-            if metric not in verdict.no_target_for:
-                target = policy.target(metric, priority, plan, overrides)
-            clock = Clock(metric=metric, target=target, warns=spec.warn)
-            if metric in ("first_response", "resolution"):
+        derived.append(Derived("sla.ticket_accepted", event.at, None, {"flags": verdict.flags}))
+        key = ("sla.idle_clocks", priority, plan, tuple(overrides.items()), verdict.no_target_for)
+        idle = policy.memoised(
+            key, lambda: _idle_clocks(policy, priority, plan, overrides, verdict.no_target_for)
+        )
+        for metric, clock in idle.items():
+            if metric in STARTED_AT_OPENING:
                 clock = clock.start(event.at, policy.warning_fraction, verdict.clock_start)
                 if clock.target is not None:
                     derived.append(_started(clock, event.at))
             clocks[metric] = clock
     else:
-        derived.append(Derived("sla.ticket_rejected", event.at, data={"reason": verdict.rejection}))
+        derived.append(
+            Derived("sla.ticket_rejected", event.at, None, {"reason": verdict.rejection})
+        )
     state = TicketSla(
         policy=policy.ref,
         accepted=verdict.accepted,
@@ -171,6 +181,27 @@ def _open(event: TimelineEvent, policy: Policy) -> Step:
         timers=timers_of(clocks),
     )
     return Step(state, derived)
+
+
+def _idle_clocks(
+    policy: Policy,
+    priority: str,
+    plan: str | None,
+    overrides: dict[str, float],
+    no_target_for: frozenset[str],
+) -> dict[str, Clock]:
+    """The clocks of a new ticket before any starts: the same for every ticket with these
+    terms, so computed once per policy and shared (clocks are immutable)."""
+    return {
+        metric: Clock(
+            metric=metric,
+            target=None
+            if metric in no_target_for
+            else policy.target(metric, priority, plan, overrides),
+            warns=spec.warn,
+        )
+        for metric, spec in policy.metrics.items()
+    }
 
 
 def _started(clock: Clock, at: datetime) -> Derived:
@@ -236,17 +267,14 @@ def _apply(
     at = event.at
     kind = event.type
     fraction = policy.warning_fraction
-    changed: list[Clock] = []
-
-    def get(metric: str) -> Clock | None:
-        for clock in changed:
-            if clock.metric == metric:
-                return clock
-        return state.clocks.get(metric)
+    clocks = dict(state.clocks)  # this event's working copy; `changed` names what it touched
+    changed: list[str] = []
+    get = clocks.get
 
     def put(clock: Clock) -> None:
-        changed[:] = [c for c in changed if c.metric != clock.metric]
-        changed.append(clock)
+        if clock.metric not in changed:
+            changed.append(clock.metric)
+        clocks[clock.metric] = clock
 
     def meet(metric: str) -> None:
         clock = get(metric)
@@ -293,7 +321,7 @@ def _apply(
         status = "awaiting_customer"
         for metric, spec in policy.metrics.items():
             clock = get(metric)
-            if spec.pauses_on_customer_side and clock is not None and clock.phase == "running":
+            if clock is not None and clock.phase == "running" and spec.pauses_on_customer_side:
                 put(clock.pause(at))
                 if clock.target is not None:
                     out.append(Derived("sla.clock_paused", at, metric, {"reason": kind}))
@@ -364,8 +392,10 @@ def _apply(
                 out.append(Derived("sla.clock_resumed", at, "resolution", {"reason": kind}))
 
     if changed:
-        changed = [_corrected(state.clocks.get(c.metric), c, at, kind, out) for c in changed]
-        return _with(state, *changed, status=status, version=version)
+        before = state.clocks
+        for name in changed:
+            clocks[name] = _corrected(before.get(name), clocks[name], at, kind, out)
+        return state._but(clocks=clocks, timers=timers_of(clocks), status=status, version=version)
     return state._but(status=status, version=version)
 
 
