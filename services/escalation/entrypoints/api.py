@@ -67,7 +67,7 @@ class EscalationApiDeps:
         await self.escalator.refresh_metrics()
 
 
-def get_deps(request: Request) -> EscalationApiDeps:
+async def get_deps(request: Request) -> EscalationApiDeps:
     found: EscalationApiDeps = app_deps(request)
     return found
 

@@ -20,6 +20,22 @@ from services.intake.domain.tickets import TicketRow
 from shared.events import Envelope
 
 NOTIFY_CHANNEL = "ticketflow_outbox"
+OPTIMISTIC_ATTEMPTS = 3
+# Event, outbox row and read-model update, only if the ticket is still at the version the
+# event follows ($2 - 1); NULL when another writer got there first. One statement, so one
+# implicit transaction: all three rows or none.
+APPEND_IF_UNCHANGED = """
+WITH u AS (
+    UPDATE tickets SET version = $2, status = $7, priority = $8, updated_at = clock_timestamp()
+    WHERE ticket_id = $1 AND version = $2 - 1
+    RETURNING updated_at),
+e AS (
+    INSERT INTO events (ticket_id, version, event_id, type, occurred_at, envelope, recorded_at)
+    SELECT $1, $2, $3, $4, $5, $6::jsonb, u.updated_at FROM u
+    RETURNING recorded_at),
+o AS (INSERT INTO outbox (ticket_id, version, event_id) SELECT $1, $2, $3 FROM e)
+SELECT recorded_at FROM e
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +149,64 @@ class EventStore:
         accounts: frozenset[str] | None = None,
     ) -> tuple[Envelope, str]:
         """`append`, also returning the ticket's status after the event. With `accounts`, a
-        ticket of another account is TicketNotFound (checked under the same lock)."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            ticket = await self._lock(conn, ticket_id, accounts)
-            if expected_version is not None and expected_version != ticket.version:
-                raise VersionConflict(ticket_id, expected_version, ticket.version)
-            envelope = build(ticket)
-            recorded = await self._append_locked(conn, ticket, envelope)
+        ticket of another account is TicketNotFound.
+
+        Optimistic: read the ticket, build the event, then write it with one statement that
+        only succeeds if the ticket is still at the version read (the statement is its own
+        transaction: two round trips, no BEGIN/COMMIT). A writer that lost a race reads
+        again; after `OPTIMISTIC_ATTEMPTS` lost races it takes the row lock instead, so a hot
+        ticket still makes progress.
+        """
+        async with self._pool.acquire() as conn:
+            for _attempt in range(OPTIMISTIC_ATTEMPTS):
+                ticket = await self._read(conn, ticket_id, accounts)
+                if expected_version is not None and expected_version != ticket.version:
+                    raise VersionConflict(ticket_id, expected_version, ticket.version)
+                envelope = build(ticket)
+                status = next_status(ticket.status, envelope.type)
+                recorded_at = await conn.fetchval(
+                    APPEND_IF_UNCHANGED, *self._row_values(ticket, envelope, status)
+                )
+                if recorded_at is not None:
+                    self._on_commit()
+                    return envelope.model_copy(update={"recorded_at": recorded_at}), status
+            async with conn.transaction():
+                ticket = await self._lock(conn, ticket_id, accounts)
+                if expected_version is not None and expected_version != ticket.version:
+                    raise VersionConflict(ticket_id, expected_version, ticket.version)
+                envelope = build(ticket)
+                recorded = await self._append_locked(conn, ticket, envelope)
         self._on_commit()
         return recorded, next_status(ticket.status, envelope.type)
+
+    async def _read(
+        self, conn: asyncpg.Connection, ticket_id: uuid.UUID, accounts: frozenset[str] | None
+    ) -> TicketRow:
+        row = await conn.fetchrow(
+            "SELECT * FROM tickets WHERE ticket_id = $1 "
+            "AND ($2::text[] IS NULL OR account_id = ANY($2::text[]))",
+            ticket_id,
+            None if accounts is None else list(accounts),
+        )
+        if row is None:
+            raise TicketNotFound(str(ticket_id))
+        return _ticket(row)
+
+    @staticmethod
+    def _row_values(ticket: TicketRow, envelope: Envelope, status: str) -> tuple[Any, ...]:
+        priority = ticket.priority
+        if envelope.type == "ticket.severity_changed":
+            priority = envelope.data["priority"]
+        return (
+            ticket.ticket_id,
+            envelope.sequence,
+            envelope.id,
+            envelope.type,
+            envelope.time,
+            _envelope_json(envelope),
+            status,
+            priority,
+        )
 
     async def apply_command(
         self, command_id: uuid.UUID, command: str, ticket_id: uuid.UUID, based_on: int, build: Any
@@ -198,27 +263,13 @@ class EventStore:
     async def _append_locked(
         self, conn: asyncpg.Connection, ticket: TicketRow, envelope: Envelope
     ) -> Envelope:
-        """Event, outbox row and read-model update in one statement (one round trip)."""
+        """Event, outbox row and read-model update in one statement, the row already locked."""
         status = next_status(ticket.status, envelope.type)
-        priority = ticket.priority
-        if envelope.type == "ticket.severity_changed":
-            priority = envelope.data["priority"]
         recorded_at = await conn.fetchval(
-            "WITH e AS (INSERT INTO events (ticket_id, version, event_id, type, occurred_at, "
-            "envelope) VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING recorded_at), "
-            "o AS (INSERT INTO outbox (ticket_id, version, event_id) VALUES ($1, $2, $3)), "
-            "u AS (UPDATE tickets SET version = $2, status = $7, priority = $8, "
-            "updated_at = (SELECT recorded_at FROM e) WHERE ticket_id = $1) "
-            "SELECT recorded_at FROM e",
-            ticket.ticket_id,
-            envelope.sequence,
-            envelope.id,
-            envelope.type,
-            envelope.time,
-            _envelope_json(envelope),
-            status,
-            priority,
+            APPEND_IF_UNCHANGED, *self._row_values(ticket, envelope, status)
         )
+        if recorded_at is None:  # cannot happen under the lock; never write a gap silently
+            raise RuntimeError(f"ticket {ticket.ticket_id} moved under its row lock")
         return envelope.model_copy(update={"recorded_at": recorded_at})
 
     async def ticket(self, ticket_id: uuid.UUID, accounts: frozenset[str]) -> TicketRow:

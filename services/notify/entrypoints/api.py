@@ -101,7 +101,7 @@ class NotifyApiDeps:
         OUTBOX_PENDING.labels(SERVICE).set(await outbox.pending(self.pool, SERVICE))
 
 
-def get_deps(request: Request) -> NotifyApiDeps:
+async def get_deps(request: Request) -> NotifyApiDeps:
     found: NotifyApiDeps = app_deps(request)
     return found
 
