@@ -16,6 +16,12 @@ OUTBOX_PENDING = Gauge(
 )
 
 
+# For `FastAPI(telemetry=...)`: each service's telemetry is its Prometheus `/metrics` (and its
+# logs); FastAPI's native OpenTelemetry hook would otherwise look up the global OTel providers
+# on every request (2.6 % of intake's request profile) with none configured.
+NO_OTEL: Any = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def ops_router(app: FastAPI) -> APIRouter:
     router = APIRouter(tags=["operations"])
 

@@ -97,6 +97,37 @@ async def test_concurrent_writers_get_one_winner_and_no_lost_version(pool: async
     assert versions == list(range(1, 13))
 
 
+def event(kind: str, **data: object):  # type: ignore[no-untyped-def]
+    def build(ticket: TicketRow) -> Envelope:
+        return ticket.next_event(kind, datetime.now(UTC), dict(data))
+
+    return build
+
+
+async def test_two_workers_interleaving_on_one_ticket(pool: asyncpg.Pool) -> None:
+    """Two stores = two intake workers taking turns on one ticket: each append is decided on
+    the ticket as it is, never a wrong 409, a wrong 422 or a lost version."""
+    mine, theirs = EventStore(pool), EventStore(pool)
+    ticket_id = uuid.uuid4()
+    await mine.open_ticket(opened(ticket_id))
+    await mine.append(ticket_id, comment(1))  # version 2
+    await theirs.append(ticket_id, comment(2))  # version 3, behind mine's back
+    assert (await mine.append(ticket_id, comment(3))).sequence == 4
+    # If-Match of the version the other worker wrote: accepted.
+    await theirs.append(ticket_id, comment(4))  # version 5
+    assert (await mine.append(ticket_id, comment(5), expected_version=5)).sequence == 6
+    # Mine closed the ticket, theirs reopened it; mine may comment.
+    await mine.append(ticket_id, event("ticket.closed"))  # version 7
+    await theirs.append(ticket_id, event("ticket.reopened"))  # version 8
+    assert (await mine.append(ticket_id, comment(6))).sequence == 9
+    # And a real conflict is still one, with the database's version.
+    with pytest.raises(VersionConflict) as conflict:
+        await mine.append(ticket_id, comment(7), expected_version=8)
+    assert conflict.value.current == 9
+    versions = [e.sequence for e in await mine.history(ticket_id)]
+    assert versions == list(range(1, 10))
+
+
 async def test_transition_that_makes_no_sense_is_refused(pool: asyncpg.Pool) -> None:
     store = EventStore(pool)
     ticket_id = uuid.uuid4()

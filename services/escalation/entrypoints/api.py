@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common import problems
 from services.common.api_keys import ApiKeyVerifier
-from services.common.ops import ops_router
+from services.common.ops import NO_OTEL, ops_router
 from services.common.problems import Problem
 from services.common.web_auth import Key, app_deps
 from services.escalation.domain.escalation import Escalation, NotOpen
@@ -81,6 +81,7 @@ def create_app(lifespan: Any = None) -> FastAPI:
         version="1",
         description="Escalations raised from SLA warnings, breaches and customer requests.",
         lifespan=lifespan,
+        telemetry=NO_OTEL,
     )
     problems.install(app)
 

@@ -23,6 +23,7 @@ from prometheus_client import (
 
 from services.common import problems
 from services.common.api_keys import ApiKey
+from services.common.ops import NO_OTEL
 from services.common.problems import Problem
 from services.intake.adapters.accounts import AccountExists, UnknownAccount
 from services.intake.adapters.event_store import TicketNotFound, VersionConflict
@@ -277,6 +278,7 @@ def create_app(
         "accounts of its API key; errors are `application/problem+json`.",
         lifespan=lifespan,
         default_response_class=FastJSON,
+        telemetry=NO_OTEL,
     )
     app.state.deps = deps
     metrics = Metrics()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from services.common import outbox, problems
 from services.common.api_keys import ApiKeyVerifier
-from services.common.ops import OUTBOX_PENDING, ops_router
+from services.common.ops import NO_OTEL, OUTBOX_PENDING, ops_router
 from services.common.problems import Problem
 from services.common.web_auth import Admin, Key, app_deps
 from services.notify.adapters import store
@@ -117,6 +117,7 @@ def create_app(lifespan: Any = None) -> FastAPI:
         "Webhooks carry `Ticketflow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
         "'<t>.<raw body>'>`; reject a timestamp older than 5 minutes.",
         lifespan=lifespan,
+        telemetry=NO_OTEL,
     )
     problems.install(app)
 
