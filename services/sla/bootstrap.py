@@ -8,6 +8,7 @@ from pathlib import Path
 
 import faust
 
+from services.common.gc_tuning import tune_for_held_state
 from services.sla.entrypoints.faust_app import create_app
 from services.sla.entrypoints.tracker import SlaTracker
 from services.sla.settings import SlaSettings
@@ -28,6 +29,7 @@ def run_worker(
     """Run the Faust worker until SIGINT/SIGTERM."""
     from faust import Worker
 
+    tune_for_held_state()
     app, _ = build(settings, policy_dir)
     worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from services.common.gc_tuning import tune_for_held_state
 from services.sla.adapters.changelog_reader import latest_states
 from services.sla.adapters.event_store_reader import histories
 from services.sla.domain import state_codec
@@ -82,6 +83,7 @@ async def replay_shard(job: ReplayJob) -> ShardResult:
 
 
 def _run_shard(job: ReplayJob) -> ShardResult:
+    tune_for_held_state()
     return asyncio.run(replay_shard(job))
 
 
@@ -91,6 +93,7 @@ async def replay(
     """Replay the store (in `workers` processes); `live` = (bootstrap servers, state topic)."""
     began = time.perf_counter()
     if workers <= 1:
+        tune_for_held_state()
         parts = [await replay_shard(job)]
     else:
         jobs = [
