@@ -6,6 +6,7 @@ import gc
 
 from services.common.gc_tuning import HELD_STATE_THRESHOLDS, tune_for_held_state
 
+
 def test_held_state_thresholds_replace_the_defaults() -> None:
     before = gc.get_threshold()
     try:
