@@ -159,9 +159,9 @@ class EventStore:
         """
         async with self._pool.acquire() as conn:
             for _attempt in range(OPTIMISTIC_ATTEMPTS):
-                ticket = await self._read(conn, ticket_id, accounts)
-                if expected_version is not None and expected_version != ticket.version:
-                    raise VersionConflict(ticket_id, expected_version, ticket.version)
+                ticket = await self._read(
+                    conn, ticket_id, accounts, expected_version=expected_version
+                )
                 envelope = build(ticket)
                 status = next_status(ticket.status, envelope.type)
                 recorded_at = await conn.fetchval(
@@ -171,26 +171,13 @@ class EventStore:
                     self._on_commit()
                     return envelope.model_copy(update={"recorded_at": recorded_at}), status
             async with conn.transaction():
-                ticket = await self._lock(conn, ticket_id, accounts)
-                if expected_version is not None and expected_version != ticket.version:
-                    raise VersionConflict(ticket_id, expected_version, ticket.version)
+                ticket = await self._read(
+                    conn, ticket_id, accounts, lock=True, expected_version=expected_version
+                )
                 envelope = build(ticket)
                 recorded = await self._append_locked(conn, ticket, envelope)
         self._on_commit()
         return recorded, next_status(ticket.status, envelope.type)
-
-    async def _read(
-        self, conn: asyncpg.Connection, ticket_id: uuid.UUID, accounts: frozenset[str] | None
-    ) -> TicketRow:
-        row = await conn.fetchrow(
-            "SELECT * FROM tickets WHERE ticket_id = $1 "
-            "AND ($2::text[] IS NULL OR account_id = ANY($2::text[]))",
-            ticket_id,
-            None if accounts is None else list(accounts),
-        )
-        if row is None:
-            raise TicketNotFound(str(ticket_id))
-        return _ticket(row)
 
     @staticmethod
     def _row_values(ticket: TicketRow, envelope: Envelope, status: str) -> tuple[Any, ...]:
@@ -223,7 +210,7 @@ class EventStore:
             )
             if seen is not None:
                 return "duplicate", f"already {seen['outcome']}"
-            ticket = await self._lock(conn, ticket_id)
+            ticket = await self._read(conn, ticket_id, lock=True)
             if ticket.version != based_on:
                 outcome = "superseded"
                 detail = f"ticket moved from version {based_on} to {ticket.version}"
@@ -244,21 +231,30 @@ class EventStore:
             )
         return outcome, detail
 
-    async def _lock(
+    async def _read(
         self,
         conn: asyncpg.Connection,
         ticket_id: uuid.UUID,
         accounts: frozenset[str] | None = None,
+        *,
+        lock: bool = False,
+        expected_version: int | None = None,
     ) -> TicketRow:
+        """The ticket row (locked for the transaction with `lock`); TicketNotFound outside
+        `accounts`, VersionConflict when it is not at `expected_version`."""
         row = await conn.fetchrow(
             "SELECT * FROM tickets WHERE ticket_id = $1 "
-            "AND ($2::text[] IS NULL OR account_id = ANY($2::text[])) FOR UPDATE",
+            "AND ($2::text[] IS NULL OR account_id = ANY($2::text[]))"
+            + (" FOR UPDATE" if lock else ""),
             ticket_id,
             None if accounts is None else list(accounts),
         )
         if row is None:
             raise TicketNotFound(str(ticket_id))
-        return _ticket(row)
+        ticket = _ticket(row)
+        if expected_version is not None and expected_version != ticket.version:
+            raise VersionConflict(ticket_id, expected_version, ticket.version)
+        return ticket
 
     async def _append_locked(
         self, conn: asyncpg.Connection, ticket: TicketRow, envelope: Envelope
