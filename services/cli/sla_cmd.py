@@ -219,6 +219,9 @@ def replay_command(
     except (TimelineError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    from services.common.gc_tuning import tune_for_held_state
+
+    tune_for_held_state()  # this process folds too when --workers is 1
     result = asyncio.run(replay(job, workers, live_source))
     typer.echo(
         f"replayed {result['events']:,} events of {result['tickets']:,} tickets in "

@@ -366,6 +366,8 @@ class Policy(Strict):
         # Lookup tables of the SLA core's hot path, kept in the instance `__dict__` (set by
         # `_consistent`) rather than as pydantic private attributes, whose every read goes
         # through `__getattr__` (~3 us, measured). Equality and dumps only see the fields.
+        # Derive a changed policy by validating again, not `model_copy(update=...)`, which
+        # would carry these tables over unchanged.
         _calendars: dict[str, BusinessCalendar]
         _targets: dict[tuple[str, str, str | None], Target | None]
         _ref: str

@@ -12,6 +12,6 @@ def test_held_state_thresholds_replace_the_defaults() -> None:
     try:
         tune_for_held_state()
         assert gc.get_threshold() == HELD_STATE_THRESHOLDS
-        assert HELD_STATE_THRESHOLDS[0] > before[0]
+        assert HELD_STATE_THRESHOLDS[0] > 700  # CPython's default young generation
     finally:
         gc.set_threshold(*before)

@@ -83,7 +83,7 @@ async def replay_shard(job: ReplayJob) -> ShardResult:
 
 
 def _run_shard(job: ReplayJob) -> ShardResult:
-    tune_for_held_state()
+    tune_for_held_state()  # a pool process of its own: its settings are its own
     return asyncio.run(replay_shard(job))
 
 
@@ -93,7 +93,6 @@ async def replay(
     """Replay the store (in `workers` processes); `live` = (bootstrap servers, state topic)."""
     began = time.perf_counter()
     if workers <= 1:
-        tune_for_held_state()
         parts = [await replay_shard(job)]
     else:
         jobs = [
