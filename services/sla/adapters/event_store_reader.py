@@ -19,6 +19,9 @@ from shared.sla import TimelineEvent
 
 # Shards are ranges of ticket ids (UUIDs are uniform): each shard reads only its range of
 # the primary key, in key order, so shards never scan or sort each other's rows.
+# Only the columns the core reads: the event time is `occurred_at` (the envelope's `time`,
+# decoded by asyncpg in C) and only the payload is JSON to parse; the pinned policy is read
+# once per ticket, from its opening.
 QUERY = """
 SELECT e.ticket_id, e.type, e.occurred_at, e.version,
        e.envelope->'data' AS data,
@@ -30,9 +33,6 @@ WHERE ($1::timestamptz IS NULL
   AND e.ticket_id >= $2::uuid AND ($3::uuid IS NULL OR e.ticket_id < $3::uuid)
 ORDER BY e.ticket_id, e.version
 """
-# Only the columns the core reads: the event time is `occurred_at` (the envelope's `time`,
-# decoded by asyncpg in C) and only the payload is JSON to parse; the pinned policy is read
-# once per ticket, from its opening.
 UUID_SPACE = 1 << 128
 
 
