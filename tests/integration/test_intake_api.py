@@ -267,8 +267,13 @@ async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True
     auth = await account_with_key(client, "iota")
-    await client.post("/v1/tickets", headers=auth, json=ticket_body("iota"))
+    opened = (await client.post("/v1/tickets", headers=auth, json=ticket_body("iota"))).json()
+    comment = {"type": "ticket.comment_added", "data": {"body": "seen"}}
+    await client.post(f"/v1/tickets/{opened['ticket_id']}/events", headers=auth, json=comment)
     text = (await client.get("/metrics")).text
+    gauge = "ticketflow_intake_append_statements "
+    statements = next(line for line in text.splitlines() if line.startswith(gauge))
+    assert float(statements.split()[1]) >= 1
     assert (
         'ticketflow_intake_requests_total{method="POST",route="/v1/tickets",status="201"} 1.0'
         in text

@@ -97,6 +97,35 @@ async def test_concurrent_writers_get_one_winner_and_no_lost_version(pool: async
     assert versions == list(range(1, 13))
 
 
+async def test_a_burst_of_appends_is_written_in_shared_batches(pool: asyncpg.Pool) -> None:
+    """Group commit: concurrent appends over many tickets from two stores (two workers) all
+    land, each ticket's versions contiguous with an outbox row each, in fewer statements than
+    appends; an append refused in the middle of a batch fails alone."""
+    mine, theirs = EventStore(pool), EventStore(pool)
+    tickets = [uuid.uuid4() for _ in range(20)]
+    for ticket_id in tickets:
+        await mine.open_ticket(opened(ticket_id))
+    await mine.append(tickets[0], event("ticket.closed"))  # version 2; closing again is refused
+    appends = [
+        store.append(ticket_id, comment(n))
+        for n in range(5)
+        for ticket_id in tickets
+        for store in (mine, theirs)
+    ]
+    refused = mine.append(tickets[0], event("ticket.closed"))
+    results = await asyncio.gather(*appends[:100], refused, *appends[100:], return_exceptions=True)
+    assert isinstance(results[100], TransitionRefused)
+    assert all(isinstance(r, Envelope) for i, r in enumerate(results) if i != 100)
+    for ticket_id in tickets:
+        versions = [e.sequence for e in await mine.history(ticket_id)]
+        base = 2 if ticket_id == tickets[0] else 1
+        assert versions == list(range(1, base + 11))
+    outbox = await pool.fetchval("SELECT count(*) FROM outbox")
+    assert outbox == await pool.fetchval("SELECT count(*) FROM events")
+    statements = mine.append_statements + theirs.append_statements
+    assert statements < len(appends) / 2
+
+
 def event(kind: str, **data: object):  # type: ignore[no-untyped-def]
     def build(ticket: TicketRow) -> Envelope:
         return ticket.next_event(kind, datetime.now(UTC), dict(data))

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import asyncpg
 import orjson
 
+from services.intake.adapters.append_rows import (
+    TicketNotFound,
+    VersionConflict,
+    checked,
+    envelope_json,
+    row_values,
+    ticket_from_row,
+)
+from services.intake.adapters.group_commit import GroupCommit
 from services.intake.domain.lifecycle import OPEN, TransitionRefused, next_status
 from services.intake.domain.tickets import TicketRow
 from shared.events import Envelope
+
+__all__ = ["EventStore", "TicketNotFound", "VersionConflict", "envelope_from_row", "migrate"]
 
 NOTIFY_CHANNEL = "ticketflow_outbox"
 OPTIMISTIC_ATTEMPTS = 3
@@ -38,20 +48,6 @@ SELECT recorded_at FROM e
 """
 
 
-@dataclass(frozen=True, slots=True)
-class VersionConflict(Exception):
-    ticket_id: uuid.UUID
-    expected: int
-    current: int
-
-    def __str__(self) -> str:
-        return f"ticket is at version {self.current}, not {self.expected}"
-
-
-class TicketNotFound(LookupError):
-    pass
-
-
 async def migrate(pool: asyncpg.Pool) -> list[str]:
     """Apply every migration in order (each is idempotent); return their names."""
     folder = resources.files("services.intake.adapters").joinpath("migrations")
@@ -66,19 +62,10 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
     return names
 
 
-def _envelope_json(envelope: Envelope) -> str:
-    body = envelope.model_dump(mode="json", exclude_none=True, exclude={"recorded_at"})
-    return orjson.dumps(body).decode()
-
-
 def envelope_from_row(row: asyncpg.Record) -> Envelope:
     body: dict[str, Any] = orjson.loads(row["envelope"])
     body["recorded_at"] = row["recorded_at"]
     return Envelope.model_validate(body)
-
-
-def _ticket(row: asyncpg.Record) -> TicketRow:
-    return TicketRow(**{field: row[field] for field in TicketRow.__slots__})
 
 
 class EventStore:
@@ -89,6 +76,13 @@ class EventStore:
     def __init__(self, pool: asyncpg.Pool, on_commit: Callable[[], None] | None = None) -> None:
         self._pool = pool
         self._on_commit = on_commit or (lambda: None)
+        self._group = GroupCommit(pool, self._on_commit)
+        self._single_writes = 0
+
+    @property
+    def append_statements(self) -> int:
+        """Statements that wrote appended events (batched or alone) since start."""
+        return self._group.statements + self._single_writes
 
     async def _insert(self, conn: asyncpg.Connection, envelope: Envelope) -> Envelope:
         recorded_at = await conn.fetchval(
@@ -101,7 +95,7 @@ class EventStore:
             envelope.id,
             envelope.type,
             envelope.time,
-            _envelope_json(envelope),
+            envelope_json(envelope),
         )
         return envelope.model_copy(update={"recorded_at": recorded_at})
 
@@ -151,12 +145,16 @@ class EventStore:
         """`append`, also returning the ticket's status after the event. With `accounts`, a
         ticket of another account is TicketNotFound.
 
-        Optimistic: read the ticket, build the event, then write it with one statement that
-        only succeeds if the ticket is still at the version read (the statement is its own
-        transaction: two round trips, no BEGIN/COMMIT). A writer that lost a race reads
-        again; after `OPTIMISTIC_ATTEMPTS` lost races it takes the row lock instead, so a hot
-        ticket still makes progress.
+        Concurrent appends are written together (`GroupCommit`). One whose ticket another
+        process moved first is retried alone, optimistically: read the ticket, build the
+        event, then write it with one statement that only succeeds if the ticket is still at
+        the version read (its own transaction: two round trips, no BEGIN/COMMIT). After
+        `OPTIMISTIC_ATTEMPTS` lost races it takes the row lock instead, so a hot ticket still
+        makes progress.
         """
+        grouped = await self._group.append(ticket_id, build, expected_version, accounts)
+        if grouped is not None:
+            return grouped
         async with self._pool.acquire() as conn:
             for _attempt in range(OPTIMISTIC_ATTEMPTS):
                 ticket = await self._read(
@@ -165,8 +163,9 @@ class EventStore:
                 envelope = build(ticket)
                 status = next_status(ticket.status, envelope.type)
                 recorded_at = await conn.fetchval(
-                    APPEND_IF_UNCHANGED, *self._row_values(ticket, envelope, status)
+                    APPEND_IF_UNCHANGED, *row_values(ticket, envelope, status)
                 )
+                self._single_writes += 1
                 if recorded_at is not None:
                     self._on_commit()
                     return envelope.model_copy(update={"recorded_at": recorded_at}), status
@@ -178,22 +177,6 @@ class EventStore:
                 recorded = await self._append_locked(conn, ticket, envelope)
         self._on_commit()
         return recorded, next_status(ticket.status, envelope.type)
-
-    @staticmethod
-    def _row_values(ticket: TicketRow, envelope: Envelope, status: str) -> tuple[Any, ...]:
-        priority = ticket.priority
-        if envelope.type == "ticket.severity_changed":
-            priority = envelope.data["priority"]
-        return (
-            ticket.ticket_id,
-            envelope.sequence,
-            envelope.id,
-            envelope.type,
-            envelope.time,
-            _envelope_json(envelope),
-            status,
-            priority,
-        )
 
     async def apply_command(
         self, command_id: uuid.UUID, command: str, ticket_id: uuid.UUID, based_on: int, build: Any
@@ -249,12 +232,7 @@ class EventStore:
             ticket_id,
             None if accounts is None else list(accounts),
         )
-        if row is None:
-            raise TicketNotFound(str(ticket_id))
-        ticket = _ticket(row)
-        if expected_version is not None and expected_version != ticket.version:
-            raise VersionConflict(ticket_id, expected_version, ticket.version)
-        return ticket
+        return checked(row, ticket_id, accounts, expected_version)
 
     async def _append_locked(
         self, conn: asyncpg.Connection, ticket: TicketRow, envelope: Envelope
@@ -262,8 +240,9 @@ class EventStore:
         """Event, outbox row and read-model update in one statement, the row already locked."""
         status = next_status(ticket.status, envelope.type)
         recorded_at = await conn.fetchval(
-            APPEND_IF_UNCHANGED, *self._row_values(ticket, envelope, status)
+            APPEND_IF_UNCHANGED, *row_values(ticket, envelope, status)
         )
+        self._single_writes += 1
         if recorded_at is None:  # cannot happen under the lock; never write a gap silently
             raise RuntimeError(f"ticket {ticket.ticket_id} moved under its row lock")
         return envelope.model_copy(update={"recorded_at": recorded_at})
@@ -276,11 +255,11 @@ class EventStore:
         )
         if row is None:
             raise TicketNotFound(str(ticket_id))
-        return _ticket(row)
+        return ticket_from_row(row)
 
     async def ticket_by_number(self, number: str) -> TicketRow | None:
         row = await self._pool.fetchrow("SELECT * FROM tickets WHERE number = $1", number)
-        return _ticket(row) if row else None
+        return ticket_from_row(row) if row else None
 
     async def history(self, ticket_id: uuid.UUID) -> list[Envelope]:
         rows = await self._pool.fetch(
@@ -301,4 +280,4 @@ class EventStore:
             after,
             limit,
         )
-        return [_ticket(row) for row in rows]
+        return [ticket_from_row(row) for row in rows]

@@ -64,6 +64,12 @@ class Metrics:
         self.outbox_lag_events = Gauge(
             "ticketflow_outbox_lag_events", "Unpublished outbox rows", registry=self.registry
         )
+        self.append_statements = Gauge(
+            "ticketflow_intake_append_statements",
+            "Statements that wrote appended events since start (group commit: events written "
+            "per statement = ticketflow_intake_events_total / this)",
+            registry=self.registry,
+        )
         self.outbox_lag_seconds = Gauge(
             "ticketflow_outbox_lag_seconds",
             "Age of the oldest unpublished outbox row",
@@ -601,6 +607,7 @@ def create_app(
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def metrics_endpoint(deps: Deps) -> Response:
+        metrics.append_statements.set(deps.store.append_statements)
         if deps.relay is not None:
             stats = await deps.relay.measure_lag()
             metrics.outbox_lag_events.set(stats.lag_events)
