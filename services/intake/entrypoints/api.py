@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import asyncpg
 import orjson
-from fastapi import FastAPI, Header, Path, Query, Request, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -35,7 +35,21 @@ from services.intake.domain.opening import OpenTicket, Refusal, decide_open, eve
 from services.intake.domain.ticket_number import find_in, new_ticket_number
 from services.intake.domain.tickets import TicketRow
 from services.intake.entrypoints import schemas
-from services.intake.entrypoints.deps import Admin, Deps, IntakeDeps, Key
+from services.intake.entrypoints.deps import (
+    Admin,
+    Deps,
+    IntakeDeps,
+    Key,
+    require_admin,
+    require_key,
+)
+from services.intake.entrypoints.documented_headers import (
+    CONDITIONAL,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENT,
+    IF_MATCH,
+    document_security,
+)
 from shared.events import TICKET_EVENT_TYPES, Envelope, parse_data
 
 SYSTEM_ONLY = {"ticket.opened", "ticket.closed_by_timeout"}
@@ -142,11 +156,11 @@ async def _idempotent(
     request: Request,
     deps: IntakeDeps,
     key: ApiKey,
-    idempotency_key: str | None,
     status: int,
     handler: Callable[[], Awaitable[Any]],
 ) -> JSONResponse:
     """Run `handler` once per Idempotency-Key; replay its stored response afterwards."""
+    idempotency_key = request.headers.get(IDEMPOTENCY_KEY)
     if idempotency_key is None:
         body = await handler()
         return FastJSON(body, status_code=status)
@@ -292,6 +306,7 @@ def create_app(
     problems.install(app)
 
     app.add_middleware(MeasureRequests, metrics=metrics)
+    document_security(app, require_key, require_admin)
 
     # --- tickets ----------------------------------------------------------------------------
 
@@ -301,13 +316,10 @@ def create_app(
         response_model=schemas.TicketCreated,
         tags=["tickets"],
         summary="Open a ticket",
+        openapi_extra=IDEMPOTENT,
     )
     async def open_ticket(
-        body: schemas.OpenTicketBody,
-        request: Request,
-        deps: Deps,
-        key: Key,
-        idempotency_key: Annotated[str | None, Header()] = None,
+        body: schemas.OpenTicketBody, request: Request, deps: Deps, key: Key
     ) -> JSONResponse:
         async def handle() -> dict[str, Any]:
             if body.account not in key.accounts:
@@ -326,7 +338,7 @@ def create_app(
             created = await _open(deps, metrics, command)
             return created.model_dump(mode="json")
 
-        return await _idempotent(request, deps, key, idempotency_key, 201, handle)
+        return await _idempotent(request, deps, key, 201, handle)
 
     @app.post(
         "/v1/tickets/{ticket_id}/events",
@@ -338,6 +350,7 @@ def create_app(
             409: {"description": "If-Match version is stale"},
             422: {"description": "Event makes no sense for the ticket's state"},
         },
+        openapi_extra=CONDITIONAL,
     )
     async def append_event(
         ticket_id: uuid.UUID,
@@ -345,10 +358,8 @@ def create_app(
         request: Request,
         deps: Deps,
         key: Key,
-        if_match: Annotated[str | None, Header()] = None,
-        idempotency_key: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
-        expected = _parse_if_match(if_match)
+        expected = _parse_if_match(request.headers.get(IF_MATCH))
         if body.type not in API_EVENT_TYPES:
             raise Problem(
                 422,
@@ -396,7 +407,7 @@ def create_app(
                 recorded_at=recorded.recorded_at,
             ).model_dump(mode="json")
 
-        return await _idempotent(request, deps, key, idempotency_key, 201, handle)
+        return await _idempotent(request, deps, key, 201, handle)
 
     @app.post(
         "/v1/inbound/email",
@@ -404,13 +415,10 @@ def create_app(
         response_model=schemas.InboundEmailResult,
         tags=["tickets"],
         summary="A parsed email from the email gateway",
+        openapi_extra=IDEMPOTENT,
     )
     async def inbound_email(
-        body: schemas.InboundEmailBody,
-        request: Request,
-        deps: Deps,
-        key: Key,
-        idempotency_key: Annotated[str | None, Header()] = None,
+        body: schemas.InboundEmailBody, request: Request, deps: Deps, key: Key
     ) -> JSONResponse:
         """A reply (ticket number in the subject) becomes `ticket.customer_replied`; anything
         else opens a ticket for the account whose approved contact sent it."""
@@ -466,7 +474,7 @@ def create_app(
                 "version": 1,
             }
 
-        return await _idempotent(request, deps, key, idempotency_key, 201, handle)
+        return await _idempotent(request, deps, key, 201, handle)
 
     @app.get("/v1/tickets/{ticket_id}", response_model=schemas.TicketView, tags=["tickets"])
     async def get_ticket(ticket_id: uuid.UUID, deps: Deps, key: Key) -> JSONResponse:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from services.common.api_keys import ApiKey, bearer
 from services.common.problems import Problem
@@ -45,12 +46,15 @@ async def get_deps(request: Request) -> IntakeDeps:
 Deps = Annotated[IntakeDeps, Depends(get_deps)]
 
 
-async def require_key(
-    deps: Deps,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> ApiKey:
-    presented = bearer(authorization, x_api_key)
+async def require_key(request: Request) -> ApiKey:
+    """The caller's API key, from `Authorization: Bearer ...` or `X-Api-Key`.
+
+    Read from the request rather than declared as header parameters: FastAPI solves every
+    declared parameter and sub-dependency on every request, and this runs on all of them.
+    The OpenAPI document declares both headers as security schemes (`SECURITY_SCHEMES`)."""
+    deps: IntakeDeps = request.app.state.deps
+    headers = request.headers
+    presented = bearer(headers.get("authorization"), headers.get("x-api-key"))
     if not presented:
         raise Problem(401, "Unauthorized", "send the API key as `Authorization: Bearer tf_...`")
     key = await deps.accounts.authenticate(presented)
@@ -59,10 +63,9 @@ async def require_key(
     return key
 
 
-async def require_admin(deps: Deps, authorization: Annotated[str | None, Header()] = None) -> None:
-    import hmac
-
-    presented = bearer(authorization, None) or ""
+async def require_admin(request: Request) -> None:
+    deps: IntakeDeps = request.app.state.deps
+    presented = bearer(request.headers.get("authorization"), None) or ""
     if not hmac.compare_digest(presented.encode(), deps.admin_token.encode()):
         raise Problem(401, "Unauthorized", "admin endpoints need the admin token as a bearer")
 
