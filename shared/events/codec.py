@@ -9,11 +9,14 @@ CloudEvents attribute names are lowercase letters and digits only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
 from shared.events.envelope import SPEC_VERSION, Envelope
+from shared.events.types import EVENT_TYPES
 
 CONTENT_TYPE = "application/json"
 
@@ -33,6 +36,11 @@ _ATTRIBUTES: dict[str, str] = {
     "causation_id": "causationid",
 }
 _FIELDS = {attr: field for field, attr in _ATTRIBUTES.items()}
+_HEADER_PREFIX = (
+    ("ce_specversion", SPEC_VERSION.encode()),
+    ("content-type", CONTENT_TYPE.encode()),
+)
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 
 class DecodeError(ValueError):
@@ -66,16 +74,41 @@ def from_json(raw: bytes | str) -> Envelope:
 
 def to_kafka(envelope: Envelope) -> KafkaRecord:
     attrs = envelope.model_dump(mode="json", exclude_none=True, exclude={"data"})
-    headers: list[tuple[str, bytes]] = [
-        ("ce_specversion", SPEC_VERSION.encode()),
-        ("content-type", CONTENT_TYPE.encode()),
-    ]
+    headers = list(_HEADER_PREFIX)
     headers.extend(
         (f"ce_{_ATTRIBUTES[name]}", str(value).encode()) for name, value in attrs.items()
     )
     return KafkaRecord(
         key=envelope.subject.encode(),
         value=orjson.dumps(envelope.data),
+        headers=tuple(headers),
+    )
+
+
+def stored_to_kafka(stored: dict[str, Any], recorded_at: datetime | None) -> KafkaRecord:
+    """`to_kafka` of a stored envelope: `stored` is its JSON as written (JSON-mode, no
+    None values, no `recorded_at`), `recorded_at` the store's column.
+
+    A stored envelope was validated when it was written, so when its `data` is at the current
+    schema version the record is assembled from the JSON as it is: the same bytes as
+    `to_kafka(Envelope(...))` without building and dumping the model again (the outbox relay
+    does this for every event). Older payloads go through the model, which upcasts them.
+    """
+    spec = EVENT_TYPES.get(stored.get("type", ""))
+    if spec is None or stored.get("schema_version", 1) != spec.schema_version:
+        return to_kafka(Envelope.model_validate({**stored, "recorded_at": recorded_at}))
+    attrs = dict(stored)
+    if recorded_at is not None:
+        attrs["recorded_at"] = _TIMESTAMP.dump_python(recorded_at, mode="json")
+    headers = list(_HEADER_PREFIX)
+    headers.extend(
+        (f"ce_{attr}", str(attrs[name]).encode())
+        for name, attr in _ATTRIBUTES.items()
+        if attrs.get(name) is not None
+    )
+    return KafkaRecord(
+        key=stored["subject"].encode(),
+        value=orjson.dumps(stored.get("data", {})),
         headers=tuple(headers),
     )
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 
-from services.intake.adapters.event_store import NOTIFY_CHANNEL, envelope_from_row
-from shared.events.codec import to_kafka
+from services.intake.adapters.event_store import NOTIFY_CHANNEL
+from shared.events.codec import stored_to_kafka
 
 log = logging.getLogger("ticketflow.intake.relay")
 RELAY_LOCK = 724002
@@ -71,7 +72,7 @@ class OutboxRelay:
                 return 0
             pending = []
             for row in rows:
-                record = to_kafka(envelope_from_row(row))
+                record = stored_to_kafka(orjson.loads(row["envelope"]), row["recorded_at"])
                 pending.append(
                     await self._send(self._topic, record.key, record.value, list(record.headers))
                 )
