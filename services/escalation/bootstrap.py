@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from services.common.api_keys import ApiKeyVerifier
 from services.common.consumer import ConsumerLoop
+from services.common.gc_tuning import freeze_startup_objects
 from services.common.outbox import OutboxPublisher, kafka_send
 from services.common.runtime import migrate_service, readiness_check, running
 from services.common.scheduler import DueLoop
@@ -65,6 +66,7 @@ def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc
                 ApiKeyVerifier(rt.pool),
                 readiness_check(rt.pool, settings.kafka_bootstrap_servers),
             )
+            freeze_startup_objects()
             log.info("escalation ready on %s:%s", settings.host, settings.port)
             yield
             log.info("escalation stopping")

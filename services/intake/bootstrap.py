@@ -14,6 +14,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
+from services.common.gc_tuning import freeze_startup_objects
 from services.common.kafka_security import kafka_kwargs
 from services.common.runtime import broker_reachable
 from services.intake.adapters.accounts import AccountStore
@@ -110,6 +111,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
             await consumer.start()
             commands = CommandConsumer(deps.store, consumer, producer)
             tasks.append(asyncio.create_task(commands.run(stop)))
+        freeze_startup_objects()
         log.info("intake ready on %s:%s", settings.host, settings.port)
         try:
             yield

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from services.common.api_keys import ApiKeyVerifier
 from services.common.consumer import ConsumerLoop
+from services.common.gc_tuning import freeze_startup_objects
 from services.common.outbox import OutboxPublisher, kafka_send
 from services.common.runtime import migrate_service, readiness_check, running
 from services.common.scheduler import DueLoop
@@ -97,6 +98,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 readiness_check(rt.pool, settings.kafka_bootstrap_servers),
                 scheduler.wake,
             )
+            freeze_startup_objects()
             log.info(
                 "notify ready on %s:%s (SMTP %s:%s)",
                 settings.host,
