@@ -5,9 +5,11 @@ Measured in the same run, on the same machine:
           outbox + read model in one durable transaction, relay running)
   (a)     a bare FastAPI endpoint validating the same body (no database)
   (b)     raw asyncpg transactions writing the same event + outbox rows (no HTTP)
-Targets: >= 3,000 events/s, >= 70 % of (b), p99 < 50 ms.
+Targets: >= 3,000 events/s, >= 70 % of (b), p99 < 50 ms. The three run in alternation over
+`--rounds` (each server stays up, idle while another is measured); rates are pooled over the
+rounds and each round's rate is printed too; each side first runs a short uncounted warm-up.
 
-    python bench/intake.py [--quick]
+    python bench/intake.py [--quick] [--rounds N] [--workers N]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -40,6 +43,7 @@ from shared.events import parse_data  # noqa: E402
 from shared.topics import topics_with_dead_letters  # noqa: E402
 
 CLIENTS = 32
+WARM_UP_S = 2.0  # each side once before the rounds: caches, prepared statements, pools
 BODY = {"type": "ticket.comment_added", "data": {"body": "customer sent a pcap", "public": True}}
 
 
@@ -200,16 +204,44 @@ async def setup_accounts(url: str, admin: str, count: int) -> tuple[dict[str, st
     return headers, tickets
 
 
+@dataclass
+class Side:
+    """One measured configuration, pooled over the rounds."""
+
+    ok: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    rates: list[int] = field(default_factory=list)
+
+    def add(self, ok: int, errors: int, latencies: list[float], seconds: float) -> None:
+        self.ok += ok
+        self.errors += errors
+        self.seconds += seconds
+        self.latencies.extend(latencies)
+        self.rates.append(round(ok / seconds))
+
+    @property
+    def rate(self) -> int:
+        return round(self.ok / self.seconds)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="intake API throughput and latency")
-    parser.add_argument("--quick", action="store_true", help="5 s per measurement")
+    parser = argparse.ArgumentParser(
+        description="intake API throughput and latency beside its two baselines; the three "
+        "are measured in alternation over --rounds, so a slow patch of the machine hits all"
+    )
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 4 s per measurement")
+    parser.add_argument("--rounds", type=int, help="rounds (default 3, 2 with --quick)")
     parser.add_argument("--workers", type=int, default=1, help="intake worker processes")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return
-    seconds = 5.0 if args.quick else 20.0
+    rounds = args.rounds or (2 if args.quick else 3)
+    seconds = 4.0 if args.quick else 10.0
+    system, bare, raw = Side(), Side(), Side()
     with tempfile.TemporaryDirectory() as tmp, infrastructure(Path(tmp)) as infra:
         database_url = asyncio.run(ensure_database(infra.database_url, "bench"))
         asyncio.run(ensure_topics(infra.kafka_bootstrap_servers, topics_with_dead_letters()))
@@ -220,9 +252,9 @@ def main() -> None:
             "TICKETFLOW_ADMIN_TOKEN": admin,
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         }
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        print("starting intake ...", file=sys.stderr)
+        port, bare_port = free_port(), free_port()
+        url, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
+        print("starting intake and the bare FastAPI baseline ...", file=sys.stderr)
         server = start(
             [
                 sys.executable,
@@ -238,45 +270,67 @@ def main() -> None:
             env,
             url,
         )
+        bare_server = start(
+            [sys.executable, __file__, "--serve-bare", str(bare_port)], env, bare_url
+        )
         try:
             headers, tickets = asyncio.run(setup_accounts(url, admin, 500))
-            print(f"system: {CLIENTS} clients for {seconds:.0f} s ...", file=sys.stderr)
-            ok, errors, lat = asyncio.run(http_load(url, headers, tickets, seconds))
-            server_rss = psutil.Process(server.pid).memory_info().rss / 2**20
+            print(f"warm-up: {WARM_UP_S:.0f} s each, not counted ...", file=sys.stderr)
+            asyncio.run(http_load(url, headers, tickets, WARM_UP_S))
+            asyncio.run(http_load(bare_url, {}, tickets, WARM_UP_S))
+            asyncio.run(raw_asyncpg(database_url, tickets, WARM_UP_S))
+            for round_ in range(1, rounds + 1):
+                label = f"round {round_}/{rounds}"
+                print(f"{label} system: {CLIENTS} clients for {seconds:.0f} s ...", file=sys.stderr)
+                ok, errors, lat = asyncio.run(http_load(url, headers, tickets, seconds))
+                system.add(ok, errors, lat, seconds)
+                print(f"{label} baseline (a): bare FastAPI ...", file=sys.stderr)
+                ok, errors, lat = asyncio.run(http_load(bare_url, {}, tickets, seconds))
+                bare.add(ok, errors, lat, seconds)
+                print(f"{label} baseline (b): raw asyncpg ...", file=sys.stderr)
+                ok, lat = asyncio.run(raw_asyncpg(database_url, tickets, seconds))
+                raw.add(ok, 0, lat, seconds)
+                print(
+                    f"{label}: system {system.rates[-1]}/s, bare {bare.rates[-1]}/s, "
+                    f"raw {raw.rates[-1]}/s",
+                    file=sys.stderr,
+                )
+            server_rss = (
+                sum(
+                    p.memory_info().rss
+                    for p in [
+                        psutil.Process(server.pid),
+                        *psutil.Process(server.pid).children(recursive=True),
+                    ]
+                )
+                / 2**20
+            )
         finally:
-            server.terminate()
-            server.wait(30)
-        bare_port = free_port()
-        bare_url = f"http://127.0.0.1:{bare_port}"
-        bare = start([sys.executable, __file__, "--serve-bare", str(bare_port)], env, bare_url)
-        try:
-            print("baseline (a): bare FastAPI ...", file=sys.stderr)
-            bare_ok, _, bare_lat = asyncio.run(http_load(bare_url, {}, tickets, seconds))
-        finally:
-            bare.terminate()
-            bare.wait(30)
-        print("baseline (b): raw asyncpg ...", file=sys.stderr)
-        raw_ok, raw_lat = asyncio.run(raw_asyncpg(database_url, tickets, seconds))
+            for process in (server, bare_server):
+                process.terminate()
+                process.wait(30)
 
+    lat = system.latencies
     metrics = {
-        "events_per_s": round(ok / seconds),
+        "events_per_s": system.rate,
         "p50_ms": pct(lat, 0.5),
         "p99_ms": pct(lat, 0.99),
         "mean_ms": round(statistics.fmean(lat) * 1000, 2),
-        "errors": errors,
+        "errors": system.errors,
         "server_rss_mb": round(server_rss, 1),
+        "per_round_events_per_s": system.rates,
     }
     baselines = {
-        "bare_fastapi_events_per_s": round(bare_ok / seconds),
-        "bare_fastapi_p99_ms": pct(bare_lat, 0.99),
-        "raw_asyncpg_events_per_s": round(raw_ok / seconds),
-        "raw_asyncpg_p99_ms": pct(raw_lat, 0.99),
+        "bare_fastapi_events_per_s": bare.rate,
+        "bare_fastapi_p99_ms": pct(bare.latencies, 0.99),
+        "bare_fastapi_per_round": bare.rates,
+        "raw_asyncpg_events_per_s": raw.rate,
+        "raw_asyncpg_p99_ms": pct(raw.latencies, 0.99),
+        "raw_asyncpg_per_round": raw.rates,
     }
     ratios = {
-        "vs_bare_fastapi": round(
-            metrics["events_per_s"] / baselines["bare_fastapi_events_per_s"], 3
-        ),
-        "vs_raw_asyncpg": round(metrics["events_per_s"] / baselines["raw_asyncpg_events_per_s"], 3),
+        "vs_bare_fastapi": round(system.rate / bare.rate, 3),
+        "vs_raw_asyncpg": round(system.rate / raw.rate, 3),
     }
     print(
         orjson.dumps(
@@ -287,7 +341,8 @@ def main() -> None:
                 "ratios": ratios,
                 "params": {
                     "clients": CLIENTS,
-                    "seconds": seconds,
+                    "rounds": rounds,
+                    "seconds_per_round": seconds,
                     "tickets": 500,
                     "quick": args.quick,
                     "workers": args.workers,
