@@ -19,33 +19,32 @@ from fastapi.routing import APIRoute
 IDEMPOTENCY_KEY = "idempotency-key"
 IF_MATCH = "if-match"
 
-IDEMPOTENT: dict[str, Any] = {
-    "parameters": [
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "Any unique string per logical request: a retry with the same key "
-            "returns the first response (header `Idempotent-Replayed: true`) and writes nothing",
-            "example": "3f0c2a52-retry-safe",
-        }
-    ]
-}
-CONDITIONAL: dict[str, Any] = {
-    "parameters": [
-        *IDEMPOTENT["parameters"],
-        {
-            "name": "If-Match",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "The ticket version (its ETag) this event was decided on; 409 with "
-            "the current version if the ticket has moved since",
-            "example": '"3"',
-        },
-    ]
-}
+
+def _optional_header(name: str, description: str, example: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+        "example": example,
+    }
+
+
+_IDEMPOTENCY_KEY_PARAMETER = _optional_header(
+    "Idempotency-Key",
+    "Any unique string per logical request: a retry with the same key returns the first "
+    "response (header `Idempotent-Replayed: true`) and writes nothing",
+    "3f0c2a52-retry-safe",
+)
+_IF_MATCH_PARAMETER = _optional_header(
+    "If-Match",
+    "The ticket version (its ETag) this event was decided on; 409 with the current version if "
+    "the ticket has moved since",
+    '"3"',
+)
+IDEMPOTENT: dict[str, Any] = {"parameters": [_IDEMPOTENCY_KEY_PARAMETER]}
+CONDITIONAL: dict[str, Any] = {"parameters": [_IDEMPOTENCY_KEY_PARAMETER, _IF_MATCH_PARAMETER]}
 
 SECURITY_SCHEMES = {
     "ApiKeyBearer": {
