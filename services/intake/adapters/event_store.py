@@ -128,7 +128,7 @@ class EventStore:
     ) -> Envelope:
         """Append the event `build(ticket_row)` returns, at the ticket's next version.
 
-        The ticket row is locked for the transaction, so concurrent writers serialise; with
+        Concurrent writers of one ticket each get their own version, in arrival order; with
         `expected_version` a writer that read an older version gets VersionConflict. A
         transition that makes no sense for the ticket's status raises TransitionRefused.
         """
