@@ -74,14 +74,19 @@ def from_json(raw: bytes | str) -> Envelope:
 
 def to_kafka(envelope: Envelope) -> KafkaRecord:
     attrs = envelope.model_dump(mode="json", exclude_none=True, exclude={"data"})
+    return _record(attrs, envelope.data)
+
+
+def _record(attrs: dict[str, Any], data: Any) -> KafkaRecord:
+    """The binary-mode record of JSON-mode attributes (None ones left out) and `data`."""
     headers = list(_HEADER_PREFIX)
     headers.extend(
-        (f"ce_{_ATTRIBUTES[name]}", str(value).encode()) for name, value in attrs.items()
+        (f"ce_{attr}", str(attrs[name]).encode())
+        for name, attr in _ATTRIBUTES.items()
+        if attrs.get(name) is not None
     )
     return KafkaRecord(
-        key=envelope.subject.encode(),
-        value=orjson.dumps(envelope.data),
-        headers=tuple(headers),
+        key=attrs["subject"].encode(), value=orjson.dumps(data), headers=tuple(headers)
     )
 
 
@@ -100,17 +105,7 @@ def stored_to_kafka(stored: dict[str, Any], recorded_at: datetime | None) -> Kaf
     attrs = dict(stored)
     if recorded_at is not None:
         attrs["recorded_at"] = _TIMESTAMP.dump_python(recorded_at, mode="json")
-    headers = list(_HEADER_PREFIX)
-    headers.extend(
-        (f"ce_{attr}", str(attrs[name]).encode())
-        for name, attr in _ATTRIBUTES.items()
-        if attrs.get(name) is not None
-    )
-    return KafkaRecord(
-        key=stored["subject"].encode(),
-        value=orjson.dumps(stored.get("data", {})),
-        headers=tuple(headers),
-    )
+    return _record(attrs, stored.get("data", {}))
 
 
 def from_kafka(key: bytes | None, value: bytes | None, headers: Any) -> Envelope:
