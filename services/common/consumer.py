@@ -3,7 +3,9 @@
 Each message is handled by a function that applies its effect in one database transaction with
 a tracking row (so redelivery is harmless); offsets are committed after the batch. A message
 the handler cannot understand goes to `<topic>.dlq` and the partition moves on; a database or
-network outage retries the same message (with backoff) instead of dead-lettering good data."""
+network outage retries the same message (with backoff) instead of dead-lettering good data;
+so does a broker outage while fetching, dead-lettering or committing. Each outage is logged
+when it starts and when it ends, not at every retry."""
 
 from __future__ import annotations
 
@@ -12,23 +14,22 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
 
+from services.common import health
+from services.common.backoff import Backoff
 from services.common.dead_letters import dead_letter
+from services.common.retrying import Outage
+from services.common.transient import TRANSIENT, is_transient
+from services.common.waiting import wait_for_either
 
 log = logging.getLogger("ticketflow.consumer")
 
 CONSUMED = Counter(
     "ticketflow_consumed_total", "Messages handled, by outcome", ["service", "topic", "outcome"]
 )
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-)
+__all__ = ["TRANSIENT", "BadMessage", "ConsumerLoop", "Handler"]
 
 
 class BadMessage(ValueError):
@@ -44,25 +45,40 @@ Handler = Callable[[Any], Awaitable[str]]
 
 class ConsumerLoop:
     def __init__(
-        self, service: str, consumer: Any, producer: Any, handle: Handler, *, retry_s: float = 1.0
+        self,
+        service: str,
+        consumer: Any,
+        producer: Any,
+        handle: Handler,
+        *,
+        retry_s: float = 0.2,
+        max_retry_s: float = 10.0,
     ) -> None:
         self._service = service
         self._consumer = consumer
         self._producer = producer
         self._handle = handle
         self._retry_s = retry_s
+        self._max_retry_s = max_retry_s
+        self._handling = Outage(f"{service} consumer handling", log, self._backoff())
+        self._polling = Outage(f"{service} consumer fetch/commit", log, self._backoff())
+        self._uncommitted = False
+
+    def _backoff(self) -> Backoff:
+        return Backoff(initial=self._retry_s, cap=self._max_retry_s)
 
     async def handle_one(self, message: Any, stop: asyncio.Event) -> str:
-        delay = self._retry_s
+        """Apply one message; retry it while the database or broker is unreachable (raises
+        the transient error only if `stop` is set meanwhile: the message stays uncommitted)."""
         while True:
             try:
-                outcome = await self._handle(message)
-            except BadMessage as exc:
-                await dead_letter(self._producer, message, str(exc), exc.reason)
-                outcome = "dead_lettered"
-            except TRANSIENT as exc:
-                log.warning(
-                    "%s: %s at %s[%s]@%s; retrying in %.0fs",
+                outcome = await self._outcome(message)
+            except Exception as exc:
+                if not is_transient(exc) or stop.is_set():
+                    raise
+                delay = self._handling.failed(exc)
+                log.debug(
+                    "%s: %s at %s[%s]@%s; retrying in %.1fs",
                     self._service,
                     exc,
                     message.topic,
@@ -70,23 +86,57 @@ class ConsumerLoop:
                     message.offset,
                     delay,
                 )
-                if stop.is_set():
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                await wait_for_either(stop, None, delay)
                 continue
-            except Exception as exc:  # one bad record must not stop the partition
-                log.exception("%s: unexpected error; dead-lettering the message", self._service)
-                await dead_letter(self._producer, message, repr(exc), "error")
-                outcome = "dead_lettered"
+            self._handling.succeeded()
             CONSUMED.labels(self._service, message.topic, outcome).inc()
             return outcome
 
+    async def _outcome(self, message: Any) -> str:
+        """The handler's outcome, or "dead_lettered" once the message is in its DLQ."""
+        try:
+            return await self._handle(message)
+        except BadMessage as exc:
+            await dead_letter(self._producer, message, str(exc), exc.reason)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # one bad record must not stop the partition
+            log.exception("%s: unexpected error; dead-lettering the message", self._service)
+            await dead_letter(self._producer, message, repr(exc), "error")
+        return "dead_lettered"
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            batch = await self._consumer.getmany(timeout_ms=200)
-            for messages in batch.values():
-                for message in messages:
-                    await self.handle_one(message, stop)
-            if batch:
-                await self._consumer.commit()
+            try:
+                await self.poll_once(stop)
+            except Exception as exc:
+                if not is_transient(exc) and not _rebalanced(exc):
+                    raise
+                await wait_for_either(stop, None, self._polling.failed(exc))
+                continue
+            self._polling.succeeded()
+            health.beat()
+
+    async def poll_once(self, stop: asyncio.Event) -> int:
+        """Fetch a batch, handle each message, commit (also what a failed commit left
+        uncommitted); the number of messages handled."""
+        batch = await self._consumer.getmany(timeout_ms=200)
+        handled = 0
+        for messages in batch.values():
+            for message in messages:
+                await self.handle_one(message, stop)
+                handled += 1
+                health.beat()
+        if batch:
+            self._uncommitted = True
+        if self._uncommitted:
+            await self._consumer.commit()
+            self._uncommitted = False
+        return handled
+
+
+def _rebalanced(exc: BaseException) -> bool:
+    """A commit refused because the group rebalanced: the new owner gets the messages again
+    (handlers are idempotent), so the loop just goes on."""
+    return isinstance(exc, CommitFailedError | IllegalStateError)

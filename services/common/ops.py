@@ -1,7 +1,9 @@
 """Health, readiness and metrics routes of the escalation and notify APIs.
 
-They read the app's running deps (set by its lifespan): `readiness()` answers `/readyz`, and
-an optional `refresh_metrics()` updates gauges just before `/metrics` is scraped."""
+They read the app's running deps (set by its lifespan): `readiness()` answers `/readyz`
+(together with the deps' optional `tasks`, the health of the background tasks: one that is
+dead, failing or stuck makes the service not ready, and the body names it), and an optional
+`refresh_metrics()` updates gauges just before `/metrics` is scraped."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
+
+from services.common.health import TaskRegistry
 
 OUTBOX_PENDING = Gauge(
     "ticketflow_outbox_pending", "Records written but not yet published", ["service"]
@@ -32,13 +36,25 @@ def ops_router(app: FastAPI) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database and broker reachable")
+    @router.get(
+        "/readyz",
+        summary="Readiness: database and broker reachable, every background task healthy",
+    )
     async def readyz() -> JSONResponse:
         deps = running()
-        checks = await deps.readiness() if deps is not None else {"started": False}
+        checks: dict[str, bool] = (
+            dict(await deps.readiness()) if deps is not None else {"started": False}
+        )
+        body: dict[str, Any] = {"checks": checks}
+        tasks: TaskRegistry | None = getattr(deps, "tasks", None)
+        if tasks is not None:
+            unhealthy = tasks.unhealthy()
+            checks["tasks"] = not unhealthy
+            body["unhealthy_tasks"] = unhealthy
+            body["tasks"] = tasks.report()
         ready = all(checks.values())
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
+            {"status": "ready" if ready else "not ready", **body},
             status_code=200 if ready else 503,
         )
 

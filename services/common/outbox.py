@@ -2,7 +2,11 @@
 (escalation events, notification outcomes): the record is written with the state change and
 published afterwards, in id order, at least once (consumers dedup by the record's id).
 
-One publisher per service drains at a time (advisory lock), so records keep their order."""
+One publisher per service drains at a time (advisory lock, held on a connection of its own),
+so records keep their order. A database or broker outage, at start or later, ends the
+publisher's session: it lets go of its lock connection, waits with backoff and starts over,
+so it never publishes without holding the lock and never loses a row (rows are marked
+published only after the broker acknowledged them)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,12 @@ from typing import Any
 
 import asyncpg
 import orjson
+
+from services.common import health
+from services.common.retrying import Outage
+from services.common.waiting import wait_for_either
+
+__all__ = ["OutboxPublisher", "append", "append_many", "kafka_send", "pending", "wait_for_either"]
 
 log = logging.getLogger("ticketflow.outbox")
 
@@ -108,65 +118,81 @@ class OutboxPublisher:
         """A writer in this process just committed records."""
         self._wake.set()
 
-    async def drain_once(self) -> int:
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM service_outbox "
-                "WHERE service = $1 AND published_at IS NULL ORDER BY id LIMIT $2",
-                self._service,
-                self._batch_size,
+    async def drain_once(self, conn: asyncpg.Connection | None = None) -> int:
+        """Publish one batch (on `conn`, or a connection of the pool); the number published."""
+        if conn is not None:
+            return await self._drain_on(conn)
+        async with self._pool.acquire() as pooled:
+            return await self._drain_on(pooled)
+
+    async def _drain_on(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch(
+            "SELECT id, topic, key, value, headers FROM service_outbox "
+            "WHERE service = $1 AND published_at IS NULL ORDER BY id LIMIT $2",
+            self._service,
+            self._batch_size,
+        )
+        if not rows:
+            return 0
+        pending = [
+            await self._send(
+                row["topic"],
+                bytes(row["key"]),
+                bytes(row["value"]),
+                [(name, value.encode()) for name, value in orjson.loads(row["headers"])],
             )
-            if not rows:
-                return 0
-            pending = [
-                await self._send(
-                    row["topic"],
-                    bytes(row["key"]),
-                    bytes(row["value"]),
-                    [(name, value.encode()) for name, value in orjson.loads(row["headers"])],
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*pending)
-            await conn.execute(
-                "UPDATE service_outbox SET published_at = clock_timestamp() "
-                "WHERE id = ANY($1::bigint[])",
-                [row["id"] for row in rows],
-            )
+            for row in rows
+        ]
+        await asyncio.gather(*pending)
+        await conn.execute(
+            "UPDATE service_outbox SET published_at = clock_timestamp() "
+            "WHERE id = ANY($1::bigint[])",
+            [row["id"] for row in rows],
+        )
         self.published += len(rows)
         return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop`, through outages: each failure ends the session (lock
+        released with its connection) and the next one starts after a backoff delay."""
+        outage = Outage(f"{self._service} outbox publisher", log)
+        while not stop.is_set():
+            try:
+                await self._session(stop, outage)
+            except Exception as exc:
+                if await wait_for_either(stop, None, outage.failed(exc)):
+                    return
+
+    async def _session(self, stop: asyncio.Event, outage: Outage) -> None:
+        """Take the lock, then drain on the lock's own connection: if that connection is
+        lost, so is the lock, and the drain fails instead of publishing without it."""
         holder = await self._pool.acquire()
         try:
             while not await holder.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_id):
+                outage.succeeded()
                 if await wait_for_either(stop, None, self._poll_interval * 5):
                     return
             log.info("%s outbox publisher running", self._service)
             while not stop.is_set():
                 self._wake.clear()
-                try:
-                    while await self.drain_once() == self._batch_size:
-                        pass
-                except Exception:  # the next pass retries the same rows
-                    log.exception("%s outbox publish failed; retrying", self._service)
+                while await self.drain_once(holder) == self._batch_size:
+                    health.beat()
+                outage.succeeded()
                 await wait_for_either(stop, self._wake, self._poll_interval)
         finally:
-            await holder.execute("SELECT pg_advisory_unlock_all()")
-            await self._pool.release(holder)
+            await _let_go(self._pool, holder)
 
 
-async def wait_for_either(
-    stop: asyncio.Event, wake: asyncio.Event | None, timeout: float | None
-) -> bool:
-    """Wait until `stop` or `wake` is set or `timeout` passes; True when `stop` is set."""
-    waiters = {asyncio.ensure_future(stop.wait())}
-    if wake is not None:
-        waiters.add(asyncio.ensure_future(wake.wait()))
-    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    for waiter in waiters:
-        waiter.cancel()
-    return stop.is_set()
+async def _let_go(pool: asyncpg.Pool, holder: asyncpg.Connection) -> None:
+    """Release the lock connection; one that fails to unlock is closed (which unlocks)."""
+    try:
+        await holder.execute("SELECT pg_advisory_unlock_all()")
+    except Exception:
+        holder.terminate()
+    try:
+        await pool.release(holder)
+    except Exception:
+        log.debug("lock connection released after an error", exc_info=True)
 
 
 def kafka_send(producer: Any) -> Send:

@@ -1,5 +1,9 @@
 """What every long-running service wires the same way: its pool, migrations, the Kafka
-producer and consumer, the readiness check, and the set of background tasks it runs."""
+producer and consumer, the readiness check, and the set of background tasks it runs.
+
+Starting while PostgreSQL or the broker is down waits for them (backoff, one log line when
+the wait starts and one when it ends) instead of crashing; background tasks are supervised
+(`services.common.supervision`) and their health is kept in `Runtime.health`."""
 
 from __future__ import annotations
 
@@ -14,9 +18,12 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.common.health import TaskHealth, TaskRegistry
 from services.common.kafka_security import kafka_kwargs
 from services.common.migrations import apply_migrations
 from services.common.outbox import OUTBOX_DDL
+from services.common.retrying import retry_until_done
+from services.common.supervision import Run, supervise
 from services.common.tracking import TRACKING_DDL
 
 log = logging.getLogger("ticketflow.runtime")
@@ -56,6 +63,13 @@ def readiness_check(
     return check
 
 
+async def migrate_until_done(pool: asyncpg.Pool, package: str, lock_id: int) -> list[str]:
+    """`migrate_service`, waiting (with backoff) while the database is unreachable."""
+    return await retry_until_done(
+        lambda: migrate_service(pool, package, lock_id), f"{package} migrations", log
+    )
+
+
 @dataclass
 class Runtime:
     pool: asyncpg.Pool
@@ -66,54 +80,114 @@ class Runtime:
     consumers: list[AIOKafkaConsumer] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Run after the tasks stopped (clients the tasks use)."""
+    health: TaskRegistry = field(default_factory=TaskRegistry)
+    """Every spawned task's health, for `/readyz`."""
 
-    def spawn(self, run: Callable[[asyncio.Event], Awaitable[None]], name: str) -> None:
-        self.tasks.append(asyncio.create_task(_logged(run(self.stop), name), name=name))
+    def spawn(self, run: Run, name: str) -> TaskHealth:
+        """Run `run(stop)` in the background, supervised: restarted with backoff when it
+        dies, its health recorded under `name`."""
+        task = self.health.register(name)
+        self.tasks.append(asyncio.create_task(supervise(run, self.stop, task), name=name))
+        return task
 
     async def consumer(self, topics: Sequence[str], group_id: str) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(
-            *topics,
-            bootstrap_servers=self.bootstrap_servers,
-            group_id=group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **kafka_kwargs(),
-        )
-        await consumer.start()
+        """A started consumer of `topics` (waits with backoff while the broker is down)."""
+
+        async def start() -> AIOKafkaConsumer:
+            consumer = AIOKafkaConsumer(
+                *topics,
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                **kafka_kwargs(),
+            )
+            await _started(consumer)
+            return consumer
+
+        consumer = await retry_until_done(start, f"Kafka consumer {group_id}", log)
         self.consumers.append(consumer)
         return consumer
 
 
-async def _logged(work: Awaitable[None], name: str) -> None:
+async def _started(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
     try:
-        await work
-    except asyncio.CancelledError:
+        await client.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.stop()
         raise
-    except Exception:
-        log.exception("%s stopped with an error", name)
-        raise
+
+
+async def open_pool(database_url: str, *, pool_size: int = 10) -> asyncpg.Pool:
+    """A connection pool, waiting (with backoff) while PostgreSQL does not answer."""
+
+    async def connect() -> asyncpg.Pool:
+        pending = asyncpg.create_pool(database_url, min_size=2, max_size=pool_size)
+        try:
+            pool: asyncpg.Pool = await pending
+        except BaseException:
+            with contextlib.suppress(Exception):
+                pending.terminate()
+            raise
+        return pool
+
+    return await retry_until_done(connect, "PostgreSQL connection pool", log)
+
+
+async def start_producer(bootstrap_servers: str) -> AIOKafkaProducer:
+    """A started producer (acks=all), waiting (with backoff) while the broker is down."""
+
+    async def start() -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers, acks="all", linger_ms=2, **kafka_kwargs()
+        )
+        await _started(producer)
+        return producer
+
+    return await retry_until_done(start, "Kafka producer", log)
 
 
 @contextlib.asynccontextmanager
 async def running(
-    database_url: str, bootstrap_servers: str, *, pool_size: int = 10
+    database_url: str,
+    bootstrap_servers: str,
+    *,
+    pool_size: int = 10,
+    stuck_after_s: float = 60.0,
+    shutdown_grace_s: float = 15.0,
 ) -> AsyncIterator[Runtime]:
-    """Open the pool and producer; on exit stop the tasks, consumers, producer and pool."""
-    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=pool_size)
-    assert pool is not None
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", linger_ms=2, **kafka_kwargs()
+    """Open the pool and producer; on exit stop the tasks, consumers, producer and pool.
+
+    A task without a heartbeat for `stuck_after_s` is reported stuck; tasks still running
+    `shutdown_grace_s` after the stop request are cancelled."""
+    pool = await open_pool(database_url, pool_size=pool_size)
+    try:
+        producer = await start_producer(bootstrap_servers)
+    except BaseException:
+        await pool.close()
+        raise
+    runtime = Runtime(
+        pool, producer, bootstrap_servers, health=TaskRegistry(stuck_after=stuck_after_s)
     )
-    await producer.start()
-    runtime = Runtime(pool, producer, bootstrap_servers)
     try:
         yield runtime
     finally:
         runtime.stop.set()
-        await asyncio.gather(*runtime.tasks, return_exceptions=True)
+        await _stop_tasks(runtime.tasks, shutdown_grace_s)
         for close in runtime.closers:
             await close()
         for consumer in runtime.consumers:
             await consumer.stop()
         await producer.stop()
         await pool.close()
+
+
+async def _stop_tasks(tasks: list[asyncio.Task[Any]], grace_s: float) -> None:
+    if not tasks:
+        return
+    _, late = await asyncio.wait(tasks, timeout=grace_s)
+    for task in late:
+        log.warning("%s did not stop within %.0fs; cancelling it", task.get_name(), grace_s)
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

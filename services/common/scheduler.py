@@ -10,7 +10,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from services.common.outbox import wait_for_either
+from services.common import health
+from services.common.retrying import Outage
+from services.common.waiting import wait_for_either
 
 log = logging.getLogger("ticketflow.scheduler")
 
@@ -44,13 +46,16 @@ class DueLoop:
         return await self._next_due()
 
     async def run(self, stop: asyncio.Event) -> None:
+        outage = Outage(self._name, log)
         while not stop.is_set():
             self._wake.clear()
             try:
                 upcoming = await self.run_once()
-            except Exception:  # keep the loop alive: the next pass retries
-                log.exception("%s: due work failed; retrying", self._name)
-                upcoming = None
+            except Exception as exc:  # keep the loop alive: the next pass retries
+                await wait_for_either(stop, None, outage.failed(exc))
+                continue
+            outage.succeeded()
+            health.beat()
             timeout = self._max_sleep
             if upcoming is not None:
                 timeout = min(max((upcoming - self._clock()).total_seconds(), 0.0), timeout)

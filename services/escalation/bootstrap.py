@@ -15,7 +15,7 @@ from services.common.api_keys import ApiKeyVerifier
 from services.common.consumer import ConsumerLoop
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.outbox import OutboxPublisher, kafka_send
-from services.common.runtime import migrate_service, readiness_check, running
+from services.common.runtime import migrate_until_done, readiness_check, running
 from services.common.scheduler import DueLoop
 from services.escalation.entrypoints.api import EscalationApiDeps, create_app
 from services.escalation.entrypoints.consumer import TOPICS, EscalationConsumer
@@ -35,8 +35,14 @@ def _utc_now() -> datetime:
 def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(settings.database_url, settings.kafka_bootstrap_servers) as rt:
-            applied = await migrate_service(rt.pool, "services.escalation.adapters", MIGRATION_LOCK)
+        async with running(
+            settings.database_url,
+            settings.kafka_bootstrap_servers,
+            stuck_after_s=settings.stuck_after_s,
+        ) as rt:
+            applied = await migrate_until_done(
+                rt.pool, "services.escalation.adapters", MIGRATION_LOCK
+            )
             log.info("database migrated (%s)", ", ".join(applied))
             publisher = OutboxPublisher(rt.pool, SERVICE, kafka_send(rt.producer), OUTBOX_LOCK)
             scheduler: DueLoop | None = None
@@ -65,6 +71,7 @@ def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc
                 escalator,
                 ApiKeyVerifier(rt.pool),
                 readiness_check(rt.pool, settings.kafka_bootstrap_servers),
+                rt.health,
             )
             freeze_startup_objects()
             log.info("escalation ready on %s:%s", settings.host, settings.port)

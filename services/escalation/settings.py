@@ -24,3 +24,6 @@ class EscalationSettings(BaseSettings):
     max_sleep_s: float = Field(
         default=5.0, description="Longest scheduler sleep (picks up other replicas' rows)"
     )
+    stuck_after_s: float = Field(
+        default=60.0, gt=0, description="/readyz: a background task silent this long is stuck"
+    )

@@ -15,7 +15,7 @@ from services.common.api_keys import ApiKeyVerifier
 from services.common.consumer import ConsumerLoop
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.outbox import OutboxPublisher, kafka_send
-from services.common.runtime import migrate_service, readiness_check, running
+from services.common.runtime import migrate_until_done, readiness_check, running
 from services.common.scheduler import DueLoop
 from services.notify.adapters.email import EmailSender
 from services.notify.adapters.templates import Templates
@@ -59,8 +59,12 @@ def retry_policy(settings: NotifySettings) -> RetryPolicy:
 def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(settings.database_url, settings.kafka_bootstrap_servers) as rt:
-            applied = await migrate_service(rt.pool, "services.notify.adapters", MIGRATION_LOCK)
+        async with running(
+            settings.database_url,
+            settings.kafka_bootstrap_servers,
+            stuck_after_s=settings.stuck_after_s,
+        ) as rt:
+            applied = await migrate_until_done(rt.pool, "services.notify.adapters", MIGRATION_LOCK)
             log.info("database migrated (%s)", ", ".join(applied))
             publisher = OutboxPublisher(rt.pool, SERVICE, kafka_send(rt.producer), OUTBOX_LOCK)
             webhooks = WebhookSender(max_connections=settings.concurrency)
@@ -97,6 +101,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 clock,
                 readiness_check(rt.pool, settings.kafka_bootstrap_servers),
                 scheduler.wake,
+                rt.health,
             )
             freeze_startup_objects()
             log.info(

@@ -47,6 +47,9 @@ class NotifySettings(BaseSettings):
     batch_size: int = Field(default=200, ge=1)
     concurrency: int = Field(default=16, ge=1, description="Deliveries in flight at once")
     max_sleep_s: float = 5.0
+    stuck_after_s: float = Field(
+        default=60.0, gt=0, description="/readyz: a background task silent this long is stuck"
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> NotifySettings:

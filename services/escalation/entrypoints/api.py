@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common import problems
 from services.common.api_keys import ApiKeyVerifier
+from services.common.health import TaskRegistry
 from services.common.ops import NO_OTEL, ops_router
 from services.common.problems import Problem
 from services.common.web_auth import Key, app_deps
@@ -58,10 +59,12 @@ class EscalationApiDeps:
         escalator: Escalator,
         keys: ApiKeyVerifier,
         readiness: Callable[[], Awaitable[dict[str, bool]]],
+        tasks: TaskRegistry | None = None,
     ) -> None:
         self.escalator = escalator
         self.keys = keys
         self.readiness = readiness
+        self.tasks = tasks
 
     async def refresh_metrics(self) -> None:
         await self.escalator.refresh_metrics()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from services.common import outbox, problems
 from services.common.api_keys import ApiKeyVerifier
+from services.common.health import TaskRegistry
 from services.common.ops import NO_OTEL, OUTBOX_PENDING, ops_router
 from services.common.problems import Problem
 from services.common.web_auth import Admin, Key, app_deps
@@ -85,6 +86,7 @@ class NotifyApiDeps:
         clock: Callable[[], datetime],
         readiness: Callable[[], Awaitable[dict[str, bool]]],
         wake: Callable[[], None],
+        tasks: TaskRegistry | None = None,
     ) -> None:
         self.pool = pool
         self.keys = keys
@@ -93,6 +95,7 @@ class NotifyApiDeps:
         self.clock = clock
         self.readiness = readiness
         self.wake = wake
+        self.tasks = tasks
 
     async def refresh_metrics(self) -> None:
         counts = await store.status_counts(self.pool)

@@ -1,11 +1,15 @@
 """Sends due notifications: claims a batch (attempt counted, leased), sends them concurrently,
 then records each outcome - delivered, retry later with exponential backoff, or dead - and
-publishes it on `ticketflow.notifications` (outbox, same transaction)."""
+publishes it on `ticketflow.notifications` (outbox, same transaction).
+
+Recording the outcomes is retried through a database outage for as long as the claim's lease
+still covers the batch, so a delivery already made is not made again after a short outage."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -15,6 +19,8 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 
 from services.common import outbox
+from services.common.retrying import Outage
+from services.common.transient import is_transient
 from services.notify.adapters import store
 from services.notify.adapters.store import Attempted
 from services.notify.domain.retries import Outcome, RetryPolicy, next_step
@@ -97,6 +103,7 @@ class Deliverer:
         )
 
     async def run_due(self, now: datetime) -> int:
+        claimed_at = time.monotonic()
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await store.claim(conn, now, now + self._lease, self._batch_size)
         if not rows:
@@ -109,11 +116,34 @@ class Deliverer:
             attempted, event = self._judge(row, outcome, done)
             results.append(attempted)
             records.append((row["ticket_id"], event.model_dump(mode="json"), event.type))
-        async with self._pool.acquire() as conn, conn.transaction():
-            await outbox.append_many(conn, SERVICE, NOTIFICATIONS.name, records)
-            await store.finish(conn, results, done)
+        await self._record(records, results, done, claimed_at=claimed_at)
         self._on_commit()
         return len(rows)
+
+    async def _record(
+        self,
+        records: list[tuple[str, dict[str, Any], str]],
+        results: list[Attempted],
+        done: datetime,
+        *,
+        claimed_at: float,
+    ) -> None:
+        """Write the outcomes and their events; while the database is unreachable, retry for
+        half the lease (after that another pass may claim the rows again: raise)."""
+        give_up_at = claimed_at + self._lease.total_seconds() / 2
+        outage = Outage("notify delivery log", log)
+        while True:
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    await outbox.append_many(conn, SERVICE, NOTIFICATIONS.name, records)
+                    await store.finish(conn, results, done)
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() >= give_up_at:
+                    raise
+                await asyncio.sleep(outage.failed(exc))
+                continue
+            outage.succeeded()
+            return
 
     def _judge(
         self, row: Any, outcome: Outcome, done: datetime
