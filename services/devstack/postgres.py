@@ -148,6 +148,10 @@ class EmbeddedPostgres:
         self._wait_ready(bins, timeout)
         return self.url
 
+    def returncode(self) -> int | None:
+        """None while the server runs (or before it is started); its exit status after."""
+        return self._process.poll() if self._process is not None else None
+
     def _wait_ready(self, bins: Path, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

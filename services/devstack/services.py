@@ -19,10 +19,26 @@ from shared.policy import Policy
 
 @dataclass
 class RunningService:
+    """One service process, with what it takes to start it again the same way: the same
+    command line (so the same port) and the same environment."""
+
     name: str
     url: str
-    process: subprocess.Popen[bytes]
+    argv: tuple[str, ...]
+    env: dict[str, str]
     log: Path
+    process: subprocess.Popen[bytes]
+
+    @classmethod
+    def launch(
+        cls, name: str, url: str, argv: tuple[str, ...], env: dict[str, str], log: Path
+    ) -> RunningService:
+        return cls(name, url, argv, env, log, spawn(argv, log_path=log, env=env))
+
+    def respawn(self) -> None:
+        """Start the process again after it exited (call from the main thread: the child's
+        parent-death signal is tied to the thread that spawned it)."""
+        self.process = spawn(self.argv, log_path=self.log, env=self.env)
 
     def stop(self) -> None:
         stop(self.process)
@@ -48,13 +64,9 @@ def start_service(
         "TICKETFLOW_ENVIRONMENT": "development",
         **(extra_env or {}),
     }
+    argv = (sys.executable, "-m", "services.cli.main", name, "serve", "--port", str(port))
     log = var_dir / "logs" / f"{name}.log"
-    process = spawn(
-        [sys.executable, "-m", "services.cli.main", name, "serve", "--port", str(port)],
-        log_path=log,
-        env=env,
-    )
-    service = RunningService(name, f"http://127.0.0.1:{port}", process, log)
+    service = RunningService.launch(name, f"http://127.0.0.1:{port}", argv, env, log)
     if wait:
         wait_ready(service, timeout=45)
     return service
@@ -76,13 +88,9 @@ def start_sla(
         "TICKETFLOW_SLA_DATA_DIR": str(var_dir / name),
         **(extra_env or {}),
     }
+    argv = (sys.executable, "-m", "services.cli.main", "sla", "worker", "--port", str(port))
     log = var_dir / "logs" / f"{name}.log"
-    process = spawn(
-        [sys.executable, "-m", "services.cli.main", "sla", "worker", "--port", str(port)],
-        log_path=log,
-        env=env,
-    )
-    service = RunningService(name, f"http://127.0.0.1:{port}", process, log)
+    service = RunningService.launch(name, f"http://127.0.0.1:{port}", argv, env, log)
     if wait:
         wait_ready(service, timeout=60)
     return service

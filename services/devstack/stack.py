@@ -25,11 +25,15 @@ from services.devstack.services import (
     start_sla,
     wait_ready,
 )
+from services.devstack.supervised import BrokerChild, PostgresChild, ServiceChild
+from services.devstack.supervisor import Child, Supervisor
 from shared.policy import load_policies
 from shared.topics import topics_with_dead_letters
 
 log = logging.getLogger("ticketflow.dev")
 DATABASE = "ticketflow"
+# What dev-stack.json says about each supervised process before anything died.
+NO_RESTARTS: dict[str, Any] = {"restarts": 0, "last_exit": None, "last_restart_at": None}
 
 
 async def provision(infra: Infrastructure) -> dict[str, Any]:
@@ -55,11 +59,13 @@ def describe(
             "url": provisioned["database_url"],
             "origin": infra.origins["postgres"],
             "pid": infra.pids.get("postgres"),
+            **NO_RESTARTS,
         },
         "kafka": {
             "bootstrap_servers": infra.kafka_bootstrap_servers,
             "origin": infra.origins["kafka"],
             "pid": infra.pids.get("kafka"),
+            **NO_RESTARTS,
         },
         "topics": provisioned["topics"],
     }
@@ -76,7 +82,13 @@ PATHS: dict[str, dict[str, str]] = {
 
 def _entry(service: RunningService) -> dict[str, Any]:
     links = {key: f"{service.url}{path}" for key, path in PATHS[service.name].items()}
-    return {"url": service.url, "pid": service.process.pid, "log": str(service.log), **links}
+    return {
+        "url": service.url,
+        "pid": service.process.pid,
+        "log": str(service.log),
+        **links,
+        **NO_RESTARTS,
+    }
 
 
 def render_table(stack: dict[str, Any]) -> str:
@@ -116,6 +128,17 @@ class StackFile:
     def publish(self, stack: dict[str, Any]) -> None:
         with self._lock:
             self._stack = stack
+            self._write()
+
+    def merge(self, section: tuple[str, ...], values: dict[str, Any]) -> None:
+        """Update the object at `section` (e.g. `("services", "notify")`) with `values`."""
+        with self._lock:
+            if self._stack is None:
+                return
+            target = self._stack
+            for key in section:
+                target = target[key]
+            target.update(values)
             self._write()
 
     def mail_received(self, messages: list[dict[str, Any]]) -> None:
@@ -170,16 +193,42 @@ def start_services(
     return running
 
 
-def wait_for_stop(
-    stop_requested: threading.Event, running: list[RunningService], out: Callable[[str], None]
+def supervisor_for(
+    infra: Infrastructure,
+    running: list[RunningService],
+    stack_file: StackFile,
+    stop_requested: threading.Event,
+    out: Callable[[str], None],
+    since: float,
+) -> Supervisor:
+    """Watches the services and the servers this run started (not ones given by env vars or
+    testcontainers); each change of a restart count lands in dev-stack.json."""
+    children: list[Child] = [ServiceChild(service) for service in running]
+    if infra.embedded_postgres is not None:
+        children.append(PostgresChild(infra.embedded_postgres))
+    if infra.embedded_broker is not None:
+        children.append(BrokerChild(infra.embedded_broker))
+
+    def on_change(name: str, record: dict[str, Any]) -> None:
+        section = (name,) if name in ("postgres", "kafka") else ("services", name)
+        stack_file.merge(section, record)
+
+    return Supervisor(
+        children,
+        out=out,
+        on_change=on_change,
+        dependents={"kafka": [service.name for service in running]},
+        stopping=stop_requested.is_set,
+        since=since,
+    )
+
+
+def supervise_until_stopped(
+    stop_requested: threading.Event, supervisor: Supervisor, poll_s: float = 0.2
 ) -> None:
-    """Until Ctrl-C/SIGTERM, or until a service exits by itself (said, then everything stops)."""
-    while not stop_requested.wait(0.5):
-        exited = [service for service in running if service.process.poll() is not None]
-        if exited:
-            for service in exited:
-                out(f"{service.name} exited ({service.process.returncode}); see {service.log}")
-            return
+    """Until Ctrl-C/SIGTERM; a process that dies meanwhile is restarted (never once stopping)."""
+    while not stop_requested.wait(poll_s):
+        supervisor.tick()
 
 
 def run(var_dir: Path, out: Callable[[str], None]) -> None:
@@ -209,18 +258,7 @@ def run(var_dir: Path, out: Callable[[str], None]) -> None:
                     intake = next(service for service in running if service.name == "intake")
                     accounts = seed_demo_accounts(intake.url, admin_token, load_policies())
                     stack = describe(infra, provisioned, time.monotonic() - began)
-                    stack["services"] = {
-                        service.name: {
-                            "url": service.url,
-                            "pid": service.process.pid,
-                            "log": str(service.log),
-                            **{
-                                key: f"{service.url}{path}"
-                                for key, path in PATHS[service.name].items()
-                            },
-                        }
-                        for service in running
-                    }
+                    stack["services"] = {service.name: _entry(service) for service in running}
                     stack["admin_token"] = admin_token
                     stack["demo_accounts"] = accounts
                     stack["mail"] = {"smtp": f"127.0.0.1:{smtp_port}", "messages": []}
@@ -231,7 +269,10 @@ def run(var_dir: Path, out: Callable[[str], None]) -> None:
                         f"{state_file}; mail notify sends lands in {var_dir / 'mail'}. "
                         "Ctrl-C stops."
                     )
-                    wait_for_stop(stop_requested, running, out)
+                    supervisor = supervisor_for(
+                        infra, running, stack_file, stop_requested, out, since=began
+                    )
+                    supervise_until_stopped(stop_requested, supervisor)
                     out("stopping ...")
             finally:
                 for service in reversed(running):
