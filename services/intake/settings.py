@@ -32,6 +32,24 @@ class IntakeSettings(BaseSettings):
     commands_enabled: bool = True
     commands_group: str = "ticketflow-intake-commands"
 
+    # Bad input: a request body over max_body_bytes is a 413; a subject over
+    # max_subject_chars or any other string in a body (description, comment, note, email body,
+    # every string in event `data`) over max_text_chars is a 422 naming the field.
+    max_body_bytes: int = Field(default=262_144, ge=1_024)
+    max_subject_chars: int = Field(default=1_000, ge=1)
+    max_text_chars: int = Field(default=65_536, ge=1)
+    # The producer refuses records over this (MessageSizeTooLargeError) and the relay
+    # quarantines them; keep it at or below the broker's / topic's max.message.bytes.
+    kafka_max_record_bytes: int = Field(default=1_048_576, ge=1_024)
+
+    # Outages: the Retry-After of a 503 while the database is unreachable; the backoff of
+    # the relay and the command consumer; how long a background task may go without a good
+    # pass before /readyz reports it stuck.
+    retry_after_seconds: int = Field(default=5, ge=1)
+    backoff_initial_seconds: float = Field(default=0.1, gt=0)
+    backoff_max_seconds: float = Field(default=5.0, gt=0)
+    task_stuck_seconds: float = Field(default=30.0, gt=0)
+
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> IntakeSettings:
         if self.environment == "production" and (

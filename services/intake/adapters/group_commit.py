@@ -10,23 +10,32 @@ built on the first one's version). Each event is written only if its ticket is s
 version it was built on; the batch takes its ticket locks in ticket-id order, so batches of
 two processes never deadlock. An append whose ticket moved under it (another process wrote
 first) comes back as None and its caller retries it alone.
+
+One bad append never fails its batch mates: each event is serialised on its own before it
+joins the statement (one that cannot be, e.g. a lone surrogate in its data, fails alone), and
+when the shared statement itself fails for another reason than a lost database (a value
+PostgreSQL refuses), nothing of it was written and each event is written again alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
 from services.intake.adapters.append_rows import checked, row_values
+from services.intake.adapters.outage import database_unavailable
 from services.intake.domain.lifecycle import next_status
 from services.intake.domain.tickets import TicketRow
 from shared.events import Envelope
 
+log = logging.getLogger("ticketflow.intake.group_commit")
 MAX_BATCH = 64
 READ_TICKETS = "SELECT * FROM tickets WHERE ticket_id = ANY($1::uuid[])"
 APPEND_BATCH = """
@@ -150,8 +159,42 @@ class GroupCommit:
             built = [b for pending in batch if (b := self._build(pending, by_id)) is not None]
             if not built:
                 return
-            columns = [list(column) for column in zip(*(b.values for b in built), strict=True)]
-            written = dict(await conn.fetch(APPEND_BATCH, *columns))
+            try:
+                written = await self._statement(conn, built)
+            except Exception as error:
+                if len(built) == 1 or database_unavailable(error):
+                    raise
+                log.warning(
+                    "a shared append statement of %d events failed (%s: %s); writing each "
+                    "alone so that only the event at fault fails",
+                    len(built),
+                    type(error).__name__,
+                    error,
+                )
+                await self._write_each(conn, built)
+                return
+        self._settle(built, written)
+
+    async def _write_each(self, conn: asyncpg.Connection, built: list[_Built]) -> None:
+        """After a failed shared statement (nothing of it was written): one statement per
+        event, each failing with its own error only."""
+        for b in built:
+            try:
+                written = await self._statement(conn, [b])
+            except Exception as error:
+                if database_unavailable(error):
+                    raise
+                if not b.pending.done.done():
+                    b.pending.done.set_exception(error)
+                continue
+            self._settle([b], written)
+
+    @staticmethod
+    async def _statement(conn: asyncpg.Connection, built: list[_Built]) -> dict[uuid.UUID, Any]:
+        columns = [list(column) for column in zip(*(b.values for b in built), strict=True)]
+        return dict(await conn.fetch(APPEND_BATCH, *columns))
+
+    def _settle(self, built: list[_Built], written: dict[uuid.UUID, Any]) -> None:
         self.statements += 1
         self.appended += len(written)
         if written:
@@ -178,8 +221,9 @@ class GroupCommit:
             )
             envelope = pending.build(ticket)
             status = next_status(ticket.status, envelope.type)
-        except Exception as refused:  # the caller's own outcome: not found, conflict, refusal
-            if not pending.done.done():
+            values = row_values(ticket, envelope, status)  # serialised here, alone
+        except Exception as refused:  # the caller's own outcome: not found, conflict, refusal,
+            if not pending.done.done():  # an event that cannot be serialised
                 pending.done.set_exception(refused)
             return None
-        return _Built(pending, envelope, status, row_values(ticket, envelope, status))
+        return _Built(pending, envelope, status, values)

@@ -11,26 +11,54 @@
   that commits after a later-numbered one is still published; per ticket, version n+1 can only
   be written after version n committed (the ticket row lock), so it is never seen first.
 - Publish, then mark: a crash in between republishes; consumers dedup by event id.
+- Outages: a database or broker failure (also at start, before the first connection) is
+  retried with capped exponential backoff, forever; the heartbeat goes stale meanwhile, so
+  `/readyz` says the relay is not working.
+- A record the broker will never take (`produce_errors.refuses_record`, or a stored envelope
+  that cannot be encoded) is quarantined (`quarantine.py`): its neighbours in the batch are
+  published, and its ticket's later events stay in the outbox until the entry is retried or
+  dropped. A refusal that comes back on the delivery future (from the broker, for a whole
+  producer batch) is tried again one record at a time, so only the refused record is blamed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import orjson
 
+from services.intake.adapters import quarantine
+from services.intake.adapters.backoff import Backoff
 from services.intake.adapters.event_store import NOTIFY_CHANNEL
+from services.intake.adapters.heartbeat import Heartbeat
+from services.intake.adapters.outage import database_unavailable
+from services.intake.adapters.produce_errors import UNENCODABLE, describe, refuses_record
 from shared.events.codec import stored_to_kafka
 
 log = logging.getLogger("ticketflow.intake.relay")
 RELAY_LOCK = 724002
 
 Send = Callable[[str, bytes, bytes, list[tuple[str, bytes]]], Awaitable[Any]]
+
+PENDING = (
+    "SELECT o.id, o.ticket_id, o.version, o.event_id, e.envelope, e.recorded_at FROM outbox o "
+    "JOIN events e ON e.event_id = o.event_id "
+    f"WHERE o.published_at IS NULL AND NOT EXISTS ({quarantine.OPEN_FOR_TICKET}) "
+    "ORDER BY o.ticket_id, o.version LIMIT $1"
+)
+LAG = (
+    "SELECT count(*) AS n, coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) "
+    "AS age, count(*) FILTER (WHERE EXISTS ("
+    + quarantine.OPEN_FOR_TICKET
+    + ")) AS held, (SELECT count(*) FROM outbox_quarantine WHERE resolved_at IS NULL) AS open "
+    "FROM outbox o WHERE published_at IS NULL"
+)
 
 
 @dataclass
@@ -39,6 +67,25 @@ class RelayStats:
     batches: int = 0
     lag_events: int = 0
     lag_seconds: float = 0.0
+    quarantined: int = 0
+    """Records quarantined by this relay since it started."""
+    quarantine_open: int = 0
+    held_events: int = 0
+    """Unpublished events of tickets with an open quarantine entry (the entry included)."""
+
+
+class ListenerLost(ConnectionError):
+    """The connection holding the relay lock and the LISTEN closed."""
+
+
+@dataclass
+class _Batch:
+    """What one drain pass did with its rows."""
+
+    published: list[int] = field(default_factory=list)
+    refused: list[tuple[asyncpg.Record, BaseException, int | None]] = field(default_factory=list)
+    error: BaseException | None = None
+    """A failure that is not a record's fault (broker down): the batch is sent again."""
 
 
 class OutboxRelay:
@@ -50,52 +97,140 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        backoff: Backoff | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._pool = pool
         self._send = send
         self._topic = topic
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._backoff = backoff or Backoff()
+        self.heartbeat = heartbeat or Heartbeat("relay")
         self._wake = asyncio.Event()
+        self._listener_lost = False
         self.stats = RelayStats()
 
     async def drain_once(self) -> int:
-        """Publish one batch of unpublished events; return how many."""
+        """Publish one batch of unpublished events; return how many rows it took (published
+        or quarantined). Raises when the broker or the database failed; then nothing of the
+        batch is marked, and the next pass sends it again."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT o.id, e.envelope, e.recorded_at FROM outbox o "
-                "JOIN events e ON e.event_id = o.event_id "
-                "WHERE o.published_at IS NULL ORDER BY o.ticket_id, o.version LIMIT $1",
-                self._batch_size,
-            )
+            rows = await conn.fetch(PENDING, self._batch_size)
             if not rows:
                 return 0
-            pending = []
-            for row in rows:
-                record = stored_to_kafka(orjson.loads(row["envelope"]), row["recorded_at"])
-                pending.append(
-                    await self._send(self._topic, record.key, record.value, list(record.headers))
+            batch = await self._publish(rows)
+            if batch.error is not None:  # retried whole: at least once, consumers dedup
+                raise batch.error
+            if batch.published:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = clock_timestamp() "
+                    "WHERE id = ANY($1::bigint[])",
+                    batch.published,
                 )
-            await asyncio.gather(*pending)
-            await conn.execute(
-                "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])",
-                [row["id"] for row in rows],
-            )
-        self.stats.published += len(rows)
+            for row, error, size in batch.refused:
+                await self._quarantine(conn, row, error, size)
+        self.stats.published += len(batch.published)
         self.stats.batches += 1
         return len(rows)
 
-    async def measure_lag(self) -> RelayStats:
-        row = await self._pool.fetchrow(
-            "SELECT count(*) AS n, coalesce(extract(epoch FROM clock_timestamp() - "
-            "min(created_at)), 0) AS age FROM outbox WHERE published_at IS NULL"
+    async def _publish(self, rows: list[asyncpg.Record]) -> _Batch:
+        """Send every row, the ones of a ticket in version order; nothing of a ticket after
+        one of its records was refused."""
+        batch = _Batch()
+        blocked: set[uuid.UUID] = set()
+        sent: list[tuple[asyncpg.Record, Any, int]] = []
+        for row in rows:
+            if row["ticket_id"] in blocked:
+                continue
+            try:
+                record = stored_to_kafka(orjson.loads(row["envelope"]), row["recorded_at"])
+            except UNENCODABLE as unencodable:
+                batch.refused.append((row, unencodable, None))
+                blocked.add(row["ticket_id"])
+                continue
+            size = len(record.key) + len(record.value)
+            try:
+                delivery = await self._send(
+                    self._topic, record.key, record.value, list(record.headers)
+                )
+            except Exception as error:
+                if not refuses_record(error):
+                    batch.error = error
+                    break
+                batch.refused.append((row, error, size))
+                blocked.add(row["ticket_id"])
+                continue
+            sent.append((row, delivery, size))
+        outcomes = await asyncio.gather(
+            *(delivery for _, delivery, _ in sent), return_exceptions=True
         )
+        suspects: list[tuple[asyncpg.Record, int]] = []
+        for (row, _, size), outcome in zip(sent, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                batch.published.append(row["id"])
+            elif refuses_record(outcome):
+                suspects.append((row, size))
+            elif batch.error is None:
+                batch.error = outcome
+        if suspects and batch.error is None:
+            await self._send_alone(suspects, batch, blocked)
+        return batch
+
+    async def _send_alone(
+        self, suspects: list[tuple[asyncpg.Record, int]], batch: _Batch, blocked: set[uuid.UUID]
+    ) -> None:
+        """Records whose producer batch the broker refused, one at a time: the refused one is
+        quarantined, its batch mates are published."""
+        for row, size in suspects:
+            if row["ticket_id"] in blocked:
+                continue
+            record = stored_to_kafka(orjson.loads(row["envelope"]), row["recorded_at"])
+            try:
+                await (
+                    await self._send(self._topic, record.key, record.value, list(record.headers))
+                )
+            except Exception as error:
+                if not refuses_record(error):
+                    batch.error = error
+                    return
+                batch.refused.append((row, error, size))
+                blocked.add(row["ticket_id"])
+                continue
+            batch.published.append(row["id"])
+
+    async def _quarantine(
+        self, conn: asyncpg.Connection, row: asyncpg.Record, error: BaseException, size: int | None
+    ) -> None:
+        error_type, message = describe(error)
+        if await quarantine.add(conn, row, error_type, message, size):
+            self.stats.quarantined += 1
+            log.error(
+                "outbox record %s (ticket %s version %s, %s bytes) quarantined: %s: %s; the "
+                "ticket's later events are held until `ticketflow intake quarantine retry` "
+                "or `drop`",
+                row["id"],
+                row["ticket_id"],
+                row["version"],
+                size if size is not None else "?",
+                error_type,
+                message,
+            )
+
+    async def measure_lag(self) -> RelayStats:
+        row = await self._pool.fetchrow(LAG)
         if row is not None:
             self.stats.lag_events = int(row["n"])
             self.stats.lag_seconds = float(row["age"])
+            self.stats.held_events = int(row["held"])
+            self.stats.quarantine_open = int(row["open"])
         return self.stats
 
     def _notified(self, *_args: object) -> None:
+        self._wake.set()
+
+    def _lost(self, *_args: object) -> None:
+        self._listener_lost = True
         self._wake.set()
 
     def wake(self) -> None:
@@ -103,63 +238,118 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain until `stop` is set. Holds the relay lock for as long as it runs."""
+        """Drain until `stop` is set, through database and broker outages: every failure,
+        the first connection included, is retried after a capped exponential backoff."""
+        while not stop.is_set():
+            try:
+                await self._hold_lock_and_drain(stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                self.heartbeat.failed(error)
+                delay = self._backoff.next_delay()
+                if database_unavailable(error) or isinstance(error, ListenerLost):
+                    log.warning(
+                        "outbox relay: database unavailable (%s); retry in %.2fs", error, delay
+                    )
+                else:
+                    log.warning(
+                        "outbox relay: publish failed (%s: %s); retry in %.2fs",
+                        type(error).__name__,
+                        error,
+                        delay,
+                        exc_info=self.heartbeat.failures == 1,
+                    )
+                if await _wait(stop, delay):
+                    return
+
+    async def _hold_lock_and_drain(self, stop: asyncio.Event) -> None:
+        """One session: take the relay lock on a connection of its own, LISTEN on it, and
+        drain until `stop` or until anything fails (the caller backs off and starts over)."""
         listener = await self._pool.acquire()
+        self._listener_lost = False
+        listener.add_termination_listener(self._lost)
         try:
             while not await listener.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
                 log.info("another relay holds the outbox; standing by")
+                self.heartbeat.beat()
                 if await _wait(stop, self._poll_interval * 5):
                     return
             await listener.add_listener(NOTIFY_CHANNEL, self._notified)
             log.info("outbox relay draining to %s", self._topic)
             while not stop.is_set():
                 self._wake.clear()
-                try:
-                    while await self.drain_once() == self._batch_size:
-                        pass
-                except Exception:  # keep relaying: the next pass retries the same rows
-                    log.exception("outbox publish failed; retrying")
-                    await _wait(stop, self._poll_interval)
-                    continue
-                waker = asyncio.ensure_future(self._wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait(
-                    {waker, stopper},
-                    timeout=self._poll_interval,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                waker.cancel()
-                stopper.cancel()
+                while await self.drain_once() == self._batch_size:
+                    self.heartbeat.beat()
+                if self._listener_lost:
+                    raise ListenerLost("the relay's listen connection closed")
+                if self._backoff.failing:
+                    log.info("outbox relay recovered")
+                self._backoff.reset()
+                self.heartbeat.beat()
+                await self._idle(stop)
         finally:
-            await listener.remove_listener(NOTIFY_CHANNEL, self._notified)
-            await listener.execute("SELECT pg_advisory_unlock_all()")
-            await self._pool.release(listener)
+            listener.remove_termination_listener(self._lost)
+            await _release(self._pool, listener, self._notified)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waker = asyncio.ensure_future(self._wake.wait())
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait(
+            {waker, stopper}, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
+        )
+        waker.cancel()
+        stopper.cancel()
+
+
+async def _release(
+    pool: asyncpg.Pool, listener: asyncpg.Connection, notified: Callable[..., None]
+) -> None:
+    """Give the listen connection back without its listener and lock; a connection that
+    died with the database is thrown away instead."""
+    try:
+        await listener.remove_listener(NOTIFY_CHANNEL, notified)
+        await listener.execute("SELECT pg_advisory_unlock_all()")
+        await pool.release(listener)
+    except Exception:
+        listener.terminate()
+        try:
+            await pool.release(listener)
+        except Exception as error:
+            log.debug("dropping the relay's dead listen connection: %s", error)
 
 
 class Notifier:
-    """Coalesces "outbox has rows" pokes into at most one NOTIFY per `interval`."""
+    """Coalesces "outbox has rows" pokes into at most one NOTIFY per `interval`. A failed
+    NOTIFY is only logged: the relay's polling picks the rows up."""
 
-    def __init__(self, pool: asyncpg.Pool, interval: float = 0.005) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, interval: float = 0.005, heartbeat: Heartbeat | None = None
+    ) -> None:
         self._pool = pool
         self._interval = interval
         self._poked = asyncio.Event()
+        self.heartbeat = heartbeat or Heartbeat("notifier")
 
     def poke(self) -> None:
         self._poked.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self.heartbeat.beat()
             poked = asyncio.ensure_future(self._poked.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({poked, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({poked, stopper}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
             poked.cancel()
             stopper.cancel()
             if self._poked.is_set():
                 self._poked.clear()
                 try:
                     await self._pool.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-                except (OSError, asyncpg.PostgresError):
-                    log.warning("NOTIFY failed; the relay's polling will pick the rows up")
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                    log.warning(
+                        "NOTIFY failed (%s); the relay's polling will pick the rows up", error
+                    )
                 await asyncio.sleep(self._interval)
 
 
@@ -180,4 +370,4 @@ def kafka_sender(producer: Any) -> Send:
     return send
 
 
-__all__ = ["OutboxRelay", "RelayStats", "kafka_sender"]
+__all__ = ["Notifier", "OutboxRelay", "RelayStats", "kafka_sender"]

@@ -28,6 +28,7 @@ from services.common.problems import Problem
 from services.intake.adapters.accounts import AccountExists, UnknownAccount
 from services.intake.adapters.event_store import TicketNotFound, VersionConflict
 from services.intake.adapters.idempotency import request_hash
+from services.intake.adapters.outage import DATABASE_UNAVAILABLE, database_unavailable
 from services.intake.adapters.sla_client import SlaUnavailable
 from services.intake.domain.inbound_email import parse_subject, strip_reply_prefixes
 from services.intake.domain.lifecycle import TransitionRefused
@@ -35,6 +36,7 @@ from services.intake.domain.opening import OpenTicket, Refusal, decide_open, eve
 from services.intake.domain.ticket_number import find_in, new_ticket_number
 from services.intake.domain.tickets import TicketRow
 from services.intake.entrypoints import schemas
+from services.intake.entrypoints.body_limit import BodyTooLarge, LimitBody, body_too_large
 from services.intake.entrypoints.deps import (
     Admin,
     Deps,
@@ -50,6 +52,7 @@ from services.intake.entrypoints.documented_headers import (
     IF_MATCH,
     document_security,
 )
+from services.intake.entrypoints.limits import RequestLimits
 from shared.events import TICKET_EVENT_TYPES, Envelope, parse_data
 
 SYSTEM_ONLY = {"ticket.opened", "ticket.closed_by_timeout"}
@@ -89,6 +92,42 @@ class Metrics:
             "Age of the oldest unpublished outbox row",
             registry=self.registry,
         )
+        self.quarantined = Counter(
+            "ticketflow_outbox_quarantined",
+            "Outbox records the broker refused for good, moved to the quarantine by this "
+            "process's relay",
+            registry=self.registry,
+        )
+        self.quarantine_open = Gauge(
+            "ticketflow_outbox_quarantine_open",
+            "Quarantined outbox records not yet retried or dropped",
+            registry=self.registry,
+        )
+        self.held_events = Gauge(
+            "ticketflow_outbox_held_events",
+            "Unpublished events of tickets with an open quarantine entry (held back so that "
+            "no ticket is published past a hole)",
+            registry=self.registry,
+        )
+        self.task_healthy = Gauge(
+            "ticketflow_intake_task_healthy",
+            "1 while a background task runs and makes progress, 0 when dead, failing or stuck",
+            ["task"],
+            registry=self.registry,
+        )
+        self.task_restarts = Gauge(
+            "ticketflow_intake_task_restarts",
+            "Restarts of a background task after it crashed",
+            ["task"],
+            registry=self.registry,
+        )
+        self._quarantined_seen = 0
+
+    def count_quarantined(self, total: int) -> None:
+        """Bring the counter up to the relay's running total."""
+        if total > self._quarantined_seen:
+            self.quarantined.inc(total - self._quarantined_seen)
+            self._quarantined_seen = total
 
 
 class FastJSON(JSONResponse):
@@ -290,7 +329,13 @@ async def _reply(
 def create_app(
     deps: IntakeDeps,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    *,
+    limits: RequestLimits | None = None,
+    retry_after: int = 5,
 ) -> FastAPI:
+    """`limits`: request and text sizes (defaults of `RequestLimits`); `retry_after`: the
+    seconds a 503 asks a client to wait while the database is unreachable."""
+    limits = limits or RequestLimits()
     app = FastAPI(
         title="ticketflow intake",
         version="1",
@@ -305,8 +350,26 @@ def create_app(
     app.state.metrics = metrics
     problems.install(app)
 
-    app.add_middleware(MeasureRequests, metrics=metrics)
+    app.add_middleware(LimitBody, max_bytes=limits.max_body_bytes)
+    app.add_middleware(MeasureRequests, metrics=metrics)  # outermost: 413s are counted too
+    app.add_exception_handler(BodyTooLarge, body_too_large)
     document_security(app, require_key, require_admin)
+
+    async def database_down(request: Request, exc: Exception) -> Response:
+        """503 + Retry-After while PostgreSQL is unreachable (the request changed nothing
+        that a retry would duplicate: an append's event and outbox row are one statement)."""
+        if not database_unavailable(exc):
+            raise exc
+        problem = Problem(
+            503,
+            "Service unavailable",
+            "the event store is unreachable; retry after the time in Retry-After",
+            retry_after_seconds=retry_after,
+        )
+        return problems.problem_response(problem, request, {"Retry-After": str(retry_after)})
+
+    for unavailable in (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError):
+        app.add_exception_handler(unavailable, database_down)
 
     # --- tickets ----------------------------------------------------------------------------
 
@@ -321,6 +384,8 @@ def create_app(
     async def open_ticket(
         body: schemas.OpenTicketBody, request: Request, deps: Deps, key: Key
     ) -> JSONResponse:
+        limits.check_text(body)
+
         async def handle() -> dict[str, Any]:
             if body.account not in key.accounts:
                 raise Problem(404, "Not found", f"no account {body.account!r}")
@@ -360,6 +425,7 @@ def create_app(
         key: Key,
     ) -> JSONResponse:
         expected = _parse_if_match(request.headers.get(IF_MATCH))
+        limits.check_text(body)
         if body.type not in API_EVENT_TYPES:
             raise Problem(
                 422,
@@ -422,6 +488,7 @@ def create_app(
     ) -> JSONResponse:
         """A reply (ticket number in the subject) becomes `ticket.customer_replied`; anything
         else opens a ticket for the account whose approved contact sent it."""
+        limits.check_text(body)
 
         async def handle() -> dict[str, Any]:
             sender = body.sender.strip().lower()
@@ -544,6 +611,7 @@ def create_app(
     async def create_account(
         body: schemas.CreateAccountBody, deps: Deps, _admin: Admin
     ) -> dict[str, Any]:
+        limits.check_text(body)
         policy = deps.policies.get(body.policy)
         if policy is None:
             raise Problem(
@@ -610,16 +678,30 @@ def create_app(
     @app.get("/readyz", tags=["operations"])
     async def readyz(deps: Deps) -> JSONResponse:
         checks = await deps.readiness()
+        report: dict[str, Any] = {}
+        if deps.tasks is not None:
+            report = deps.tasks.report()
+            checks.update({name: task["healthy"] for name, task in report.items()})
         ready = all(checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        return JSONResponse(
+            {"ready": ready, "checks": checks, "tasks": report},
+            status_code=200 if ready else 503,
+        )
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def metrics_endpoint(deps: Deps) -> Response:
         metrics.append_statements.set(deps.store.append_statements)
+        if deps.tasks is not None:
+            for name, task in deps.tasks.report().items():
+                metrics.task_healthy.labels(name).set(1 if task["healthy"] else 0)
+                metrics.task_restarts.labels(name).set(task["restarts"])
         if deps.relay is not None:
             stats = await deps.relay.measure_lag()
             metrics.outbox_lag_events.set(stats.lag_events)
             metrics.outbox_lag_seconds.set(stats.lag_seconds)
+            metrics.quarantine_open.set(stats.quarantine_open)
+            metrics.held_events.set(stats.held_events)
+            metrics.count_quarantined(stats.quarantined)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -18,6 +18,7 @@ from services.intake.adapters.event_store import EventStore
 from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import OutboxRelay
 from services.intake.adapters.sla_client import SlaClient
+from services.intake.entrypoints.supervisor import Supervisor
 from shared.policy import Policy
 
 
@@ -34,6 +35,8 @@ class IntakeDeps:
     readiness: Callable[[], Awaitable[dict[str, bool]]]
     relay: OutboxRelay | None = None
     sla: SlaClient | None = None
+    tasks: Supervisor | None = None
+    """The background tasks, reported by /readyz and /metrics."""
 
 
 async def get_deps(request: Request) -> IntakeDeps:

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared.events.types import Channel
 
@@ -16,30 +16,49 @@ EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NO_NUL = r"^[^\x00]*$"
 
 
-def _reject_nul(value: Any, path: str) -> None:
+def _reject_unstorable(value: Any, path: str) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{path or 'body'}: text must not contain NUL (\\u0000) characters")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    f"{path or 'body'}: text is not valid Unicode (a lone surrogate such as "
+                    f"\\u{ord(value[exc.start]):04x} at character {exc.start}); it cannot be "
+                    "encoded as UTF-8"
+                ) from None
     elif isinstance(value, dict):
         for key, item in value.items():
-            _reject_nul(key, path)
-            _reject_nul(item, f"{path}.{key}" if path else str(key))
+            _reject_unstorable(key, path)
+            _reject_unstorable(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _reject_nul(item, f"{path}[{index}]")
+            _reject_unstorable(item, f"{path}[{index}]")
 
 
 class ApiModel(BaseModel):
-    """Request bodies. PostgreSQL text and jsonb cannot hold NUL characters, so every string
-    anywhere in a body (including free-form event `data`) is checked here, once."""
+    """Request bodies. PostgreSQL text and jsonb cannot hold NUL characters, and nothing
+    can encode a lone surrogate (`"\\udfff"` is valid JSON but not valid Unicode), so every
+    string anywhere in a body (including free-form event `data`) is checked here, once, and
+    the error names the field. Lengths are checked on the parsed body (`limits.py`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, values: Any) -> Any:
-        _reject_nul(values, "")
+    def _storable_keys(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            for key in values:
+                _reject_unstorable(key, "body")
         return values
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
+        _reject_unstorable(value, info.field_name or "")
+        return value
 
 
 class OpenTicketBody(ApiModel):
@@ -52,8 +71,14 @@ class OpenTicketBody(ApiModel):
     channel: Channel = Field(examples=["web"])
     priority: str = Field(min_length=1, examples=["normal"])
     plan: str | None = Field(default=None, description="Defaults to the account's plan")
-    subject: str = Field(min_length=1, max_length=500, examples=["No dial tone on trunk 3"])
-    description: str = Field(default="", max_length=20_000)
+    subject: str = Field(
+        min_length=1,
+        description="At most TICKETFLOW_MAX_SUBJECT_CHARS characters (default 1,000)",
+        examples=["No dial tone on trunk 3"],
+    )
+    description: str = Field(
+        default="", description="At most TICKETFLOW_MAX_TEXT_CHARS characters (default 65,536)"
+    )
     occurred_at: datetime | None = Field(
         default=None,
         description="Event time when the ticket was raised earlier than it is logged "
@@ -77,7 +102,12 @@ class TicketCreated(BaseModel):
 class AppendEventBody(ApiModel):
     type: str = Field(examples=["ticket.responded"])
     occurred_at: datetime | None = None
-    data: dict[str, Any] = Field(default_factory=dict, examples=[{"by": "noc-1"}])
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The event type's payload; each string in it at most "
+        "TICKETFLOW_MAX_TEXT_CHARS characters (default 65,536)",
+        examples=[{"by": "noc-1"}],
+    )
 
 
 class EventAppended(BaseModel):
@@ -148,10 +178,12 @@ class InboundEmailBody(ApiModel):
     sender: str = Field(pattern=EMAIL, alias="from", examples=["noc@acme.example"])
     subject: str = Field(
         min_length=1,
-        max_length=1000,
+        description="At most TICKETFLOW_MAX_SUBJECT_CHARS characters (default 1,000)",
         examples=["ACME Corp – 12 Main St, Springfield – No dial tone on all lines – Priority 1"],
     )
-    body: str = Field(default="", max_length=100_000)
+    body: str = Field(
+        default="", description="At most TICKETFLOW_MAX_TEXT_CHARS characters (default 65,536)"
+    )
     spam: bool = Field(default=False, description="The gateway's spam filter flagged it")
     received_at: datetime | None = None
 
