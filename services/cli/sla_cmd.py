@@ -125,19 +125,29 @@ def worker(
         ),
     ] = None,
     loglevel: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Intake's event store, read-only (default: DATABASE_URL). Every breach is "
+            "checked against it, gaps are repaired from it, and the state is reconciled with "
+            "it when partitions are assigned."
+        ),
+    ] = None,
 ) -> None:
     """Run an SLA worker: consume ticket events, keep SLA state, fire timers at their deadline.
 
     Reads ticketflow.ticket-events; writes ticketflow.sla-events (clock changes, warnings,
     breaches, retractions), ticketflow.ticket-commands (close-by-timeout, severity-downgrade)
-    and ticketflow.ticket-events.dlq for bad messages. Needs KAFKA_BOOTSTRAP_SERVERS. Serves
+    and ticketflow.ticket-events.dlq for bad messages. Needs KAFKA_BOOTSTRAP_SERVERS and
+    DATABASE_URL (read-only). Serves
     GET /v1/tickets/{id}/sla, /healthz, /readyz (state recovered) and /metrics. Run several
     with the same TICKETFLOW_SLA_APP_ID to share the partitions.
     """
     from services.sla.bootstrap import run_worker
     from services.sla.settings import SlaSettings
 
-    settings = SlaSettings(host=host, port=port)
+    overrides = {"database_url": database_url} if database_url else {}
+    settings = SlaSettings(host=host, port=port, **overrides)  # type: ignore[arg-type]
     run_worker(settings, policy_dir, loglevel)
 
 

@@ -36,8 +36,22 @@ class SlaSettings(BaseSettings):
     )
     data_dir: Path = Path("var/sla")
     replication_factor: int = Field(default=1, ge=1)
-    watermark_grace_ms: int = Field(
-        default=200, ge=0, description="Allowance for the outbox relay's publishing delay"
+    database_url: str = Field(
+        validation_alias=AliasChoices("DATABASE_URL", "TICKETFLOW_SLA_DATABASE_URL"),
+        description="Intake's event store, read-only: the truth the worker checks before a "
+        "breach, repairs gaps from and reconciles with on assignment",
+    )
+    settle_ms: int = Field(
+        default=2000,
+        ge=0,
+        description="A deadline already past when its ticket's newest event was recorded "
+        "(a ticket logged late) waits this long after that event before it fires",
+    )
+    max_delay_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A breach the event store cannot confirm this long after its deadline "
+        "(database down, a writer stuck) fires anyway, flagged provisional",
     )
     batch_size: int = Field(default=500, ge=1)
     batch_window_ms: int = Field(default=20, ge=1)

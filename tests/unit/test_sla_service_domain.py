@@ -15,7 +15,7 @@ from services.sla.domain.processing import ProcessingError, apply_event, fire_du
 from services.sla.domain.timers import TimerHeap
 from services.sla.domain.tracked import Incoming, Tracked
 from services.sla.domain.view import sla_view
-from services.sla.domain.watermark import PartitionProgress, watermark
+from services.sla.domain.watermark import eligible_at, lag
 from shared.events.sla import SlaEvent
 from tests.unit.sla_helpers import policies
 
@@ -177,16 +177,19 @@ def test_timer_heap_drops_revoked_partitions() -> None:
     ]
 
 
-def test_watermark_is_the_wall_clock_only_when_caught_up() -> None:
-    progress = PartitionProgress()
-    progress.processed(41, 1_000.0)
-    # Caught up: every event up to the end offset processed.
-    assert watermark(progress, None, 42, now=2_000.0, grace=0.2) == pytest.approx(1_999.8)
-    # Lagging: a response may sit in the unprocessed events; only store time counts.
-    assert watermark(progress, None, 50, now=2_000.0, grace=0.2) == pytest.approx(999.8)
-    # Nothing processed since assignment, but the committed offset is the end: idle partition.
-    assert watermark(PartitionProgress(), 7, 7, now=2_000.0, grace=0) == 2_000.0
-    assert watermark(PartitionProgress(), 3, 7, now=2_000.0, grace=0) == 0.0
+def test_a_deadline_fires_at_its_time_unless_its_ticket_was_logged_after_it() -> None:
+    # Ahead of the newest event's store time: exact time.
+    assert eligible_at(1_000.0, 900.0, settle=2.0) == 1_000.0
+    assert eligible_at(1_000.0, None, settle=2.0) == 1_000.0
+    # Already past when the ticket was recorded: the settle window after that record.
+    assert eligible_at(1_000.0, 5_000.0, settle=2.0) == 5_002.0
+
+
+def test_lag_comes_from_the_fetch_highwater_and_the_furthest_position() -> None:
+    assert lag(None, 3, 3) is None
+    assert lag(10, 6, None) == 4
+    assert lag(10, None, 8) == 2
+    assert lag(10, 12, None) == 0
 
 
 def test_view_lists_pauses_and_remaining_business_time() -> None:

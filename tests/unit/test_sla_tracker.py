@@ -1,14 +1,21 @@
-"""The SLA tracker's orchestration with in-memory ports: order of effects, DLQ, watermark."""
+"""The SLA tracker's orchestration with in-memory ports: order of effects, DLQ, the event store's
+horizon, repairs from the store, poison isolation, provisional breaches."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
+import pytest
 
-from services.sla.adapters.messages import RawMessage
+from services.sla.adapters.messages import RawMessage, decode_message
 from services.sla.adapters.metrics import SlaMetrics
+from services.sla.adapters.partitioning import partition_of
+from services.sla.domain import state_codec
+from services.sla.domain.tracked import Incoming
 from services.sla.entrypoints.tracker import OutRecord, SlaTracker
 from shared.events import Envelope
 from shared.events.codec import to_kafka
@@ -49,49 +56,135 @@ class Publisher:
 
 
 class Offsets:
-    def __init__(self) -> None:
-        self.ends: dict[int, int] = {}
-
-    async def end_offsets(self, partitions: Iterable[int]) -> Mapping[int, int]:
-        return {p: self.ends.get(p, 0) for p in partitions}
+    def highwater(self, partition: int) -> int | None:
+        return None
 
     def committed(self, partition: int) -> int | None:
         return None
 
 
-def tracker() -> tuple[SlaTracker, Store, Publisher, Offsets]:
+@dataclass(frozen=True)
+class Stored:
+    version: int
+    recorded_at: float
+
+
+class Truth:
+    """The event store in memory: ticket -> its events, and a horizon set by the test."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, list[Incoming]] = {}
+        self.horizon_at: float | None = NOW.timestamp()
+        self.down = False
+
+    def add(self, message: RawMessage) -> None:
+        key, event = decode_message(message)
+        self.events.setdefault(key.decode(), []).append(event)
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionRefusedError("store down")
+
+    async def horizon(self) -> float | None:
+        self._check()
+        return self.horizon_at
+
+    async def versions(self, tickets: Iterable[str]) -> Mapping[str, Stored]:
+        self._check()
+        return {
+            ticket: Stored(
+                self.events[ticket][-1].sequence,
+                max(e.recorded_at.timestamp() for e in self.events[ticket] if e.recorded_at),
+            )
+            for ticket in tickets
+            if ticket in self.events
+        }
+
+    async def all_versions(self) -> Mapping[str, int]:
+        self._check()
+        return {ticket: events[-1].sequence for ticket, events in self.events.items()}
+
+    async def history(self, ticket: str, after: int) -> list[Incoming]:
+        self._check()
+        return [e for e in self.events.get(ticket, []) if e.sequence > after]
+
+
+def tracker(max_delay_s: float = 120.0) -> tuple[SlaTracker, Store, Publisher, Truth]:
     store = Store()
     publisher = Publisher(store)
-    offsets = Offsets()
-    clock = {"now": NOW}
+    truth = Truth()
+    clock[0] = NOW
     made = SlaTracker(
         store,
         publisher,
-        offsets,
+        Offsets(),
+        truth,
         policies_by_ref(),
         SlaMetrics(),
         STATE_TOPIC,
-        now=lambda: clock["now"],
-        grace_s=0.0,
+        now=lambda: clock[0],
+        settle_s=2.0,
+        max_delay_s=max_delay_s,
+        partitions=TICKET_EVENTS.partitions,
     )
-    made.state_recovered([3])
-    return made, store, publisher, offsets
+    made.state_recovered([partition_of(TICKET.encode(), TICKET_EVENTS.partitions)])
+    return made, store, publisher, truth
 
 
-def opened(offset: int = 0) -> RawMessage:
+clock = [NOW]
+PARTITION = partition_of(TICKET.encode(), TICKET_EVENTS.partitions)
+
+
+def message(
+    kind: str, sequence: int, at: datetime, recorded_at: datetime, offset: int, **data: Any
+) -> RawMessage:
     envelope = Envelope(
-        type="ticket.opened",
+        type=kind,
         source="test",
         subject=TICKET,
-        time=NOW - timedelta(minutes=90),  # sev1 gold: due 30 minutes before NOW
-        recorded_at=NOW - timedelta(minutes=90),
-        sequence=1,
+        time=at,
+        recorded_at=recorded_at,
+        sequence=sequence,
         account="acme",
         policy="voximplant@1",
-        data={"channel": "web", "priority": "sev1", "plan": "gold"},
+        data=data,
     )
     record = to_kafka(envelope)
-    return RawMessage(TICKET_EVENTS.name, 3, offset, record.key, record.value, list(record.headers))
+    return RawMessage(
+        TICKET_EVENTS.name, PARTITION, offset, record.key, record.value, list(record.headers)
+    )
+
+
+def opened(offset: int = 0, recorded_at: datetime | None = None) -> RawMessage:
+    """sev1 gold: first response due 30 minutes before NOW."""
+    at = NOW - timedelta(minutes=90)
+    return message(
+        "ticket.opened",
+        1,
+        at,
+        recorded_at or at,
+        offset,
+        channel="web",
+        priority="sev1",
+        plan="gold",
+    )
+
+
+def responded(at: datetime, recorded_at: datetime, offset: int = 1) -> RawMessage:
+    return message("ticket.responded", 2, at, recorded_at, offset)
+
+
+def sla_events(publisher: Publisher) -> list[dict[str, Any]]:
+    return [
+        orjson.loads(r.value)
+        for call in publisher.calls
+        for r in call
+        if r.topic == SLA_EVENTS.name
+    ]
+
+
+def breaches(publisher: Publisher) -> list[dict[str, Any]]:
+    return [e for e in sla_events(publisher) if e["type"] == "sla.breached"]
 
 
 def types(records: list[OutRecord]) -> list[str]:
@@ -106,7 +199,9 @@ async def test_effects_are_published_before_the_state_and_the_changelog_goes_to_
     outputs, changelog = publisher.calls
     assert publisher.state_at_publish[0] == 0  # SLA events acked before any state is written
     assert "sla.ticket_accepted" in types(outputs)
-    assert [(r.topic, r.partition, r.key) for r in changelog] == [(STATE_TOPIC, 3, TICKET.encode())]
+    assert [(r.topic, r.partition, r.key) for r in changelog] == [
+        (STATE_TOPIC, PARTITION, TICKET.encode())
+    ]
     assert store.data[TICKET.encode()] == changelog[0].value
     assert len(made.timers) == 1
 
@@ -116,7 +211,7 @@ async def test_effects_are_published_before_the_state_and_the_changelog_goes_to_
 
 async def test_bad_records_go_to_the_dead_letter_topic_with_where_they_came_from() -> None:
     made, _, publisher, _ = tracker()
-    bad = RawMessage(TICKET_EVENTS.name, 3, 17, TICKET.encode(), b"{", [])
+    bad = RawMessage(TICKET_EVENTS.name, PARTITION, 17, TICKET.encode(), b"{", [])
     await made.handle_batch([bad, opened(18)])
     outputs = publisher.calls[0]
     dead = [r for r in outputs if r.topic == TICKET_EVENTS.dlq]
@@ -126,23 +221,135 @@ async def test_bad_records_go_to_the_dead_letter_topic_with_where_they_came_from
     assert "sla.ticket_accepted" in types(outputs)  # the partition moved on
 
 
-async def test_timers_wait_for_the_watermark_then_fire_stamped_with_the_deadline() -> None:
-    made, _, publisher, offsets = tracker()
-    await made.handle_batch([opened(0)])
+async def test_a_breach_waits_for_the_store_horizon_then_fires_stamped_with_the_deadline() -> None:
+    made, _, publisher, truth = tracker()
+    first = opened(0)
+    truth.add(first)
+    await made.handle_batch([first])
     publisher.calls.clear()
-    # An unprocessed record sits in the partition: the worker lags, the breach must wait.
-    offsets.ends[3] = 2
+    # A writer transaction that began before the deadline is still open: the breach waits.
+    truth.horizon_at = (NOW - timedelta(minutes=31)).timestamp()
+    await made.fire_due_timers()  # the 75 % warning (NOW - 45 min) is behind the horizon
+    assert any(e["type"] == "sla.warning" for e in sla_events(publisher))
     assert await made.fire_due_timers() >= 1
-    assert all("sla.breached" not in types(call) for call in publisher.calls)
-    # Caught up: the breach fires, stamped with the deadline, not with the firing time.
-    offsets.ends[3] = 1
+    assert not breaches(publisher)
+    # The horizon passes the deadline: the breach fires, stamped with the deadline.
+    truth.horizon_at = NOW.timestamp()
     assert await made.fire_due_timers() == 0
-    fired = [
-        orjson.loads(r.value)
-        for call in publisher.calls
-        for r in call
-        if r.topic == SLA_EVENTS.name
-    ]
-    breach = next(e for e in fired if e.get("type") == "sla.breached")
+    breach = breaches(publisher)[0]
     assert breach["at"] == "2026-11-17T14:30:00Z"
     assert breach["metric"] == "first_response"
+    assert "provisional" not in breach["data"]
+
+
+async def test_a_response_in_the_store_but_not_yet_consumed_prevents_the_breach() -> None:
+    made, _, publisher, truth = tracker()
+    first = opened(0)
+    truth.add(first)
+    await made.handle_batch([first])
+    # The response is committed (recorded before the deadline) but still in the topic.
+    truth.add(responded(NOW - timedelta(minutes=80), NOW - timedelta(minutes=80)))
+    publisher.calls.clear()
+    await made.fire_due_timers()
+    await made.fire_due_timers()
+    assert not breaches(publisher)
+    assert any(e["type"] == "sla.met" for e in sla_events(publisher))
+    # The response arriving from the topic afterwards is a duplicate.
+    publisher.calls.clear()
+    await made.handle_batch([responded(NOW - timedelta(minutes=80), NOW, offset=1)])
+    assert not sla_events(publisher)
+
+
+async def test_a_ticket_logged_late_waits_for_the_settle_window_before_its_breach() -> None:
+    made, _, publisher, truth = tracker()
+    # Opened 90 min ago by its event time, but recorded only now: overdue from the start.
+    first = opened(0, recorded_at=NOW - timedelta(seconds=1))
+    truth.add(first)
+    await made.handle_batch([first])
+    publisher.calls.clear()
+    assert await made.fire_due_timers() == 0  # rescheduled after the settle window
+    assert not breaches(publisher)
+    assert made.timers.earliest() == pytest.approx(NOW.timestamp() + 1.0)
+    # The integrator's response (on time by its event time) lands within the window.
+    late_answer = responded(NOW - timedelta(minutes=85), NOW)
+    truth.add(late_answer)
+    await made.handle_batch([late_answer])
+    assert not breaches(publisher)
+    assert any(e["type"] == "sla.met" for e in sla_events(publisher))
+
+
+async def test_a_gap_is_repaired_from_the_store_not_held() -> None:
+    made, store, publisher, truth = tracker()
+    first = opened(0)
+    second = responded(NOW - timedelta(minutes=80), NOW - timedelta(minutes=80), offset=1)
+    truth.add(first)
+    truth.add(second)
+    # The opening's state was lost (a crash between commit and changelog): only 2 arrives.
+    await made.handle_batch([second])
+    raw = store.data[TICKET.encode()]
+    assert state_codec.version_of(raw) == 2
+    assert any(e["type"] == "sla.met" for e in sla_events(publisher))
+
+
+async def test_reconciliation_rebuilds_tickets_whose_state_was_lost() -> None:
+    made, store, _, truth = tracker()
+    truth.add(opened(0))
+    truth.add(responded(NOW - timedelta(minutes=80), NOW - timedelta(minutes=80)))
+    await made.reconcile()
+    assert state_codec.version_of(store.data[TICKET.encode()]) == 2
+    assert made.last_reconciliation["repaired"] == 1
+    await made.reconcile()  # nothing behind any more
+    assert made.last_reconciliation["repaired"] == 0
+
+
+async def test_a_store_outage_delays_the_breach_then_fires_it_provisionally() -> None:
+    made, _, publisher, truth = tracker(max_delay_s=60)
+    first = opened(0)
+    truth.add(first)
+    await made.handle_batch([first])
+    truth.down = True
+    publisher.calls.clear()
+    assert await made.fire_due_timers() >= 1
+    clock[0] = NOW + timedelta(seconds=30)
+    assert await made.fire_due_timers() >= 1
+    assert not breaches(publisher)
+    clock[0] = NOW + timedelta(seconds=61)  # held back past the bound
+    await made.fire_due_timers()
+    (breach,) = breaches(publisher)
+    assert breach["data"]["provisional"] is True
+
+
+async def test_a_poison_sequence_goes_to_the_dlq_and_its_neighbour_is_stored() -> None:
+    made, store, publisher, truth = tracker()
+    good = opened(1)
+    truth.add(good)
+    poison = RawMessage(
+        TICKET_EVENTS.name,
+        PARTITION,
+        0,
+        good.key,
+        good.value,
+        [(k, b"99999999999999999999999" if k == "ce_sequence" else v) for k, v in good.headers],
+    )
+    await made.handle_batch([poison, good])
+    dead = [r for call in publisher.calls for r in call if r.topic == TICKET_EVENTS.dlq]
+    assert len(dead) == 1 and dict(dead[0].headers)["dlq_source_offset"] == b"0"
+    assert state_codec.version_of(store.data[TICKET.encode()]) == 1
+
+
+async def test_a_broker_outage_is_retried_not_raised() -> None:
+    made, store, publisher, truth = tracker()
+    first = opened(0)
+    truth.add(first)
+    failures = {"left": 2}
+    publish = publisher.publish
+
+    async def flaky(records: list[OutRecord]) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("broker down")
+        await publish(records)
+
+    publisher.publish = flaky  # type: ignore[method-assign]
+    await made.handle_batch([first])
+    assert TICKET.encode() in store.data

@@ -1,12 +1,12 @@
-"""The tracker's ports over Faust: the state table, the producer, the consumer's offsets."""
+"""The tracker's ports over Faust: the state table, the producer, the consumer's positions."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from faust.types import TP
 
@@ -116,43 +116,25 @@ def _append(batch: Any, record: OutRecord) -> bool:
 
 
 class FaustOffsets:
-    """End offsets from the broker, and what the worker's consumer committed.
+    """The worker consumer's positions, for the lag metric: the highwater that fetch
+    responses report (the bundled broker answers ListOffsets wrong after a multi-record
+    produce, fetches right) and what the consumer committed. No firing decision reads these:
+    those ask the event store."""
 
-    End offsets are asked with a consumer of our own (no group) on this event loop: Faust's
-    `highwaters` goes through its consumer thread and waits behind a fetch long-poll (measured
-    up to 1.5 s on the local broker), which would make every breach that late.
-    """
-
-    def __init__(self, app: Any, topic: str, bootstrap_servers: str) -> None:
+    def __init__(self, app: Any, topic: str) -> None:
         self._app = app
         self._topic = topic
-        self._bootstrap_servers = bootstrap_servers
-        self._probe: AIOKafkaConsumer | None = None
 
-    async def end_offsets(self, partitions: Iterable[int]) -> Mapping[int, int]:
-        tps = [TopicPartition(self._topic, partition) for partition in partitions]
-        if not tps:
-            return {}
-        if self._probe is None:
-            probe = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap_servers,
-                enable_auto_commit=False,
-                client_id="ticketflow-sla-watermark",
-                **kafka_kwargs(),
-            )
-            await probe.start()
-            self._probe = probe
-        ends = await self._probe.end_offsets(tps)
-        return {tp.partition: offset for tp, offset in ends.items()}
-
-    async def close(self) -> None:
-        if self._probe is not None:
-            await self._probe.stop()
-            self._probe = None
+    def highwater(self, partition: int) -> int | None:
+        try:
+            value = self._app.consumer.highwater(TP(self._topic, partition))
+        except (AssertionError, AttributeError, KeyError, RuntimeError):
+            return None  # not started, or the partition not fetched yet
+        return int(value) if value is not None else None
 
     def committed(self, partition: int) -> int | None:
         # Faust keeps the offsets it committed or sought to on assignment in this mapping;
-        # there is no public accessor. Used only for partitions idle since assignment.
+        # there is no public accessor.
         committed = getattr(self._app.consumer, "_committed_offset", {})
         value = committed.get(TP(self._topic, partition))
         return int(value) if value is not None else None

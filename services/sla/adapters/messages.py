@@ -21,6 +21,8 @@ from shared.events.envelope import POLICY_REF, SPEC_VERSION
 from shared.events.types import TICKET_EVENT_TYPES, upcast_data
 
 _SPEC = SPEC_VERSION.encode()
+# The store's versions are PostgreSQL `int` (32-bit): a larger sequence cannot be a ticket's.
+MAX_SEQUENCE = 2**31 - 1
 _READ = {
     "ce_id": "id",
     "ce_type": "type",
@@ -85,12 +87,14 @@ def decode_message(message: RawMessage) -> tuple[bytes, Incoming]:
         raise DecodeError("record key does not match ce_subject")
     if not POLICY_REF.match(attrs["policy"]):
         raise DecodeError(f"policy must look like 'voipster@3', got {attrs['policy']!r}")
+    if len(attrs["sequence"]) > 12 or len(attrs.get("schema_version", "1")) > 4:
+        raise DecodeError("ce_sequence / ce_schemaversion: too many digits")
     try:
         sequence = int(attrs["sequence"])
         version = int(attrs.get("schema_version", "1"))
     except ValueError as exc:
         raise DecodeError(f"ce_sequence / ce_schemaversion: {exc}") from exc
-    if sequence < 1 or version < 1 or version > spec.schema_version:
+    if not 1 <= sequence <= MAX_SEQUENCE or not 1 <= version <= spec.schema_version:
         raise DecodeError(f"sequence {sequence} / schema_version {version} out of range")
     try:
         data: Any = orjson.loads(message.value) if message.value else {}

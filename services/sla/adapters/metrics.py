@@ -41,7 +41,32 @@ class SlaMetrics:
         )
         self.lag = Gauge(
             "ticketflow_sla_consumer_lag",
-            "Events on the partition not yet processed by this worker",
+            "Records on the partition not yet processed by this worker (fetch highwater minus "
+            "the processed or committed position)",
             ["partition"],
+            registry=self.registry,
+        )
+        self.horizon_lag = Gauge(
+            "ticketflow_sla_watermark_lag_seconds",
+            "Wall clock minus the event store's horizon at the last timer decision (breaches "
+            "wait for the horizon; -1 while the store gives none)",
+            registry=self.registry,
+        )
+        self.provisional = Counter(
+            "ticketflow_sla_provisional_total",
+            "Breaches and warnings fired past the maximum delay without the store's verdict",
+            ["type"],
+            registry=self.registry,
+        )
+        self.repairs = Counter(
+            "ticketflow_sla_repairs_total",
+            "Tickets brought up to the event store's version, by why (gap, lagging, "
+            "reconciliation)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.reconciliation = Gauge(
+            "ticketflow_sla_reconciliation_seconds",
+            "Duration of the last reconciliation with the event store on assignment",
             registry=self.registry,
         )

@@ -69,6 +69,15 @@ def decode(raw: bytes, policy: Policy, ticket_id: str) -> Tracked:
         raise StateDecodeError(f"unreadable SLA state: {exc}") from exc
 
 
+def version_of(raw: bytes) -> int:
+    """The ticket version an encoded state reached (0: opening not seen yet)."""
+    try:
+        sla = orjson.loads(raw[_PREFIX.size :])["s"]
+        return int(sla["v"]) if sla is not None else 0
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise StateDecodeError(f"unreadable SLA state: {exc}") from exc
+
+
 def policy_of(raw: bytes) -> str:
     """The pinned policy ref of an encoded state (to pick the policy before decoding)."""
     try:

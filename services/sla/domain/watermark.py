@@ -1,10 +1,10 @@
-"""How far a partition's timers may fire: the watermark.
+"""When a partition's timers may fire.
 
-A breach is emitted only when every event of its partition that could prevent it has been
-processed. A worker that has processed everything in the partition (its next offset reached the
-partition's end offset, asked of the broker at decision time) may fire up to the wall clock; a
-worker lagging behind may fire only up to the store time of the newest event it processed.
-Both minus a grace that covers the outbox relay's publishing delay.
+A deadline fires only when every event that could prevent it has been processed. That is
+answered by the event store (`services/sla/adapters/event_store_truth.py`), not by broker
+metadata: the store's horizon is an instant before which every event is committed, and the
+tracker brings a due ticket to the store's version before deciding. This module holds the
+pure rules around it.
 """
 
 from __future__ import annotations
@@ -26,17 +26,24 @@ class PartitionProgress:
             self.recorded_until = recorded_at
 
 
-def watermark(
-    progress: PartitionProgress,
-    committed: int | None,
-    end_offset: int | None,
-    now: float,
-    grace: float,
-) -> float:
-    """Epoch seconds before which the partition's timers may fire."""
-    done = progress.next_offset
-    if committed is not None and (done is None or committed > done):
-        done = committed
-    if done is not None and end_offset is not None and done >= end_offset:
-        return now - grace
-    return min(progress.recorded_until, now) - grace
+def eligible_at(due: float, last_recorded: float | None, settle: float) -> float:
+    """The earliest instant a deadline may fire (epoch seconds).
+
+    A deadline still ahead when the ticket's newest event was recorded fires at the deadline
+    itself (exact time). One already past by then belongs to a ticket logged late (its
+    history is being backfilled): it waits `settle` seconds after that event, so that the
+    rest of the burst (a response posted right after the opening) arrives before the breach
+    is decided.
+    """
+    if last_recorded is None or due >= last_recorded:
+        return due
+    return last_recorded + settle
+
+
+def lag(highwater: int | None, next_offset: int | None, committed: int | None) -> int | None:
+    """Records on the partition not processed yet, from the fetch highwater (not ListOffsets,
+    which the bundled broker answers wrong after a multi-record produce)."""
+    if highwater is None:
+        return None
+    done = max(next_offset or 0, committed or 0)
+    return max(highwater - done, 0)

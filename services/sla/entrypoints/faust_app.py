@@ -3,6 +3,7 @@ the HTTP pages. Thin: every decision is the tracker's (and below it, the pure co
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -10,6 +11,7 @@ import faust
 
 from services.common.kafka_security import KafkaSecurity
 from services.sla.adapters import faust_transport
+from services.sla.adapters.event_store_truth import EventStoreTruth
 from services.sla.adapters.faust_io import FaustOffsets, FaustStateTable, KafkaPublisher
 from services.sla.adapters.messages import RawMessage
 from services.sla.adapters.metrics import SlaMetrics
@@ -90,16 +92,20 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
     store = FaustStateTable(table)
     metrics = SlaMetrics()
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
-    offsets = FaustOffsets(app, TICKET_EVENTS.name, settings.kafka_bootstrap_servers)
+    offsets = FaustOffsets(app, TICKET_EVENTS.name)
+    truth = EventStoreTruth(settings.database_url)
     tracker = SlaTracker(
         store,
         publisher,
         offsets,
+        truth,
         policies,
         metrics,
         settings.state_topic,
-        grace_s=settings.watermark_grace_ms / 1000,
+        settle_s=settings.settle_ms / 1000,
+        max_delay_s=settings.max_delay_s,
     )
+    reconciling: set[asyncio.Task[None]] = set()
     within = settings.batch_window_ms / 1000
 
     @app.agent(source, name="track-sla")
@@ -120,12 +126,18 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
     async def recovered() -> None:
         assignment = app.consumer.assignment()
         tracker.state_recovered(tp.partition for tp in assignment if tp.topic == TICKET_EVENTS.name)
+        # In the background: the store may be down, and recovery must not wait for it.
+        task = asyncio.ensure_future(tracker.reconcile())
+        reconciling.add(task)
+        task.add_done_callback(reconciling.discard)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_clients(sender: Any, *args: Any, **kwargs: Any) -> None:
         """The tracker's own producer and offset probe stop with the app (flushing)."""
+        for task in list(reconciling):
+            task.cancel()
         await publisher.close()
-        await offsets.close()
+        await truth.close()
 
     register_pages(app, table, tracker, store, metrics)
     return app, tracker

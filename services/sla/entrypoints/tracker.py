@@ -2,12 +2,29 @@
 timer loop that fires deadlines at their time.
 
 Order of effects, which is what makes a crash at any point safe:
-1. derive (pure core), 2. publish SLA events, commands and dead letters and wait for the
-broker's acknowledgement, 3. write the new states (local table, then the changelog, acknowledged
-too), 4. only then return the batch, whose offsets the consumer may commit afterwards.
+1. derive (pure core) and encode the new states (a state that cannot be encoded dead-letters
+its events here, before anything left the worker), 2. publish SLA events, commands and dead
+letters and wait for the broker's acknowledgement, 3. write the new states (local table, then
+the changelog, acknowledged too), 4. only then return the batch: Faust acks its events after
+the handler returns, and commits only acked offsets. Publishing retries until the broker takes
+the records, so the handler never gives a batch back unprocessed (an error would let Faust ack
+the batch anyway).
 A crash before 3 replays the events and re-emits the same records with the same deterministic
 ids (consumers deduplicate); a crash after 3 finds the states at the newer version and skips
 the redelivered events.
+
+The event store (read-only) is the source of truth for "have I seen everything?":
+- a gap (sequence n+2 before n+1) is repaired from the store at once, never held;
+- a deadline fires only once the store's horizon (every event recorded before it is committed,
+  see `event_store_truth`) has passed it and the ticket's state is at the store's version
+  (a lagging ticket is brought up to date from the store first), so a response still in the
+  topic, or still in the outbox, prevents the breach;
+- a deadline already past when the ticket's latest event was recorded (a ticket logged late)
+  fires no earlier than `settle_s` after that event, so the rest of a burst that backfills a
+  ticket's history arrives before the breach is decided;
+- past `max_delay_s` after the deadline without a verdict from the store (database down, a
+  writer transaction stuck open), the breach fires anyway, flagged `provisional`;
+- on assignment, every ticket of the assigned partitions is reconciled with the store.
 """
 
 from __future__ import annotations
@@ -16,7 +33,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -25,15 +42,16 @@ import orjson
 from services.common.dead_letters import dlq_headers
 from services.sla.adapters.messages import RawMessage, decode_message
 from services.sla.adapters.metrics import SlaMetrics
+from services.sla.adapters.partitioning import partition_of
 from services.sla.domain import state_codec
 from services.sla.domain.outputs import command_for, sla_event
 from services.sla.domain.processing import Applied, ProcessingError, apply_event, fire_due
 from services.sla.domain.timers import TimerHeap
-from services.sla.domain.tracked import Tracked
-from services.sla.domain.watermark import PartitionProgress, watermark
+from services.sla.domain.tracked import Incoming, Tracked
+from services.sla.domain.watermark import PartitionProgress, eligible_at
 from shared.events.codec import DecodeError
 from shared.policy import Policy
-from shared.topics import SLA_EVENTS, TICKET_COMMANDS
+from shared.topics import SLA_EVENTS, TICKET_COMMANDS, TICKET_EVENTS
 
 log = logging.getLogger("ticketflow.sla")
 
@@ -42,6 +60,10 @@ TIMER_BATCH = 200
 DECODED_CACHE = 10_000
 BLOCKED_RECHECK_S = 0.05
 IDLE_RECHECK_S = 1.0
+RETRY_FIRST_S = 0.1
+RETRY_MAX_S = 5.0
+EFFECT_TOPICS = (SLA_EVENTS.name, TICKET_COMMANDS.name)
+PROVISIONAL_TYPES = frozenset({"sla.breached", "sla.warning"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +90,36 @@ class Publisher(Protocol):
 
 
 class Offsets(Protocol):
-    async def end_offsets(self, partitions: Iterable[int]) -> Mapping[int, int]: ...
+    """Consumer positions, for the lag metric only (no decision depends on them)."""
+
+    def highwater(self, partition: int) -> int | None: ...
     def committed(self, partition: int) -> int | None: ...
+
+
+class StoredVersionLike(Protocol):
+    @property
+    def version(self) -> int: ...
+    @property
+    def recorded_at(self) -> float: ...
+
+
+class Truth(Protocol):
+    """Intake's event store, read-only (`services/sla/adapters/event_store_truth.py`)."""
+
+    async def horizon(self) -> float | None: ...
+    async def versions(self, tickets: Iterable[str]) -> Mapping[str, StoredVersionLike]: ...
+    async def all_versions(self) -> Mapping[str, int]: ...
+    async def history(self, ticket: str, after: int) -> list[Incoming]: ...
+
+
+@dataclass
+class _Batch:
+    """What one turn derived: new states, records to publish, and the messages per ticket."""
+
+    emitted_at: datetime
+    changed: dict[bytes, Tracked] = field(default_factory=dict)
+    out: list[OutRecord] = field(default_factory=list)
+    sources: dict[bytes, list[RawMessage]] = field(default_factory=dict)
 
 
 class SlaTracker:
@@ -78,19 +128,25 @@ class SlaTracker:
         store: StateStore,
         publisher: Publisher,
         offsets: Offsets,
+        truth: Truth,
         policies: Mapping[str, Policy],
         metrics: SlaMetrics,
         state_topic: str,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        grace_s: float = 0.2,
+        settle_s: float = 2.0,
+        max_delay_s: float = 120.0,
+        partitions: int = TICKET_EVENTS.partitions,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.offsets = offsets
+        self.truth = truth
         self.policies = policies
         self.metrics = metrics
         self.now = now
-        self.grace_s = grace_s
+        self.settle_s = settle_s
+        self.max_delay_s = max_delay_s
+        self.partitions = partitions
         self.state_topic = state_topic
         # Decoded states of recently touched tickets (the table holds bytes).
         self._decoded: dict[bytes, Tracked] = {}
@@ -98,63 +154,63 @@ class SlaTracker:
         self.progress: dict[int, PartitionProgress] = {}
         self.assigned: set[int] = set()
         self.ready = asyncio.Event()
+        self.reconciled = asyncio.Event()
+        self.last_reconciliation: dict[str, float | int] = {}
+        self.horizon: float | None = None
+        self._gaps: set[bytes] = set()
+        # Due timers the store has not let fire yet, since when (the provisional bound).
+        self._blocked_since: dict[bytes, float] = {}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._failing: set[str] = set()
 
     # --- ticket events -----------------------------------------------------------------------
 
     async def handle_batch(self, messages: list[RawMessage]) -> None:
         async with self._lock:
-            changed: dict[bytes, Tracked] = {}
-            out: list[OutRecord] = []
-            emitted_at = self.now()
+            batch = _Batch(self.now())
             seen: list[tuple[RawMessage, float | None]] = []
             for message in messages:
-                outcome, recorded_at = self._handle(message, changed, out, emitted_at)
+                outcome, recorded_at = self._handle(message, batch)
                 self.metrics.events.labels(outcome).inc()
                 seen.append((message, recorded_at))
-            await self.publisher.publish(out)
-            await self._store(changed)
+            for key in [key for key in batch.changed if batch.changed[key].held]:
+                await self._repair(key, batch, "gap")
+            await self._commit(batch)
             for message, recorded_at in seen:
                 progress = self.progress.setdefault(message.partition, PartitionProgress())
                 progress.processed(message.offset, recorded_at)
-        self._count(out)
         self._wake.set()
 
-    def _handle(
-        self,
-        message: RawMessage,
-        changed: dict[bytes, Tracked],
-        out: list[OutRecord],
-        emitted_at: datetime,
-    ) -> tuple[str, float | None]:
+    def _handle(self, message: RawMessage, batch: _Batch) -> tuple[str, float | None]:
         """Apply one message; return its outcome and the store time it carried."""
         try:
             key, event = decode_message(message)
         except DecodeError as exc:
-            out.append(dead_letter(message, str(exc), "undecodable"))
+            batch.out.append(dead_letter(message, str(exc), "undecodable"))
             return "dead_lettered", message.timestamp
         recorded = event.recorded_at.timestamp() if event.recorded_at else message.timestamp
         policy = self.policies.get(event.policy)
         if policy is None:
-            out.append(dead_letter(message, f"policy {event.policy} is not loaded", "policy"))
+            batch.out.append(dead_letter(message, f"policy {event.policy} is not loaded", "policy"))
             return "dead_lettered", recorded
         try:
-            tracked = changed.get(key) or self._load(key)
+            tracked = batch.changed.get(key) or self._load(key)
             applied = apply_event(tracked, event, key.decode(), message.partition, policy)
         except (ProcessingError, state_codec.StateDecodeError, KeyError) as exc:
-            out.append(dead_letter(message, str(exc), "refused"))
+            batch.out.append(dead_letter(message, str(exc), "refused"))
             return "dead_lettered", recorded
         except Exception as exc:  # a defect on one event must not stop the partition
             log.exception("ticket %s: unexpected error on %s", key.decode(), event.type)
-            out.append(dead_letter(message, f"{type(exc).__name__}: {exc}", "error"))
+            batch.out.append(dead_letter(message, f"{type(exc).__name__}: {exc}", "error"))
             return "dead_lettered", recorded
         if applied.outcome != "duplicate":
-            changed[key] = applied.tracked
-            out.extend(self._records(applied, emitted_at))
+            batch.changed[key] = applied.tracked
+            batch.sources.setdefault(key, []).append(message)
+            batch.out.extend(self._records(applied, batch.emitted_at))
         if applied.outcome == "held":
             log.warning(
-                "ticket %s: sequence %d arrived before %d; held until the gap fills",
+                "ticket %s: sequence %d arrived before %d; repairing from the event store",
                 key.decode(),
                 event.sequence,
                 applied.tracked.version + 1,
@@ -170,17 +226,129 @@ class SlaTracker:
             return None
         return state_codec.decode(raw, self.policies[state_codec.policy_of(raw)], key.decode())
 
-    async def _store(self, changed: dict[bytes, Tracked]) -> None:
-        """Local table, changelog (acknowledged before the offsets can be committed), timers."""
+    # --- repair from the event store ---------------------------------------------------------
+
+    async def _repair(self, key: bytes, batch: _Batch, reason: str) -> bool:
+        """Bring one ticket up to the store's version; False when the store cannot be read
+        (the ticket is repaired on a later turn: its events are kept, never dropped)."""
+        ticket = key.decode()
+        tracked = batch.changed.get(key) or self._load(key)
+        after = tracked.version if tracked is not None else 0
+        try:
+            history = await self.truth.history(ticket, after)
+        except Exception as exc:
+            self._gaps.add(key)
+            self._failed("event store", exc)
+            return False
+        self._recovered("event store")
+        self._gaps.discard(key)
+        partition = tracked.partition if tracked else partition_of(key, self.partitions)
+        for event in history:
+            policy = self.policies.get(event.policy)
+            if policy is None:
+                log.error("ticket %s: policy %s is not loaded; not repaired", ticket, event.policy)
+                return True
+            try:
+                applied = apply_event(tracked, event, ticket, partition, policy)
+            except ProcessingError as exc:
+                log.error("ticket %s: stored event %d refused: %s", ticket, event.sequence, exc)
+                continue
+            if applied.outcome == "duplicate":
+                continue
+            tracked = applied.tracked
+            batch.changed[key] = tracked
+            batch.out.extend(self._records(applied, batch.emitted_at))
+        if history:
+            self.metrics.repairs.labels(reason).inc()
+            log.info("ticket %s: repaired from the event store to version %d", ticket, after)
+        if tracked is not None and tracked.held:
+            # Held events the store does not have (forged or from another store) are dropped.
+            log.error(
+                "ticket %s: %d held events are not in the event store", ticket, len(tracked.held)
+            )
+            batch.changed[key] = replace(tracked, held=())
+        return True
+
+    async def repair_gaps(self) -> None:
+        """Retry the repairs the store could not serve before (called by the timer loop)."""
+        if not self._gaps:
+            return
+        async with self._lock:
+            batch = _Batch(self.now())
+            for key in list(self._gaps):
+                if not await self._repair(key, batch, "gap"):
+                    break
+            await self._commit(batch)
+
+    # --- writing effects ---------------------------------------------------------------------
+
+    async def _commit(self, batch: _Batch) -> None:
+        """Encode, publish the effects, then write the states and their changelog."""
+        encoded = self._encode(batch)
+        await self._publish(batch.out)
         changelog = []
-        for key, tracked in changed.items():
-            raw = state_codec.encode(tracked)
+        for key, (tracked, raw) in encoded.items():
             self.store.remember(key, raw)
             changelog.append(OutRecord(self.state_topic, key, raw, partition=tracked.partition))
             self._cache(key, tracked)
             due = tracked.next_due
             self.timers.schedule(key, tracked.partition, due.timestamp() if due else None)
-        await self.publisher.publish(changelog)
+        await self._publish(changelog)
+        self._count(batch.out)
+
+    def _encode(self, batch: _Batch) -> dict[bytes, tuple[Tracked, bytes]]:
+        """Encode every changed state; a ticket whose state cannot be encoded loses this
+        turn's effects and its events go to the dead-letter topic (its neighbours are kept)."""
+        encoded: dict[bytes, tuple[Tracked, bytes]] = {}
+        refused: set[bytes] = set()
+        for key, tracked in batch.changed.items():
+            try:
+                encoded[key] = (tracked, state_codec.encode(tracked))
+            except (TypeError, ValueError, OverflowError) as exc:
+                log.error("ticket %s: state cannot be encoded: %s", key.decode(), exc)
+                refused.add(key)
+        if refused:
+            batch.out[:] = [
+                record
+                for record in batch.out
+                if not (
+                    record.key in refused
+                    and record.topic in (SLA_EVENTS.name, TICKET_COMMANDS.name)
+                )
+            ]
+            for key in refused:
+                for message in batch.sources.get(key, ()):
+                    batch.out.append(
+                        dead_letter(message, "the resulting state cannot be stored", "error")
+                    )
+        return encoded
+
+    async def _publish(self, records: list[OutRecord]) -> None:
+        """Publish, retrying with backoff until the broker acknowledges (never gives up: the
+        offsets of these events must not be committed before their effects are out)."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                await self.publisher.publish(records)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._failed("broker", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            self._recovered("broker")
+            return
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        if what not in self._failing:
+            self._failing.add(what)
+            log.error("%s unavailable (%s: %s); retrying", what, type(exc).__name__, exc)
+
+    def _recovered(self, what: str) -> None:
+        if what in self._failing:
+            self._failing.discard(what)
+            log.info("%s reachable again", what)
 
     def _cache(self, key: bytes, tracked: Tracked) -> None:
         decoded = self._decoded
@@ -189,11 +357,16 @@ class SlaTracker:
         if len(decoded) > DECODED_CACHE:
             del decoded[next(iter(decoded))]
 
-    def _records(self, applied: Applied, emitted_at: datetime) -> list[OutRecord]:
+    def _records(
+        self, applied: Applied, emitted_at: datetime, provisional: bool = False
+    ) -> list[OutRecord]:
         records = []
         key = applied.tracked.ticket_id.encode()
         for caused in applied.caused:
             event = sla_event(applied.tracked, caused, emitted_at)
+            if provisional and event["type"] in PROVISIONAL_TYPES:
+                event["data"] = {**event["data"], "provisional": True}
+                self.metrics.provisional.labels(event["type"]).inc()
             headers = [("ce_type", event["type"].encode())]
             records.append(OutRecord(SLA_EVENTS.name, key, orjson.dumps(event), headers))
             command = command_for(event)
@@ -212,14 +385,14 @@ class SlaTracker:
     # --- timers ------------------------------------------------------------------------------
 
     async def run_timers(self) -> None:
-        """Sleep until the earliest deadline; fire what the partitions' watermarks allow."""
+        """Sleep until the earliest deadline; fire what the event store's horizon allows."""
         while True:
             await self.ready.wait()
+            await self.repair_gaps()
             head = self.timers.earliest()
             now = self.now().timestamp()
-            if head is None or head + self.grace_s > now:
-                # A caught-up partition's watermark is the wall clock minus the grace.
-                wait = IDLE_RECHECK_S if head is None else head + self.grace_s - now
+            if head is None or head > now:
+                wait = IDLE_RECHECK_S if head is None else head - now
                 await self._sleep(min(wait, IDLE_RECHECK_S))
                 continue
             blocked = await self.fire_due_timers()
@@ -233,49 +406,77 @@ class SlaTracker:
         except TimeoutError:
             pass
 
+    async def _ask_store(
+        self, tickets: list[str]
+    ) -> tuple[float | None, Mapping[str, StoredVersionLike] | None]:
+        """(horizon, versions of `tickets`): the horizon first, then the versions (see
+        `event_store_truth`); (None, None) while the store cannot be read."""
+        try:
+            horizon = await self.truth.horizon()
+            versions = await self.truth.versions(tickets)
+        except Exception as exc:
+            self._failed("event store", exc)
+            return None, None
+        self._recovered("event store")
+        self.horizon = horizon
+        lag = self.now().timestamp() - horizon if horizon is not None else -1.0
+        self.metrics.horizon_lag.set(lag)
+        return horizon, versions
+
     async def fire_due_timers(self) -> int:
-        """Fire due timers whose partition watermark passed them; return how many must wait."""
+        """Fire due timers the event store's horizon has passed; return how many must wait."""
         async with self._lock:
             now = self.now()
-            due = self.timers.pop_due(now.timestamp(), TIMER_BATCH)
+            due = [
+                item
+                for item in self.timers.pop_due(now.timestamp(), TIMER_BATCH)
+                if item[1] in self.assigned
+            ]
             if not due:
                 return 0
-            marks = await self._watermarks({partition for _, partition, _ in due}, now)
-            changed: dict[bytes, Tracked] = {}
-            out: list[OutRecord] = []
+            horizon, versions = await self._ask_store([key.decode() for key, _, _ in due])
+            batch = _Batch(now)
             blocked = 0
             for key, partition, at in due:
-                mark = marks[partition]
-                if at >= mark or partition not in self.assigned:
-                    if partition in self.assigned:
-                        self.timers.schedule(key, partition, at)
-                        blocked += 1
-                    continue
+                stored = versions.get(key.decode()) if versions is not None else None
                 tracked = self._load(key)
                 if tracked is None:
                     continue
-                policy = self.policies[tracked.policy]
-                applied = fire_due(tracked, policy, datetime.fromtimestamp(mark, UTC))
-                changed[key] = applied.tracked
-                out.extend(self._records(applied, now))
+                if stored is not None and stored.version > tracked.version:
+                    # Events of this ticket not processed yet (lag, or lost): from the store.
+                    await self._repair(key, batch, "lagging")
+                    self.timers.schedule(key, partition, at)
+                    blocked += 1
+                    continue
+                recorded = stored.recorded_at if stored is not None else None
+                fire_at = eligible_at(at, recorded, self.settle_s)
+                now_s = now.timestamp()
+                mark = min(horizon, now_s) if horizon is not None else now_s
+                if horizon is not None and versions is not None and fire_at < mark:
+                    provisional = False
+                elif now_s - self._blocked_since.get(key, now_s) > self.max_delay_s:
+                    provisional, mark = True, now_s
+                    log.warning(
+                        "ticket %s: deadline held back %.0f s with no verdict from the event "
+                        "store; firing provisionally",
+                        key.decode(),
+                        now_s - self._blocked_since[key],
+                    )
+                else:  # wait for the settle window, or for the horizon (a short recheck)
+                    self.timers.schedule(key, partition, fire_at)
+                    if fire_at <= now_s:
+                        self._blocked_since.setdefault(key, now_s)
+                        blocked += 1
+                    continue
+                self._blocked_since.pop(key, None)
+                applied = fire_due(
+                    tracked, self.policies[tracked.policy], datetime.fromtimestamp(mark, UTC)
+                )
+                batch.changed[key] = applied.tracked
+                batch.out.extend(self._records(applied, now, provisional=provisional))
                 self._observe_lateness(applied, now)
-            await self.publisher.publish(out)
-            await self._store(changed)
-        self._count(out)
+            await self._commit(batch)
         return blocked
-
-    async def _watermarks(self, partitions: set[int], now: datetime) -> dict[int, float]:
-        ends = await self.offsets.end_offsets(partitions)
-        return {
-            partition: watermark(
-                self.progress.setdefault(partition, PartitionProgress()),
-                self.offsets.committed(partition),
-                ends.get(partition),
-                now.timestamp(),
-                self.grace_s,
-            )
-            for partition in partitions
-        }
 
     def _observe_lateness(self, applied: Applied, now: datetime) -> None:
         for caused in applied.caused:
@@ -289,9 +490,11 @@ class SlaTracker:
     def partitions_revoked(self, partitions: Iterable[int]) -> None:
         gone = set(partitions)
         self.ready.clear()
+        self.reconciled.clear()
         self._decoded.clear()
         self.assigned -= gone
         self.timers.drop_partitions(gone)
+        self._blocked_since.clear()
         for partition in gone:
             self.progress.pop(partition, None)
 
@@ -322,6 +525,57 @@ class SlaTracker:
         )
         self.ready.set()
         self._wake.set()
+
+    async def reconcile(self) -> None:
+        """Compare every ticket of the assigned partitions with the event store and repair
+        the ones behind it (a changelog write lost in a crash, a recovery cut short). Retries
+        until the store answers; the worker is ready meanwhile (timers check the store anyway).
+        """
+        delay = RETRY_FIRST_S
+        while True:
+            started = time.monotonic()
+            try:
+                stored = await self.truth.all_versions()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._failed("event store", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            self._recovered("event store")
+            break
+        scanned = time.monotonic() - started
+        async with self._lock:
+            assigned = set(self.assigned)
+            behind = []
+            for ticket, version in stored.items():
+                key = ticket.encode()
+                if partition_of(key, self.partitions) not in assigned:
+                    continue
+                raw = self.store.get(key)
+                if raw is None or state_codec.version_of(raw) < version:
+                    behind.append(key)
+            batch = _Batch(self.now())
+            for key in behind:
+                await self._repair(key, batch, "reconciliation")
+            await self._commit(batch)
+        self.last_reconciliation = {
+            "tickets": len(stored),
+            "repaired": len(behind),
+            "scan_seconds": round(scanned, 4),
+            "seconds": round(time.monotonic() - started, 4),
+        }
+        self.metrics.reconciliation.set(time.monotonic() - started)
+        log.info(
+            "reconciled partitions %s with the event store: %d tickets in the store, %d repaired "
+            "(%.2f s)",
+            sorted(assigned),
+            len(stored),
+            len(behind),
+            time.monotonic() - started,
+        )
+        self.reconciled.set()
 
 
 def dead_letter(message: RawMessage, error: str, reason: str) -> OutRecord:

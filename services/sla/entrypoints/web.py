@@ -16,6 +16,7 @@ from services.sla.adapters.faust_io import FaustStateTable
 from services.sla.adapters.metrics import SlaMetrics
 from services.sla.domain import state_codec
 from services.sla.domain.view import sla_view
+from services.sla.domain.watermark import lag
 from services.sla.entrypoints.tracker import SlaTracker
 
 PROBLEM = "application/problem+json"
@@ -54,20 +55,28 @@ def register_pages(
         """Ready once the state of the assigned partitions is recovered and timers rebuilt."""
         if not tracker.ready.is_set() or app.rebalancing:
             return view.web.json({"status": "recovering"}, status=503)
-        return view.web.json({"status": "ready", "partitions": sorted(tracker.assigned)})
+        return view.web.json(
+            {
+                "status": "ready",
+                "partitions": sorted(tracker.assigned),
+                "reconciled": tracker.reconciled.is_set(),
+                "reconciliation": tracker.last_reconciliation,
+            }
+        )
 
     @app.page("/metrics")
     async def prometheus(view: Any, request: Any) -> Any:
         metrics.timers.set(len(tracker.timers))
         metrics.tickets.set(len(store))
-        if tracker.assigned and tracker.ready.is_set():
-            ends = await tracker.offsets.end_offsets(tracker.assigned)
-            for partition, end in ends.items():
-                progress = tracker.progress.get(partition)
-                done = progress.next_offset if progress else None
-                if done is None:
-                    done = tracker.offsets.committed(partition) or 0
-                metrics.lag.labels(str(partition)).set(max(end - done, 0))
+        for partition in sorted(tracker.assigned):
+            progress = tracker.progress.get(partition)
+            behind = lag(
+                tracker.offsets.highwater(partition),
+                progress.next_offset if progress else None,
+                tracker.offsets.committed(partition),
+            )
+            if behind is not None:
+                metrics.lag.labels(str(partition)).set(behind)
         return view.web.bytes(
             generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0]
         )

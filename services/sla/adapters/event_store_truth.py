@@ -1,0 +1,141 @@
+"""What the SLA worker asks intake's event store, the source of truth (read-only access).
+
+- `horizon()`: an instant H such that every ticket event recorded before H is already
+  committed and visible. It is the earlier of the database clock and the start of every
+  transaction still open in the database (an event's `recorded_at` is `clock_timestamp()`
+  inside its transaction, so it is never earlier than its transaction's start). The open
+  transactions are read first and the tickets afterwards, in a later statement, so a
+  transaction that commits in between is visible to the second read; one that starts after
+  the first read records its events after H. Only transactions that have written count
+  (a long read-only one, such as a replay, holds nothing back). Seeing other sessions'
+  `xact_start` needs the same role as intake's writers or `pg_read_all_stats` (`pg_monitor`);
+  a session hidden from this role makes the horizon unknown (None), which holds breaches back
+  rather than faking them.
+- `versions(tickets)`: each ticket's latest version and the store time of that version.
+- `history(ticket, after)`: the ticket's events after a version, as the worker reads them.
+- `all_versions()`: every ticket's latest version, for the reconciliation on assignment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+from services.sla.domain.tracked import Incoming
+from shared.events.types import EVENT_TYPES, upcast_data
+
+# Open transactions that have written (an xid): one that has not written yet records its
+# events with a later clock_timestamp(). A session whose state is hidden from this role
+# could be a writer: the horizon is then unknown.
+HORIZON = """
+SELECT clock_timestamp() AS now,
+       min(xact_start) FILTER (WHERE backend_xid IS NOT NULL) AS oldest,
+       coalesce(bool_or(state IS NULL), false) AS hidden
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+  AND backend_type = 'client backend'
+"""
+# A writer reads clock_timestamp() for `recorded_at` a few microseconds before PostgreSQL
+# assigns its xid: the horizon stays this far behind the clock to cover that window.
+CLOCK_MARGIN_S = 0.005
+VERSIONS = """
+SELECT ticket_id, max(version) AS version, max(recorded_at) AS recorded_at
+FROM events WHERE ticket_id = ANY($1::uuid[]) GROUP BY ticket_id
+"""
+ALL_VERSIONS = "SELECT ticket_id, max(version) AS version FROM events GROUP BY ticket_id"
+HISTORY = """
+SELECT event_id, type, occurred_at, version, recorded_at, envelope
+FROM events WHERE ticket_id = $1::uuid AND version > $2 ORDER BY version
+"""
+CURRENT_SCHEMA = {kind: spec.schema_version for kind, spec in EVENT_TYPES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    version: int
+    recorded_at: float
+    """Epoch seconds: when the store committed that version."""
+
+
+class EventStoreTruth:
+    """The event store over an asyncpg pool opened on first use (nothing connects at import)."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 4) -> None:
+        self._database_url = database_url
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def _connected(self) -> asyncpg.Pool:
+        if self._pool is None:
+            pool = await asyncpg.create_pool(
+                self._database_url,
+                min_size=1,
+                max_size=self._pool_size,
+                command_timeout=10,
+                server_settings={"default_transaction_read_only": "on"},
+            )
+            assert pool is not None
+            self._pool = pool
+        return self._pool
+
+    async def horizon(self) -> float | None:
+        pool = await self._connected()
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(HORIZON)
+        assert row is not None
+        if row["hidden"]:
+            return None
+        now: float = row["now"].timestamp() - CLOCK_MARGIN_S
+        oldest = row["oldest"]
+        return now if oldest is None else min(now, float(oldest.timestamp()))
+
+    async def versions(self, tickets: Iterable[str]) -> dict[str, StoredVersion]:
+        ids = [uuid.UUID(ticket) for ticket in tickets]
+        if not ids:
+            return {}
+        pool = await self._connected()
+        rows = await pool.fetch(VERSIONS, ids)
+        return {
+            str(row["ticket_id"]): StoredVersion(row["version"], row["recorded_at"].timestamp())
+            for row in rows
+        }
+
+    async def all_versions(self) -> dict[str, int]:
+        pool = await self._connected()
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            rows = await conn.fetch(ALL_VERSIONS)
+        return {str(row["ticket_id"]): row["version"] for row in rows}
+
+    async def history(self, ticket: str, after: int) -> list[Incoming]:
+        pool = await self._connected()
+        rows = await pool.fetch(HISTORY, uuid.UUID(ticket), after)
+        return [_incoming(row) for row in rows]
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def _incoming(row: Any) -> Incoming:
+    envelope: dict[str, Any] = orjson.loads(row["envelope"])
+    kind = row["type"]
+    data: dict[str, Any] = envelope.get("data") or {}
+    schema = int(envelope.get("schema_version", 1))
+    if schema < CURRENT_SCHEMA.get(kind, schema):
+        data = upcast_data(kind, schema, data)
+    return Incoming(
+        event_id=str(row["event_id"]),
+        type=kind,
+        at=row["occurred_at"],
+        sequence=row["version"],
+        account=envelope["account"],
+        policy=envelope["policy"],
+        data=data,
+        recorded_at=row["recorded_at"],
+    )
