@@ -161,7 +161,10 @@ def start_services(
     running: list[RunningService] = []
     try:
         out("starting the SLA worker, intake, escalation and notify ...")
-        running.append(start_sla(var_dir, bootstrap, wait=False))
+        # The worker reads intake's event store (read-only) to confirm breaches and repair gaps.
+        running.append(
+            start_sla(var_dir, bootstrap, extra_env={"DATABASE_URL": database_url}, wait=False)
+        )
         running.append(
             start_service(
                 var_dir,
