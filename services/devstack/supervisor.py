@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,7 +96,7 @@ class Supervisor:
         out: Callable[[str], None],
         on_change: Callable[[str, dict[str, Any]], None],
         policy: BackoffPolicy | None = None,
-        dependents: dict[str, Sequence[str]] | None = None,
+        dependents: Mapping[str, Sequence[str]] | None = None,
         stopping: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = _utc_now,

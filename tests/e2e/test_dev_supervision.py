@@ -65,6 +65,35 @@ def _sla_clocks_served(intake: str, account: dict[str, Any], timeout: float) -> 
     raise AssertionError(f"no SLA clocks for {ticket} within {timeout:.0f} s")
 
 
+def postgres_restarted_on_its_data_dir(
+    var_dir: Path, was: dict[str, Any], intake: str, demo: dict[str, dict[str, Any]]
+) -> None:
+    """kill -9 of the embedded PostgreSQL: it comes back at the same URL with what was
+    committed, and intake takes tickets again."""
+    account = demo["demo-hosted-voice"]
+    os.kill(was["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = _stack(var_dir)["postgres"]
+        if now["restarts"] == 1 and now["pid"] != was["pid"]:
+            break
+        time.sleep(0.2)
+    assert now["restarts"] == 1, now
+    assert now["url"] == was["url"]
+    assert now["last_exit"]["signal"] == "SIGKILL"
+    opened = None
+    while time.monotonic() < deadline:
+        try:
+            opened = open_ticket(intake, account, channel="email", priority="p2", subject="pg")
+        except httpx.HTTPError:
+            opened = None
+        if opened is not None and opened.status_code == 201:
+            break
+        time.sleep(0.3)
+    # Accepted with the demo account and API key committed before the kill: same data.
+    assert opened is not None and opened.status_code == 201, opened.text if opened else None
+
+
 def test_a_service_killed_with_minus_9_is_restarted_and_the_stack_keeps_running(
     tmp_path: Path,
 ) -> None:
@@ -106,8 +135,11 @@ def test_a_service_killed_with_minus_9_is_restarted_and_the_stack_keeps_running(
         assert after["demo_accounts"] == stack["demo_accounts"]
         assert after["admin_token"] == stack["admin_token"]
         assert _answers(intake, "/readyz")
-        pids = [after[part]["pid"] for part in infra]
-        pids += [service["pid"] for service in after["services"].values()]
+
+        postgres_restarted_on_its_data_dir(var_dir, infra["postgres"], intake, demo)
+        final = _stack(var_dir)
+        pids = [final[part]["pid"] for part in infra]
+        pids += [service["pid"] for service in final["services"].values()]
     finally:
         proc.send_signal(signal.SIGTERM)
         out_bytes, _ = proc.communicate(timeout=60)
