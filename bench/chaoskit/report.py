@@ -1,0 +1,112 @@
+"""The benchmark-format JSON of one chaos run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from bench.chaoskit.faults import FAULT_KINDS, NO_FAULT, FaultRecord
+from bench.chaoskit.invariants import COUNTERS, Checker, Tally, percentile
+from bench.chaoskit.load import LoadLog
+
+# What must be zero for the run to pass (the issue's "Must show").
+MUST_BE_ZERO = (
+    "lost_in_store",
+    "lost_on_topic",
+    "missed_breaches",
+    "duplicated_breaches",
+    "false_breaches",
+    "replay_differences",
+)
+
+
+def _lateness(tally: Tally) -> dict[str, float | None]:
+    values = tally.lateness_ms
+    rounded = {
+        "lateness_p50_ms": percentile(values, 0.50),
+        "lateness_p99_ms": percentile(values, 0.99),
+        "lateness_max_ms": max(values) if values else None,
+    }
+    return {k: round(v, 1) if v is not None else None for k, v in rounded.items()}
+
+
+def _spread(values: list[float | None]) -> dict[str, float | None]:
+    known = [v for v in values if v is not None]
+    return {
+        "max": max(known) if known else None,
+        "p50": percentile(known, 0.5),
+        "never": len(values) - len(known),
+    }
+
+
+def requests_summary(load: LoadLog) -> dict[str, Any]:
+    statuses: Counter[str] = Counter()
+    for req in load.requests:
+        statuses[str(req.status) if req.status is not None else (req.error or "no answer")] += 1
+    seconds = max(load.ended_at - load.started_at, 1e-9)
+    return {
+        "requests": len(load.requests),
+        "requests_per_s": round(len(load.requests) / seconds, 1),
+        "by_status": dict(sorted(statuses.items())),
+        "critical_tickets": len(load.critical),
+        "background_tickets": len(load.background),
+    }
+
+
+def build(
+    checker: Checker | None,
+    load: LoadLog,
+    faults: list[FaultRecord],
+    params: dict[str, Any],
+    run: dict[str, Any],
+) -> dict[str, Any]:
+    metrics: dict[str, Any] = {}
+    per_fault: dict[str, Any] = {}
+    if checker is not None:
+        metrics.update({name: checker.total.counts.get(name, 0) for name in COUNTERS})
+        metrics.update(_lateness(checker.total))
+        for kind in (NO_FAULT, *FAULT_KINDS, "outside"):
+            tally = checker.by_kind.get(kind)
+            mine = [f for f in faults if f.kind == kind]
+            if tally is None and not mine:
+                continue
+            tally = tally or Tally()
+            per_fault[kind] = {
+                "faults": len(mine),
+                **{name: tally.counts.get(name, 0) for name in COUNTERS},
+                **{k: v for k, v in tally.counts.items() if k not in COUNTERS},
+                **_lateness(tally),
+                "ready_s": _spread([f.ready_s for f in mine]),
+                "pipeline_s": _spread([f.pipeline_s for f in mine]),
+            }
+        extras = {k: v for k, v in checker.total.counts.items() if k not in COUNTERS}
+        metrics.update(extras)
+    else:
+        metrics.update(dict.fromkeys(COUNTERS))
+    ready = [f.ready_s for f in faults]
+    metrics["faults_injected"] = len(faults)
+    metrics["faults_not_recovered"] = sum(1 for r in ready if r is None)
+    metrics["recovery_max_s"] = max((r for r in ready if r is not None), default=None)
+    pipeline = [f.pipeline_s for f in faults if f.pipeline_s is not None]
+    metrics["pipeline_recovery_max_s"] = max(pipeline, default=None)
+    metrics["stack_died"] = bool(run.get("stack_died"))
+    summary = requests_summary(load)
+    metrics["requests"] = summary["requests"]
+    metrics["requests_per_s"] = summary["requests_per_s"]
+    violations = {name: metrics.get(name) for name in MUST_BE_ZERO if metrics.get(name) not in (0,)}
+    if metrics["stack_died"]:
+        violations["stack_died"] = True
+    metrics["passed"] = not violations
+    return {
+        "bench": "chaos",
+        "metrics": metrics,
+        "baselines": {},
+        "ratios": {},
+        "params": params,
+        "violations": violations,
+        "per_fault": per_fault,
+        "faults": [f.as_json() for f in faults],
+        "requests": summary,
+        "examples": dict(checker.total.examples) if checker is not None else {},
+        "run": run,
+    }
