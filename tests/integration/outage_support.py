@@ -1,17 +1,23 @@
 """A private PostgreSQL that tests crash and bring back (the session-wide one in
-tests/conftest.py is never stopped), and small helpers to read the real broker."""
+tests/conftest.py is never stopped), small helpers to read the real broker, and an HTTP
+receiver that holds a request while a test breaks something."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.devstack.postgres import EmbeddedPostgres
+from services.devstack.processes import free_port
 
 
 @dataclass
@@ -104,3 +110,41 @@ async def read_until(
         return records
     finally:
         await consumer.stop()
+
+
+@dataclass
+class HeldReceiver:
+    """An HTTP receiver that holds each request until `release` is set, then answers 200."""
+
+    url: str
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    bodies: list[bytes] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def held_receiver() -> Iterator[HeldReceiver]:
+    port = free_port()
+    receiver = HeldReceiver(f"http://127.0.0.1:{port}/hook")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            receiver.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            receiver.arrived.set()
+            receiver.release.wait(30)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.release.set()
+        server.shutdown()
+        server.server_close()

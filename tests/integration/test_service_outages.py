@@ -3,7 +3,8 @@ the tests crash (`pg_ctl stop -m immediate`'s SIGQUIT) and bring back, and the s
 real broker: an outbox publisher started while the database is down publishes every row once
 it is back; one running through an outage loses nothing; a consumer keeps consuming; a
 service started while the database is down waits for it; `/readyz` names a dead, failing
-or stuck background task."""
+or stuck background task; notify records a webhook sent just before an outage once the
+database is back instead of sending it again."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -28,28 +30,40 @@ from services.common.consumer import ConsumerLoop
 from services.common.health import TaskHealth
 from services.common.outbox import OUTBOX_DDL, OutboxPublisher, kafka_send
 from services.common.runtime import readiness_check, running
+from services.common.scheduler import DueLoop
 from services.common.supervision import Run, supervise
 from services.common.waiting import wait_for_either
 from services.devstack.infrastructure import Infrastructure
 from services.devstack.postgres import EmbeddedPostgres, EmbeddedPostgresUnavailable
+from services.devstack.processes import free_port
 from services.devstack.provisioning import ensure_database, ensure_topics
 from services.escalation.bootstrap import build_app
 from services.escalation.entrypoints.api import EscalationApiDeps, create_app
 from services.escalation.entrypoints.consumer import TOPICS, EscalationConsumer
 from services.escalation.entrypoints.escalator import Escalator
 from services.escalation.settings import EscalationSettings
+from services.notify.adapters import store as notify_store
+from services.notify.adapters.email import EmailSender
+from services.notify.adapters.templates import Templates
+from services.notify.adapters.webhooks import WebhookSender
+from services.notify.domain.retries import RetryPolicy
+from services.notify.entrypoints.consumer import NotifyConsumer
+from services.notify.entrypoints.deliverer import Deliverer
+from services.notify.entrypoints.planner import Planner
 from shared.policy import policies_by_ref
 from shared.topics import SLA_EVENTS, Topic, topics_with_dead_letters
 from tests.integration.escalation_support import (
     Clock,
     account_with_matrix,
     breach,
+    outbox_records,
     service_database,
 )
 from tests.integration.outage_support import (
     CrashablePostgres,
     commit_group_at_end,
     eventually,
+    held_receiver,
     read_until,
 )
 
@@ -438,3 +452,67 @@ async def _grew(committed: set[str], size: int) -> bool:
 
 async def _unhealthy_is(found: dict[str, str], expected: dict[str, str]) -> bool:
     return found == expected
+
+
+async def test_a_webhook_sent_just_before_an_outage_is_recorded_after_it_and_not_sent_again(
+    pg_up: CrashablePostgres,
+) -> None:
+    pool = await service_database(pg_up.url, "services.notify.adapters", 725005)
+    clock = Clock(NOW)
+    webhooks = WebhookSender(timeout_s=20)
+    try:
+        with held_receiver() as receiver:
+            await notify_store.create_subscription(pool, "acme", receiver.url, ["sla.breached"])
+            deliverer = Deliverer(
+                pool,
+                EmailSender("127.0.0.1", free_port(), "support@provider.example"),
+                webhooks,
+                clock,
+                RetryPolicy(),
+            )
+            scheduler = DueLoop(
+                "notification delivery",
+                deliverer.next_due,
+                deliverer.run_due,
+                clock,
+                max_sleep=0.2,
+            )
+            planner = Planner(pool, Templates(), clock, scheduler.wake)
+            event = breach(str(uuid.uuid4()), NOW)
+            await NotifyConsumer(planner).handle(_Record(SLA_EVENTS.name, *event.to_record()))
+            async with supervised(scheduler.run, "delivery under test") as task:
+                await asyncio.to_thread(receiver.arrived.wait, 20)
+                await pg_up.crash()  # the webhook is in flight, its outcome not recorded yet
+                receiver.release.set()
+                await eventually(lambda: _is(task.state, "failing"), 20, "recording fails")
+                await asyncio.sleep(1.0)
+                await pg_up.start()
+                await eventually(lambda: _delivered(pool), 30, "delivery recorded")
+                clock.advance(timedelta(minutes=5))  # past the claim's lease
+                scheduler.wake()
+                await asyncio.sleep(1.0)
+                assert task.restarts == 0 and task.state == "running"
+        rows = await pool.fetch("SELECT status, attempts FROM notifications")
+        assert [(r["status"], r["attempts"]) for r in rows] == [("delivered", 1)]
+        assert len(receiver.bodies) == 1, "the webhook was sent again after the outage"
+        outcomes = await outbox_records(pool, "notify")
+        assert [o["type"] for o in outcomes] == ["notification.delivered"]
+    finally:
+        await webhooks.close()
+        await pool.close()
+
+
+@dataclass
+class _Record:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+async def _delivered(pool: asyncpg.Pool) -> bool:
+    try:
+        status = await pool.fetchval("SELECT status FROM notifications")
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+    return bool(status == "delivered")
