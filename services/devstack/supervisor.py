@@ -11,6 +11,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,14 +189,20 @@ class Supervisor:
             self._restart_dependents(child.name, watch.dependents)
 
     def _restart_dependents(self, cause: str, names: Sequence[str]) -> None:
-        """Stop and restart at once (no backoff: nothing is wrong with them)."""
+        """Stop them together, then restart each at once (no backoff: nothing is wrong with
+        them). Only waiting happens off the main thread; the restarts spawn from it."""
+        watches = [
+            watch
+            for watch in (self._watches.get(name) for name in names)
+            if watch is not None and watch.restart_at is None
+        ]
+        if not watches or self._stopping():
+            return
+        self._say(f"restarting {', '.join(w.child.name for w in watches)}: they depend on {cause}")
+        with ThreadPoolExecutor(max_workers=len(watches)) as pool:
+            list(pool.map(lambda watch: watch.child.stop(), watches))
         now = self._clock()
-        bounced = []
-        for name in names:
-            watch = self._watches.get(name)
-            if watch is None or watch.restart_at is not None or self._stopping():
-                continue
-            watch.child.stop()
+        for watch in watches:
             watch.last_exit = {
                 "reason": f"restarted by ticketflow dev after {cause} restarted",
                 "returncode": watch.child.returncode(),
@@ -206,12 +213,6 @@ class Supervisor:
             watch.died_at = now
             watch.restart_at = now
             watch.awaiting_health = False
-            bounced.append(name)
-        if bounced:
-            self._say(
-                f"restarting {', '.join(bounced)} now that {cause} is back: "
-                "they drop the clients, offsets and group memberships of the lost broker"
-            )
 
     def _healthy_again(self, watch: _Watch) -> None:
         watch.awaiting_health = False
