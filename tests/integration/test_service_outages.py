@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -33,6 +34,7 @@ from services.common.runtime import readiness_check, running
 from services.common.scheduler import DueLoop
 from services.common.supervision import Run, supervise
 from services.common.waiting import wait_for_either
+from services.devstack.broker import EmbeddedBroker, EmbeddedBrokerUnavailable
 from services.devstack.infrastructure import Infrastructure
 from services.devstack.postgres import EmbeddedPostgres, EmbeddedPostgresUnavailable
 from services.devstack.processes import free_port
@@ -516,3 +518,108 @@ async def _delivered(pool: asyncpg.Pool) -> bool:
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return False
     return bool(status == "delivered")
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    """A Tansu broker of this test alone (memory only: a restart forgets every topic)."""
+    broker = EmbeddedBroker(tmp_path)
+    try:
+        broker.start()
+    except EmbeddedBrokerUnavailable as exc:
+        pytest.skip(f"no private broker to stop: {exc}")
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+async def restart_broker(broker: EmbeddedBroker, topics: list[Topic]) -> None:
+    await asyncio.to_thread(broker.start)
+    await ensure_topics(broker.bootstrap_servers, topics)
+
+
+async def test_a_publisher_running_through_a_broker_outage_publishes_what_was_written_during_it(
+    private_broker: EmbeddedBroker, infra: Infrastructure, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    bootstrap = private_broker.bootstrap_servers
+    topic = await fresh_topic(bootstrap)
+    url = await ensure_database(infra.database_url, f"outage_{uuid.uuid4().hex[:10]}")
+    pool = await asyncpg.create_pool(url, min_size=2, max_size=4)
+    assert pool is not None
+    await pool.execute(OUTBOX_DDL)
+    service = f"outage-k-{uuid.uuid4().hex[:6]}"
+
+    async def write(count: int) -> list[str]:
+        rows = [(f"ticket-{n}", {"id": str(uuid.uuid4())}, "test.row") for n in range(count)]
+        async with pool.acquire() as conn:
+            await outbox.append_many(conn, service, topic.name, rows)
+        return [value["id"] for _, value, _ in rows]
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, request_timeout_ms=3000
+    )
+    await producer.start()
+    try:
+        publisher = OutboxPublisher(pool, service, kafka_send(producer), 725006, poll_interval=0.2)
+        async with supervised(publisher.run, "outbox under test") as task:
+            await write(100)
+            await eventually(lambda: _pending_is_zero(pool, service), 30, "first rows published")
+            await asyncio.to_thread(private_broker.stop)
+            during = await write(100)
+            await eventually(lambda: _is(task.state, "failing"), 30, "publisher failing")
+            assert await outbox.pending(pool, service) == 100
+            await restart_broker(private_broker, [topic])
+            await eventually(lambda: _pending_is_zero(pool, service), 60, "the rest published")
+            assert task.state == "running" and task.restarts == 0
+        published = await read_until(
+            bootstrap, topic.name, lambda found: set(during) <= set(ids_of(found))
+        )
+    finally:
+        await producer.stop()
+        await pool.close()
+    assert set(during) <= set(ids_of(published)), "rows written during the outage were lost"
+    assert state_lines(caplog, f"{service} outbox publisher") == (1, 1)
+
+
+async def test_the_consumer_keeps_consuming_after_a_broker_outage(
+    private_broker: EmbeddedBroker, infra: Infrastructure
+) -> None:
+    bootstrap = private_broker.bootstrap_servers
+    topics = [SLA_EVENTS, Topic(SLA_EVENTS.dlq, SLA_EVENTS.partitions)]
+    await ensure_topics(bootstrap, topics)
+    pool = await service_database(infra.database_url, "services.escalation.adapters", 725007)
+    await account_with_matrix(pool, "acme", "voximplant", {1: ["oncall@acme.example"]})
+    tickets = [str(uuid.uuid4()) for _ in range(10)]
+    consumer = AIOKafkaConsumer(
+        SLA_EVENTS.name,
+        bootstrap_servers=bootstrap,
+        group_id="escalation-broker-outage",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        request_timeout_ms=5000,
+    )
+    await consumer.start()
+    try:
+        async with producer_of(bootstrap) as producer:
+            escalator = Escalator(pool, policies_by_ref(), Clock(NOW))
+            loop = ConsumerLoop(
+                "escalation", consumer, producer, EscalationConsumer(escalator).handle
+            )
+            async with supervised(loop.run, "consumer under test") as task:
+                for ticket in tickets[:5]:
+                    await _send_breach(producer, ticket)
+                await eventually(lambda: _raised(pool, tickets, 5), 60, "first 5 raised")
+                await asyncio.to_thread(private_broker.stop)
+                await asyncio.sleep(2.0)
+                await restart_broker(private_broker, topics)
+                for ticket in tickets[5:]:
+                    await _send_breach(producer, ticket)
+                await eventually(lambda: _raised(pool, tickets, 10), 90, "all 10 raised")
+                assert task.restarts == 0
+    finally:
+        await consumer.stop()
+        await pool.close()
