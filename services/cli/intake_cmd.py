@@ -1,4 +1,5 @@
-"""`ticketflow intake ...`, `ticketflow db ...`, `ticketflow openapi`."""
+"""`ticketflow intake ...` (serve, quarantine list|retry|drop), `ticketflow db ...`,
+`ticketflow openapi`."""
 
 from __future__ import annotations
 
@@ -6,12 +7,25 @@ import asyncio
 import json
 import logging
 import os
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+if TYPE_CHECKING:
+    from services.intake.adapters.quarantine import QuarantineStore
+
+T = TypeVar("T")
+
 app = typer.Typer(help="The intake service: HTTP API, event store, outbox relay.")
 db_app = typer.Typer(help="The event store database.")
+quarantine_app = typer.Typer(
+    help="Outbox records the broker refused for good (too large, invalid), held out of the "
+    "relay's way. While a ticket has an open entry, its later events wait in the outbox. "
+    "Needs DATABASE_URL.",
+    no_args_is_help=True,
+)
+app.add_typer(quarantine_app, name="quarantine")
 
 
 @app.command()
@@ -103,3 +117,77 @@ def openapi() -> None:
 
     document = create_app(IntakeDeps.__new__(IntakeDeps)).openapi()
     typer.echo(json.dumps(document, indent=2))
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        typer.echo("error: DATABASE_URL is not set", err=True)
+        raise typer.Exit(2)
+    return url
+
+
+def _with_quarantine(work: Callable[[QuarantineStore], Awaitable[T]]) -> T:
+    import asyncpg
+
+    from services.intake.adapters.quarantine import QuarantineStore
+
+    async def run() -> T:
+        pool = await asyncpg.create_pool(_database_url(), min_size=1, max_size=2)
+        assert pool is not None
+        try:
+            return await work(QuarantineStore(pool))
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    include_resolved: Annotated[
+        bool, typer.Option("--all", help="Also entries already retried or dropped.")
+    ] = False,
+) -> None:
+    """Print one JSON object per entry, oldest first: id, ticket, version, event id, the
+    broker's error, the record's size, and how many later events of the ticket it holds."""
+
+    async def entries(store: QuarantineStore) -> list[dict[str, object]]:
+        return [e.as_json() for e in await store.entries(include_resolved=include_resolved)]
+
+    for entry in _with_quarantine(entries):
+        typer.echo(json.dumps(entry))
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    entry_id: Annotated[int, typer.Argument(help="The entry's id (from `list`).")],
+) -> None:
+    """Let the relay send the record again, then its ticket's held events in order (do it
+    once the cause is fixed, e.g. the topic's max.message.bytes raised; a record refused
+    again comes back as a new entry)."""
+    _resolve(entry_id, "retry")
+
+
+@quarantine_app.command("drop")
+def quarantine_drop(
+    entry_id: Annotated[int, typer.Argument(help="The entry's id (from `list`).")],
+) -> None:
+    """Give up on the record: it stays in the event store but is never published; its
+    ticket's held events flow again (consumers see a gap in `ce_sequence` and can read the
+    missing event from the store or the history API)."""
+    _resolve(entry_id, "drop")
+
+
+def _resolve(entry_id: int, action: str) -> None:
+    from services.intake.adapters.quarantine import NotQuarantined
+
+    async def resolve(store: QuarantineStore) -> dict[str, object]:
+        entry = await (store.retry(entry_id) if action == "retry" else store.drop(entry_id))
+        return entry.as_json()
+
+    try:
+        typer.echo(json.dumps(_with_quarantine(resolve)))
+    except NotQuarantined:
+        typer.echo(f"error: no open quarantine entry {entry_id}", err=True)
+        raise typer.Exit(1) from None

@@ -112,8 +112,8 @@ class OutboxRelay:
         self.stats = RelayStats()
 
     async def drain_once(self) -> int:
-        """Publish one batch of unpublished events; return how many rows it took (published
-        or quarantined). Raises when the broker or the database failed; then nothing of the
+        """Publish one batch of unpublished events; return how many outbox rows it read
+        (published, quarantined, or held behind a record of their ticket quarantined now). Raises when the broker or the database failed; then nothing of the
         batch is marked, and the next pass sends it again."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(PENDING, self._batch_size)
