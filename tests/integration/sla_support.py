@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.devstack.provisioning import ensure_topics
 from services.devstack.services import RunningService, start_sla
+from services.intake.adapters.append_rows import envelope_json
+from services.intake.adapters.event_store import migrate
 from shared.events import Envelope
 from shared.events.codec import to_kafka
 from shared.events.sla import SlaEvent
@@ -34,16 +37,20 @@ OPENED = {
 
 @dataclass
 class SlaApp:
-    """One SLA app id (group + its own state changelog) and its workers."""
+    """One SLA app id (group + its own state changelog) and its workers, over an event store
+    (intake's tables in `database_url`) that `publish` writes before the topic, as the relay
+    does: the worker checks the store before every breach."""
 
     var_dir: Path
     bootstrap_servers: str
+    database_url: str
     app_id: str = field(default_factory=lambda: f"sla-test-{uuid.uuid4().hex[:8]}")
     workers: list[RunningService] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
         return {
+            "DATABASE_URL": self.database_url,
             "TICKETFLOW_SLA_APP_ID": self.app_id,
             "TICKETFLOW_SLA_STATE_TOPIC": f"{SLA_STATE.name}.{self.app_id}",
             "TICKETFLOW_SLA_SESSION_TIMEOUT_S": "6",
@@ -53,6 +60,41 @@ class SlaApp:
     async def provision(self) -> None:
         state = Topic(self.env["TICKETFLOW_SLA_STATE_TOPIC"], SLA_STATE.partitions, compacted=True)
         await ensure_topics(self.bootstrap_servers, [*topics_with_dead_letters(), state])
+        pool = await asyncpg.create_pool(self.database_url, min_size=1, max_size=2)
+        assert pool is not None
+        try:
+            await migrate(pool)
+        finally:
+            await pool.close()
+
+    async def publish(self, envelopes: Iterable[Envelope], store: bool = True) -> None:
+        """Commit the events to the store (unless `store` is False), then publish them."""
+        envelopes = list(envelopes)
+        if store:
+            await self.store(envelopes)
+        await publish(self.bootstrap_servers, envelopes)
+
+    async def store(self, envelopes: Iterable[Envelope]) -> None:
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await conn.executemany(
+                "INSERT INTO events (ticket_id, version, event_id, type, occurred_at, envelope, "
+                "recorded_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
+                [
+                    (
+                        uuid.UUID(e.subject),
+                        e.sequence,
+                        e.id,
+                        e.type,
+                        e.time,
+                        envelope_json(e),
+                        e.recorded_at or datetime.now(UTC),
+                    )
+                    for e in envelopes
+                ],
+            )
+        finally:
+            await conn.close()
 
     def start(self, wait: bool = True) -> RunningService:
         name = f"{self.app_id}-{len(self.workers)}"

@@ -19,19 +19,19 @@ from services.devstack.infrastructure import Infrastructure
 from services.devstack.services import wait_ready
 from shared.topics import TICKET_EVENTS
 from tests.integration.sla_support import (
+    FIRST_RESPONSE,
     SlaApp,
     collect,
     following,
     of_type,
     opened,
-    publish,
     publish_raw,
 )
 
 
 @pytest.fixture
-async def sla_app(infra: Infrastructure, tmp_path) -> AsyncIterator[SlaApp]:  # type: ignore[no-untyped-def]
-    app = SlaApp(tmp_path, infra.kafka_bootstrap_servers)
+async def sla_app(infra: Infrastructure, database_url: str, tmp_path) -> AsyncIterator[SlaApp]:  # type: ignore[no-untyped-def]
+    app = SlaApp(tmp_path, infra.kafka_bootstrap_servers, database_url)
     await app.provision()
     try:
         yield app
@@ -52,7 +52,7 @@ async def test_breach_fires_at_the_deadline_and_bad_messages_go_to_the_dlq(
     due = datetime.now(UTC) + timedelta(seconds=3)
     # A record that is not a CloudEvent, on the ticket's own partition: it must not stop it.
     await publish_raw(bootstrap, ticket.encode(), b"{not json", [("ce_type", b"ticket.opened")])
-    await publish(bootstrap, [opened(ticket, due), opened(other, due + timedelta(hours=1))])
+    await sla_app.publish([opened(ticket, due), opened(other, due + timedelta(hours=1))])
 
     events = await collect(
         bootstrap, {ticket}, lambda found: bool(of_type(found, "sla.breached")), timeout=30
@@ -94,15 +94,12 @@ async def test_a_response_before_the_deadline_prevents_the_breach_while_the_work
     bootstrap = sla_app.bootstrap_servers
     ticket = new_ticket()
     due = datetime.now(UTC) + timedelta(seconds=3)
-    await publish(bootstrap, [opened(ticket, due)])
+    await sla_app.publish([opened(ticket, due)])
     await collect(bootstrap, {ticket}, lambda found: bool(found), timeout=20)
 
     worker.process.send_signal(signal.SIGSTOP)  # the worker stalls (GC pause, CPU starvation)
     try:
-        await publish(
-            bootstrap,
-            [following(ticket, "ticket.responded", 2, datetime.now(UTC))],
-        )
+        await sla_app.publish([following(ticket, "ticket.responded", 2, datetime.now(UTC))])
         await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0) + 1.5)
     finally:
         worker.process.send_signal(signal.SIGCONT)
@@ -117,7 +114,7 @@ async def test_a_response_before_the_deadline_prevents_the_breach_while_the_work
 
 
 async def open_staggered(
-    bootstrap: str, count: int, first_due_s: float
+    sla_app: SlaApp, count: int, first_due_s: float
 ) -> tuple[datetime, dict[str, datetime]]:
     """`count` new tickets whose first-response deadlines fall 0.1 s apart from
     `first_due_s` on; returns when it started and each ticket's deadline."""
@@ -125,7 +122,7 @@ async def open_staggered(
     dues = {
         new_ticket(): start + timedelta(seconds=first_due_s + index * 0.1) for index in range(count)
     }
-    await publish(bootstrap, [opened(ticket, due) for ticket, due in dues.items()])
+    await sla_app.publish([opened(ticket, due) for ticket, due in dues.items()])
     return start, dues
 
 
@@ -134,7 +131,7 @@ async def test_kill_9_mid_stream_loses_no_breach_and_duplicates_share_ids(
 ) -> None:
     first = sla_app.start()
     bootstrap = sla_app.bootstrap_servers
-    start, dues = await open_staggered(bootstrap, 60, first_due_s=3)
+    start, dues = await open_staggered(sla_app, 60, first_due_s=3)
     tickets = list(dues)
     await asyncio.sleep(max((start - datetime.now(UTC)).total_seconds(), 0) + 5)
     first.process.kill()  # mid-stream: some breaches out, some pending
@@ -166,7 +163,7 @@ async def test_two_workers_share_partitions_and_a_rebalance_loses_no_timer(
 ) -> None:
     first = sla_app.start()
     bootstrap = sla_app.bootstrap_servers
-    _, dues = await open_staggered(bootstrap, 48, first_due_s=14)
+    _, dues = await open_staggered(sla_app, 48, first_due_s=14)
     tickets = list(dues)
     await collect(
         bootstrap,
@@ -200,3 +197,62 @@ async def test_two_workers_share_partitions_and_a_rebalance_loses_no_timer(
     breaches = of_type(events, "sla.breached", "first_response")
     assert {b.ticket_id for b in breaches} == wanted
     assert len({b.id for b in breaches}) == len(wanted)
+
+
+async def test_tickets_logged_late_with_an_on_time_response_never_breach(
+    sla_app: SlaApp,
+) -> None:
+    """Issue 14, item 1: a ticket backdated 3 h (its deadline long past when it is logged),
+    then at once its response, timed 5 minutes after the opening: no breach, ever."""
+    sla_app.start()
+    bootstrap = sla_app.bootstrap_servers
+    tickets = [new_ticket() for _ in range(50)]
+    opened_at = datetime.now(UTC) - timedelta(hours=3)
+    due = opened_at + FIRST_RESPONSE
+    await sla_app.publish([opened(ticket, due) for ticket in tickets])
+    # The integrator's next request lands a moment later: long enough for the worker to have
+    # processed the openings (and, without the settle window, to have paged for them).
+    await asyncio.sleep(0.5)
+    await sla_app.publish(
+        [
+            following(ticket, "ticket.responded", 2, opened_at + timedelta(minutes=5))
+            for ticket in tickets
+        ]
+    )
+    wanted = set(tickets)
+    events = await collect(
+        bootstrap,
+        wanted,
+        lambda found: {e.ticket_id for e in of_type(found, "sla.met")} >= wanted,
+        timeout=60,
+    )
+    await asyncio.sleep(3)  # past the settle window: a breach would have been emitted by now
+    events = await collect(bootstrap, wanted, lambda found: False, timeout=3)
+    assert {e.ticket_id for e in of_type(events, "sla.met", "first_response")} == wanted
+    assert of_type(events, "sla.breached") == []
+
+
+async def test_a_ticket_only_in_the_store_is_reconciled_and_a_gap_repaired(
+    sla_app: SlaApp,
+) -> None:
+    """Issue 14, item 2: events committed to the store whose Kafka copies never reached the
+    worker (lost state, a gap) are read from the store, not held or forgotten."""
+    bootstrap = sla_app.bootstrap_servers
+    lost, gapped = new_ticket(), new_ticket()
+    due = datetime.now(UTC) + timedelta(seconds=4)
+    # `lost`: in the store only (its record and its state lost in a crash).
+    await sla_app.store([opened(lost, due)])
+    # `gapped`: the opening only in the store, its response (on time) on the topic.
+    opening = opened(gapped, due)
+    await sla_app.store([opening])
+    sla_app.start()
+    answer = following(gapped, "ticket.responded", 2, opening.time + timedelta(minutes=1))
+    await sla_app.publish([answer])
+    events = await collect(
+        bootstrap,
+        {lost, gapped},
+        lambda found: bool(of_type(found, "sla.breached")) and bool(of_type(found, "sla.met")),
+        timeout=40,
+    )
+    assert {e.ticket_id for e in of_type(events, "sla.breached", "first_response")} == {lost}
+    assert {e.ticket_id for e in of_type(events, "sla.met", "first_response")} == {gapped}

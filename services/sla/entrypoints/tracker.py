@@ -260,7 +260,13 @@ class SlaTracker:
             batch.out.extend(self._records(applied, batch.emitted_at))
         if history:
             self.metrics.repairs.labels(reason).inc()
-            log.info("ticket %s: repaired from the event store to version %d", ticket, after)
+            log.info(
+                "ticket %s: repaired from the event store, version %d -> %d (%s)",
+                ticket,
+                after,
+                tracked.version if tracked is not None else 0,
+                reason,
+            )
         if tracked is not None and tracked.held:
             # Held events the store does not have (forged or from another store) are dropped.
             log.error(
