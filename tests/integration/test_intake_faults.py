@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError
 from typer.testing import CliRunner
 
@@ -25,6 +25,7 @@ from services.devstack.infrastructure import Infrastructure
 from services.devstack.postgres import EmbeddedPostgres, _bin_dir, _identity, _run_as
 from services.devstack.provisioning import ensure_database, ensure_topics
 from services.intake.adapters.accounts import AccountStore
+from services.intake.adapters.backoff import Backoff
 from services.intake.adapters.event_store import EventStore, migrate
 from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import OutboxRelay, kafka_sender
@@ -32,8 +33,10 @@ from services.intake.adapters.quarantine import QuarantineStore
 from services.intake.bootstrap import build_app
 from services.intake.domain.tickets import TicketRow
 from services.intake.entrypoints.api import create_app
+from services.intake.entrypoints.commands_consumer import CommandConsumer
 from services.intake.entrypoints.deps import IntakeDeps
 from services.intake.settings import IntakeSettings
+from shared.commands import TicketCommand
 from shared.events import Envelope
 from shared.events.codec import from_kafka
 from shared.policy import load_policies
@@ -701,3 +704,73 @@ async def test_intake_answers_503_while_postgres_is_down_and_recovers(
 
         seen = await consume(bootstrap, TICKET_EVENTS.name, everything, timeout=30)
         assert versions(seen, uuid.UUID(ticket)) == list(range(1, 10))
+
+
+async def test_command_consumer_keeps_its_command_through_a_postgres_outage(
+    private_pg: StoppablePostgres, infra: Infrastructure
+) -> None:
+    """A command that arrives while PostgreSQL is down is retried (same record, with
+    backoff) until it applies; its offset is committed only after that."""
+    bootstrap = infra.kafka_bootstrap_servers
+    topic = Topic(f"test.commands.{uuid.uuid4().hex[:8]}", 1)
+    await ensure_topics(bootstrap, [topic, Topic(topic.dlq, 1)])
+    pool = await migrated_pool(private_pg.server.url, "commands")
+    await pool.execute(
+        "INSERT INTO accounts (id, name, policy_id) VALUES ('acme', 'A', 'voipster')"
+    )
+    store = EventStore(pool)
+    ticket = (await tickets_with_comments(store, 1, 0))[0]
+    for kind in ("ticket.resolved", "ticket.closure_requested"):
+        await store.append(
+            ticket, lambda row, kind=kind: row.next_event(kind, datetime.now(UTC), {})
+        )
+    close = TicketCommand(
+        type="close_by_timeout",
+        ticket_id=ticket,
+        based_on_version=3,
+        issued_at=datetime.now(UTC),
+        due_at=datetime.now(UTC),
+    )
+    group = f"faults-{uuid.uuid4().hex[:6]}"
+    async with producer(bootstrap, max_request_size=1_048_576) as kafka:
+        consumer = AIOKafkaConsumer(
+            topic.name,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        stop = asyncio.Event()
+        handler = CommandConsumer(store, consumer, kafka, backoff=Backoff(0.05, 0.5))
+        runner = asyncio.create_task(handler.run(stop))
+        try:
+            await asyncio.to_thread(private_pg.stop_immediate)
+            key, value = close.to_record()
+            await kafka.send_and_wait(topic.name, value, key=key)
+
+            async def failing() -> bool:
+                return handler.heartbeat.failures >= 3
+
+            await eventually(failing, 20, "the consumer retries while PostgreSQL is down")
+            assert not runner.done() and handler.outcomes == {}
+            partition = TopicPartition(topic.name, 0)
+            assert await consumer.committed(partition) in (None, 0)
+            await asyncio.to_thread(private_pg.start)
+
+            async def applied() -> bool:
+                return handler.outcomes.get("applied") == 1
+
+            await eventually(applied, 30, "the command applies once PostgreSQL is back")
+
+            async def committed() -> bool:
+                return await consumer.committed(partition) == 1
+
+            await eventually(committed, 10, "its offset is committed after its effect")
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 10)
+            await consumer.stop()
+    history = await store.history(ticket)
+    assert [e.type for e in history][-1] == "ticket.closed_by_timeout"
+    await pool.close()
