@@ -1,4 +1,6 @@
-"""`ticketflow dev`: the whole stack on one machine until Ctrl-C or SIGTERM."""
+"""`ticketflow dev`: the whole stack on one machine until Ctrl-C or SIGTERM; a process of it
+that dies meanwhile is restarted (see `supervisor.py`, and `supervised.py` for the broker and
+PostgreSQL)."""
 
 from __future__ import annotations
 
