@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.common.kafka_security import kafka_kwargs
+
+READ_TIMEOUT_S = 300.0
 
 
 async def latest_states(bootstrap_servers: str, topic: str) -> dict[bytes, bytes]:
@@ -26,12 +30,17 @@ async def latest_states(bootstrap_servers: str, topic: str) -> dict[bytes, bytes
             return {}
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if ends[tp] > 0}
+        # The end of each partition is the highwater that fetch responses report: the bundled
+        # broker answers ListOffsets (`end_offsets()`) short after a multi-record produce,
+        # which made this reader stop early and `replay --live` report false differences.
+        remaining = set(tps)
         states: dict[bytes, bytes] = {}
+        deadline = time.monotonic() + READ_TIMEOUT_S
         while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
-            for tp, messages in batch.items():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: no end reached within {READ_TIMEOUT_S:.0f} s")
+            batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=10_000)
+            for messages in batch.values():
                 for message in messages:
                     if message.key is None:
                         continue
@@ -39,7 +48,9 @@ async def latest_states(bootstrap_servers: str, topic: str) -> dict[bytes, bytes
                         states[message.key] = message.value
                     else:
                         states.pop(message.key, None)
-                if await consumer.position(tp) >= ends[tp]:
+            for tp in list(remaining):
+                highwater = consumer.highwater(tp)
+                if highwater is not None and await consumer.position(tp) >= highwater:
                     remaining.discard(tp)
         return states
     finally:
