@@ -39,19 +39,23 @@ from services.devstack.infrastructure import Infrastructure
 from services.devstack.postgres import EmbeddedPostgres, EmbeddedPostgresUnavailable
 from services.devstack.processes import free_port
 from services.devstack.provisioning import ensure_database, ensure_topics
-from services.escalation.bootstrap import build_app
+from services.escalation.bootstrap import build_app as build_escalation
 from services.escalation.entrypoints.api import EscalationApiDeps, create_app
-from services.escalation.entrypoints.consumer import TOPICS, EscalationConsumer
+from services.escalation.entrypoints.consumer import TOPICS as ESCALATION_TOPICS
+from services.escalation.entrypoints.consumer import EscalationConsumer
 from services.escalation.entrypoints.escalator import Escalator
 from services.escalation.settings import EscalationSettings
 from services.notify.adapters import store as notify_store
 from services.notify.adapters.email import EmailSender
 from services.notify.adapters.templates import Templates
 from services.notify.adapters.webhooks import WebhookSender
+from services.notify.bootstrap import build_app as build_notify
 from services.notify.domain.retries import RetryPolicy
+from services.notify.entrypoints.consumer import TOPICS as NOTIFY_TOPICS
 from services.notify.entrypoints.consumer import NotifyConsumer
 from services.notify.entrypoints.deliverer import Deliverer
 from services.notify.entrypoints.planner import Planner
+from services.notify.settings import NotifySettings
 from shared.policy import policies_by_ref
 from shared.topics import SLA_EVENTS, Topic, topics_with_dead_letters
 from tests.integration.escalation_support import (
@@ -347,16 +351,27 @@ async def test_the_consumer_keeps_consuming_after_a_postgres_outage(
         await pool.close()
 
 
-async def test_the_escalation_service_started_while_postgres_is_down_waits_and_then_serves(
-    pg_up: CrashablePostgres, infra: Infrastructure, caplog: pytest.LogCaptureFixture
+SERVICES = {
+    "escalation": (EscalationSettings, build_escalation, ESCALATION_TOPICS, "escalation scheduler"),
+    "notify": (NotifySettings, build_notify, NOTIFY_TOPICS, "notify delivery"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+async def test_a_service_started_while_postgres_is_down_waits_and_then_serves(
+    name: str,
+    pg_up: CrashablePostgres,
+    infra: Infrastructure,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
+    settings_type, build, topics, scheduler = SERVICES[name]
     bootstrap = infra.kafka_bootstrap_servers
     await ensure_topics(bootstrap, topics_with_dead_letters())
     url = await fresh_database(pg_up)
-    group = f"escalation-start-{uuid.uuid4().hex[:6]}"
-    await commit_group_at_end(bootstrap, group, list(TOPICS))
-    settings = EscalationSettings.model_validate(
+    group = f"{name}-start-{uuid.uuid4().hex[:6]}"
+    await commit_group_at_end(bootstrap, group, list(topics))
+    settings = settings_type.model_validate(
         {
             "DATABASE_URL": url,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -365,7 +380,7 @@ async def test_the_escalation_service_started_while_postgres_is_down_waits_and_t
             "stuck_after_s": 30,
         }
     )
-    app = build_app(settings, Clock(NOW))
+    app = build(settings, Clock(NOW))
     await pg_up.crash()
     started, stop = asyncio.Event(), asyncio.Event()
     service = asyncio.create_task(_serve(app, started, stop))
@@ -377,15 +392,13 @@ async def test_the_escalation_service_started_while_postgres_is_down_waits_and_t
         await asyncio.wait_for(started.wait(), 60)
         await eventually(lambda: _status_is(app, 200), 20, "ready after startup")
         await pg_up.crash()
-        await eventually(
-            lambda: _names_unhealthy(app, "escalation scheduler"), 20, "scheduler reported"
-        )
+        await eventually(lambda: _names_unhealthy(app, scheduler), 20, "scheduler reported")
         response = await _get(app, "/readyz")
         assert response.status_code == 503
         body = response.json()
         assert body["checks"]["database"] is False
-        assert body["unhealthy_tasks"]["escalation scheduler"] == "failing"
-        assert body["tasks"]["escalation scheduler"]["alive"] is True
+        assert body["unhealthy_tasks"][scheduler] == "failing"
+        assert body["tasks"][scheduler]["alive"] is True
         await pg_up.start()
         await eventually(lambda: _status_is(app, 200), 30, "ready again after the outage")
         body = (await _get(app, "/readyz")).json()
