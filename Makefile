@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit lint bench clean
+.PHONY: install run test test-unit lint bench clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: $(STAMP)
 		echo "== $$name"; \
 		$(BIN)/python $$b | tee bench/results/$$name.log | tail -n 1 > bench/results/$$name.json || exit 1; \
 	done
+
+## chaos: the full chaos suite (every fault at least twice a round, 2 rounds) -> bench/results/chaos.json
+chaos: $(STAMP)
+	mkdir -p bench/results
+	$(BIN)/python bench/chaos.py --out bench/results/chaos.json 2>&1 | tee bench/results/chaos.log
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage

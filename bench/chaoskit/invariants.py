@@ -41,6 +41,7 @@ COUNTERS = (
     "replay_differences",
 )
 EXAMPLES = 5
+LATE_MS = 5000
 
 
 def _json(value: bytes | None) -> dict[str, Any] | None:
@@ -88,9 +89,26 @@ class Ticket:
     planned: str
     opened_at: datetime
     deadline: datetime
-    outcome: str  # due | answered_in_time | late_logged
+    outcome: str
+    """`due`: never answered, or answered at or after the deadline: must breach once.
+    `answered_in_time`: the response was in the store before the deadline: must not breach.
+    `late_logged`: the ticket was logged after its deadline had passed, with the response given
+    before it (issue 14, item 1): must not breach either.
+    `recorded_late`: answered live before the deadline, but the store committed the response
+    after it: a breach at the deadline is what the store said then; it must be retracted."""
+    opened_recorded_at: datetime | None = None
     responded_at: datetime | None = None
     response_recorded_at: datetime | None = None
+
+    def facts(self) -> dict[str, Any]:
+        def ms(at: datetime | None) -> float | None:
+            return round((at - self.deadline).total_seconds() * 1000, 1) if at else None
+
+        return {
+            "opened_recorded_ms": ms(self.opened_recorded_at),
+            "responded_ms": ms(self.responded_at),
+            "response_recorded_ms": ms(self.response_recorded_at),
+        }
 
 
 def classify(ticket_id: str, planned: str, history: list[StoredEvent]) -> Ticket | None:
@@ -105,14 +123,17 @@ def classify(ticket_id: str, planned: str, history: list[StoredEvent]) -> Ticket
         outcome = "due"
     elif response.recorded_at < deadline:
         outcome = "answered_in_time"
-    else:
+    elif opened.recorded_at >= deadline:
         outcome = "late_logged"
+    else:
+        outcome = "recorded_late"
     return Ticket(
         ticket_id,
         planned,
         opened.occurred_at,
         deadline,
         outcome,
+        opened.recorded_at,
         response.occurred_at if response else None,
         response.recorded_at if response else None,
     )
@@ -215,6 +236,7 @@ class Checker:
                 "outcome": ticket.outcome,
                 "deadline": ticket.deadline.isoformat(),
                 "breaches": len(ids),
+                **ticket.facts(),
             }
             if ticket.outcome == "due":
                 self.add(phase, "due_breaches")
@@ -232,6 +254,19 @@ class Checker:
                     late = (emitted - ticket.deadline).total_seconds() * 1000
                     self.by_kind[self._kind(phase)].lateness_ms.append(late)
                     self.total.lateness_ms.append(late)
+                    if late > LATE_MS:
+                        self.add(
+                            phase,
+                            f"breaches_later_than_{LATE_MS // 1000}s",
+                            example={**where, "late_ms": round(late), "data": first.get("data")},
+                        )
+                if (first.get("data") or {}).get("provisional"):
+                    self.add(phase, "provisional_breaches")
+            elif ticket.outcome == "recorded_late":
+                self.add(phase, "tickets_recorded_late_breached", 1 if ids else 0)
+                if ids and not was_retracted:
+                    self.add(phase, "false_breaches", example={**where, "retracted": False})
+                    self.add(phase, "false_breaches_recorded_late_unretracted")
             elif ids:
                 self.add(phase, "false_breaches", example={**where, "retracted": was_retracted})
                 self.add(phase, f"false_breaches_{ticket.outcome}")
@@ -269,6 +304,8 @@ class Checker:
                     self.add(phase, "missed_pages", example=where)
                 else:
                     self.add(phase, "duplicated_pages", ids - 1, example=where)
+            elif ticket.outcome == "recorded_late":
+                self.add(phase, "pages_recorded_late", 1 if episodes else 0)
             elif episodes:
                 self.add(phase, "false_pages", example=where)
         for ticket_id in self.load.background:

@@ -31,7 +31,7 @@ class LoadShape:
     comments_per_s: float = 20.0
     lead_s: tuple[float, float] = (5.0, 12.0)
     """How far in the future a critical ticket's deadline is when it is opened."""
-    answer_before_s: tuple[float, float] = (0.8, 2.5)
+    answer_before_s: tuple[float, float] = (1.0, 3.0)
     answer_after_s: tuple[float, float] = (1.0, 3.0)
     weights: tuple[float, ...] = (0.40, 0.35, 0.10, 0.15)
     concurrency: int = 24
@@ -47,6 +47,7 @@ class Request:
     event_type: str
     category: str
     sent_at: float
+    """When it went out (after waiting for a free connection: `queued_at`)."""
     done_at: float = 0.0
     status: int | None = None
     error: str | None = None
@@ -54,6 +55,7 @@ class Request:
     version: int | None = None
     event_id: str | None = None
     occurred_at: str | None = None
+    queued_at: float = 0.0
 
     @property
     def accepted(self) -> bool:
@@ -99,6 +101,7 @@ class Load:
     ) -> dict[str, Any] | None:
         self.log.requests.append(req)
         key = self._accounts[account]["api_key"]
+        req.queued_at = time.time()
         async with self._gate:
             req.sent_at = time.time()
             try:

@@ -39,12 +39,25 @@ def _spread(values: list[float | None]) -> dict[str, float | None]:
     }
 
 
+def _ms(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
 def requests_summary(load: LoadLog) -> dict[str, Any]:
     statuses: Counter[str] = Counter()
     for req in load.requests:
         statuses[str(req.status) if req.status is not None else (req.error or "no answer")] += 1
     seconds = max(load.ended_at - load.started_at, 1e-9)
+    accepted = load.accepted()
+    latency = [(r.done_at - r.sent_at) * 1000 for r in accepted]
+    queued = [(r.sent_at - r.queued_at) * 1000 for r in accepted if r.queued_at]
     return {
+        "accepted_latency_ms": {
+            "p50": _ms(percentile(latency, 0.5)),
+            "p99": _ms(percentile(latency, 0.99)),
+            "max": _ms(max(latency, default=None)),
+        },
+        "client_queue_ms_max": _ms(max(queued, default=None)),
         "requests": len(load.requests),
         "requests_per_s": round(len(load.requests) / seconds, 1),
         "by_status": dict(sorted(statuses.items())),
