@@ -1,0 +1,233 @@
+"""Intake's input limits, outage answers and task supervision, without a database or broker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import errors as kafka_errors
+from pydantic import ValidationError
+
+from services.common.api_keys import ApiKey
+from services.common.problems import Problem
+from services.intake.adapters.backoff import Backoff
+from services.intake.adapters.heartbeat import Heartbeat
+from services.intake.adapters.outage import database_unavailable
+from services.intake.adapters.produce_errors import refuses_record
+from services.intake.entrypoints import schemas
+from services.intake.entrypoints.api import create_app
+from services.intake.entrypoints.deps import IntakeDeps
+from services.intake.entrypoints.limits import RequestLimits
+from services.intake.entrypoints.supervisor import Supervisor
+
+# --- text limits and unencodable strings ------------------------------------------------------
+
+
+def test_every_string_of_a_body_is_bounded_and_the_problem_names_it() -> None:
+    limits = RequestLimits(max_subject_chars=10, max_text_chars=20)
+    limits.check_text(schemas.AppendEventBody(type="ticket.comment_added", data={"body": "x" * 20}))
+    body = schemas.AppendEventBody(
+        type="ticket.comment_added", data={"body": "ok", "meta": {"notes": ["fine", "y" * 21]}}
+    )
+    with pytest.raises(Problem) as refused:
+        limits.check_text(body)
+    assert refused.value.status == 422
+    assert refused.value.extra == {"field": "data.meta.notes[1]", "limit_chars": 20}
+    assert "data.meta.notes[1] is 21 characters long; the limit is 20" == refused.value.detail
+
+    opening = schemas.OpenTicketBody(
+        account="a", contact="a@b.cc", channel="web", priority="p1", subject="s" * 11
+    )
+    with pytest.raises(Problem) as subject:
+        limits.check_text(opening)
+    assert subject.value.extra == {"field": "subject", "limit_chars": 10}
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({"body": "\udfff"}, "data.body"),
+        ({"body": "x", "deep": [{"k": "a\ud800b"}]}, "data.deep[0].k"),
+        ({"\udcff": "x"}, "data"),
+    ],
+)
+def test_lone_surrogates_anywhere_are_refused_at_validation(
+    data: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        schemas.AppendEventBody(type="ticket.comment_added", data=data)
+    [error] = refused.value.errors()
+    assert error["loc"] == ("data",)
+    assert f"{named}: text is not valid Unicode" in error["msg"]
+
+
+def test_valid_unicode_is_accepted() -> None:
+    body = schemas.AppendEventBody(type="ticket.comment_added", data={"body": "Grüße 📞 ok"})
+    assert body.data["body"] == "Grüße 📞 ok"
+
+
+# --- classification of failures ---------------------------------------------------------------
+
+
+def test_only_record_specific_produce_errors_are_quarantined() -> None:
+    assert refuses_record(kafka_errors.MessageSizeTooLargeError())
+    assert refuses_record(kafka_errors.RecordTooLargeError())
+    assert refuses_record(kafka_errors.CorruptRecordException())
+    # "not retriable" by aiokafka's flag, but about the broker, not the record
+    assert not refuses_record(kafka_errors.KafkaTimeoutError())
+    assert not refuses_record(kafka_errors.TopicAuthorizationFailedError())
+    assert not refuses_record(kafka_errors.KafkaConnectionError())
+    assert not refuses_record(ValueError("bug"))
+
+
+def test_database_outage_errors() -> None:
+    assert database_unavailable(ConnectionRefusedError())
+    assert database_unavailable(TimeoutError())
+    assert not database_unavailable(ValueError("not an outage"))
+
+
+def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
+    backoff = Backoff(initial=0.1, cap=1.0)
+    delays = [backoff.next_delay() for _ in range(6)]
+    for delay, ceiling in zip(delays, [0.1, 0.2, 0.4, 0.8, 1.0, 1.0], strict=True):
+        assert ceiling / 2 <= delay <= ceiling
+    assert backoff.failing
+    backoff.reset()
+    assert not backoff.failing and backoff.next_delay() <= 0.1
+    with pytest.raises(ValueError):
+        Backoff(initial=2, cap=1)
+
+
+# --- supervision ------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_crashing_task_is_restarted_and_reported_until_it_works() -> None:
+    stop = asyncio.Event()
+    tasks = Supervisor(stop, stuck_after=30, backoff=lambda: Backoff(0.01, 0.02))
+    heartbeat = Heartbeat("relay")
+    runs = 0
+    working = asyncio.Event()
+
+    async def flaky(stop: asyncio.Event) -> None:
+        nonlocal runs
+        runs += 1
+        if runs < 3:
+            raise RuntimeError(f"crash {runs}")
+        heartbeat.beat()
+        working.set()
+        await stop.wait()
+
+    tasks.spawn("relay", flaky, heartbeat)
+    await asyncio.sleep(0)
+    await asyncio.wait_for(working.wait(), 5)
+    report = tasks.report()["relay"]
+    assert report["healthy"] and report["restarts"] == 2 and report["last_error"] is None
+    stop.set()
+    await tasks.stop()
+    assert not tasks.health()["relay"]  # stopped: done
+
+
+async def test_a_task_that_stops_beating_is_reported_stuck() -> None:
+    clock = FakeClock()
+    stop = asyncio.Event()
+    tasks = Supervisor(stop, stuck_after=30)
+    heartbeat = Heartbeat("commands", clock=clock)
+
+    async def hangs(stop: asyncio.Event) -> None:
+        await stop.wait()
+
+    tasks.spawn("commands", hangs, heartbeat)
+    assert tasks.health() == {"commands": True}
+    clock.now = 31
+    assert tasks.health() == {"commands": False}
+    heartbeat.beat()
+    assert tasks.health() == {"commands": True}
+    heartbeat.failed(ConnectionRefusedError("db down"))
+    assert tasks.health() == {"commands": False}
+    assert tasks.report()["commands"]["last_error"] == "ConnectionRefusedError: db down"
+    stop.set()
+    await tasks.stop()
+
+
+# --- the API without a database ---------------------------------------------------------------
+
+
+class DownAccounts:
+    async def authenticate(self, presented: str) -> ApiKey:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+
+def deps(tasks: Supervisor | None = None) -> IntakeDeps:
+    async def readiness() -> dict[str, bool]:
+        return {"database": True, "broker": True}
+
+    return IntakeDeps(
+        store=None,  # type: ignore[arg-type]
+        accounts=DownAccounts(),  # type: ignore[arg-type]
+        idempotency=None,  # type: ignore[arg-type]
+        policies={},
+        clock=lambda: datetime.now(UTC),
+        random_digits=lambda n: "0" * n,
+        new_ticket_id=uuid.uuid4,
+        admin_token="t",
+        readiness=readiness,
+        tasks=tasks,
+    )
+
+
+def client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
+
+
+async def test_a_database_outage_is_a_503_with_retry_after() -> None:
+    async with client(create_app(deps(), retry_after=7)) as http:
+        response = await http.get("/v1/tickets", headers={"Authorization": "Bearer tf_x"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "7"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["retry_after_seconds"] == 7
+
+
+async def test_a_body_over_the_limit_is_refused_before_anything_reads_it() -> None:
+    app = create_app(deps(), limits=RequestLimits(max_body_bytes=2_048))
+    async with client(app) as http:
+        response = await http.post(
+            f"/v1/tickets/{uuid.uuid4()}/events",
+            headers={"Authorization": "Bearer tf_x"},
+            json={"type": "ticket.comment_added", "data": {"body": "x" * 3_000}},
+        )
+    assert response.status_code == 413
+    assert response.json()["limit_bytes"] == 2_048
+    assert response.json()["title"] == "Request body too large"
+
+
+async def test_readyz_reports_a_dead_background_task() -> None:
+    stop = asyncio.Event()
+    tasks = Supervisor(stop, backoff=lambda: Backoff(5, 5))
+
+    async def dies(stop: asyncio.Event) -> None:
+        raise RuntimeError("relay died")
+
+    tasks.spawn("relay", dies, Heartbeat("relay"))
+    await asyncio.sleep(0.01)
+    async with client(create_app(deps(tasks))) as http:
+        ready = await http.get("/readyz")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["checks"] == {"database": True, "broker": True, "relay": False}
+    assert body["tasks"]["relay"]["last_error"] == "RuntimeError: relay died"
+    assert body["tasks"]["relay"]["restarts"] == 1
+    stop.set()
+    await tasks.stop()
