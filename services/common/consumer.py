@@ -111,6 +111,8 @@ class ConsumerLoop:
             try:
                 await self.poll_once(stop)
             except Exception as exc:
+                if stop.is_set():
+                    return
                 if not is_transient(exc) and not _rebalanced(exc):
                     raise
                 await wait_for_either(stop, None, self._polling.failed(exc))

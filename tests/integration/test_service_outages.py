@@ -636,3 +636,33 @@ async def test_the_consumer_keeps_consuming_after_a_broker_outage(
     finally:
         await consumer.stop()
         await pool.close()
+
+
+async def test_a_service_started_while_the_broker_is_down_waits_and_then_serves(
+    private_broker: EmbeddedBroker, infra: Infrastructure, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    url = await ensure_database(infra.database_url, f"outage_{uuid.uuid4().hex[:10]}")
+    settings = EscalationSettings.model_validate(
+        {
+            "DATABASE_URL": url,
+            "KAFKA_BOOTSTRAP_SERVERS": private_broker.bootstrap_servers,
+            "group_id": f"escalation-nobroker-{uuid.uuid4().hex[:6]}",
+            "max_sleep_s": 0.5,
+        }
+    )
+    app = build_escalation(settings, Clock(NOW))
+    await asyncio.to_thread(private_broker.stop)
+    started, stop = asyncio.Event(), asyncio.Event()
+    service = asyncio.create_task(_serve(app, started, stop))
+    try:
+        await asyncio.sleep(2.0)
+        assert not service.done(), "startup gave up while the broker was down"
+        assert not started.is_set()
+        await restart_broker(private_broker, topics_with_dead_letters())
+        await asyncio.wait_for(started.wait(), 60)
+        await eventually(lambda: _status_is(app, 200), 20, "ready once the broker is back")
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 60)
+    assert state_lines(caplog, "Kafka producer") == (1, 1)
