@@ -21,6 +21,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from typer.testing import CliRunner
 
 from services.cli.main import app as cli
+from services.devstack.broker import EmbeddedBroker
 from services.devstack.infrastructure import Infrastructure
 from services.devstack.postgres import EmbeddedPostgres, _bin_dir, _identity, _run_as
 from services.devstack.provisioning import ensure_database, ensure_topics
@@ -774,3 +775,56 @@ async def test_command_consumer_keeps_its_command_through_a_postgres_outage(
     history = await store.history(ticket)
     assert [e.type for e in history][-1] == "ticket.closed_by_timeout"
     await pool.close()
+
+
+async def test_relay_rides_out_a_broker_outage(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    """A private broker (the session's is never stopped) goes away under a running relay:
+    the relay backs off and retries; once a broker is back, every event that was accepted
+    meanwhile is published (the bundled broker keeps no data across restarts, so the topic
+    is created again, as a real cluster would still have it)."""
+    broker = EmbeddedBroker(tmp_path / "broker")
+    bootstrap = await asyncio.to_thread(broker.start)
+    topic = Topic(f"test.broker-outage.{uuid.uuid4().hex[:8]}", 2)
+    await ensure_topics(bootstrap, [topic])
+    store = EventStore(pool)
+    stop = asyncio.Event()
+    kafka = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=2_000)
+    await kafka.start()
+    relay = OutboxRelay(
+        pool, kafka_sender(kafka), topic.name, poll_interval=0.2, backoff=Backoff(0.05, 0.5)
+    )
+    runner = asyncio.create_task(relay.run(stop))
+    try:
+        first = await tickets_with_comments(store, 2, 1)
+
+        def published(count: int) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return relay.stats.published >= count
+
+            return check
+
+        await eventually(published(4), 20, "published before the outage")
+        await asyncio.to_thread(broker.stop)
+        during = await tickets_with_comments(store, 3, 1)
+        relay.wake()
+
+        async def failing() -> bool:
+            return relay.heartbeat.failures >= 2
+
+        await eventually(failing, 30, "the relay retries while the broker is down")
+        assert not runner.done()
+        await asyncio.to_thread(broker.start)
+        await ensure_topics(bootstrap, [topic])
+        await eventually(published(10), 60, "published after the broker is back")
+        assert (await relay.measure_lag()).lag_events == 0
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 15)
+        await kafka.stop()
+    try:
+        seen = await consume(bootstrap, topic.name, lambda s: len({e.id for e in s}) >= 6)
+    finally:
+        await asyncio.to_thread(broker.stop)
+    for ticket_id in during:
+        assert versions(seen, ticket_id) == [1, 2]
+    assert all(e.subject not in {str(t) for t in first} for e in seen)  # a new, empty broker
