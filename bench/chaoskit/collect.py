@@ -199,7 +199,12 @@ def run_replay(stack: DevStack, timeout_s: float) -> dict[str, Any]:
     return result
 
 
-TOPICS = ("ticketflow.ticket-events", "ticketflow.sla-events", "ticketflow.escalations")
+TOPICS = (
+    "ticketflow.ticket-events",
+    "ticketflow.sla-events",
+    "ticketflow.escalations",
+    "ticketflow.sla-state",
+)
 
 
 async def gather(stack: DevStack, replay_timeout_s: float, log: Any) -> Facts:

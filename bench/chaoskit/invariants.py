@@ -376,6 +376,14 @@ class Checker:
         if extra > 0:
             self.add(None, "replay_differences", extra)
         self.total.counts["replay_only_live"] = len(live.get("only_live", []))
+        # The CLI reads the state changelog only up to end_offsets(); a complete read tells
+        # whether it saw every ticket's state.
+        latest: dict[bytes, bytes | None] = {}
+        for record in self.facts.topics.get("ticketflow.sla-state", []):
+            if record.key is not None:
+                latest[record.key] = record.value
+        self.total.counts["sla_state_keys"] = sum(1 for v in latest.values() if v)
+        self.total.counts["replay_live_tickets"] = int(live.get("tickets", 0))
         self.total.counts["replay_tickets"] = int(result.get("tickets", 0))
 
     # --- recovery per fault -----------------------------------------------------------------
@@ -399,6 +407,7 @@ class Checker:
         for fault in self.faults:
             after = next((t for t in signal.get(fault.kind, []) if t > fault.at), None)
             fault.pipeline_s = round(after - fault.at, 3) if after is not None else None
+            fault.extra["pipeline_signal_at"] = after
 
     def run(self) -> None:
         self.accepted_events()
