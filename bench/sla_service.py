@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.kit.event_store import start_event_store  # noqa: E402
 from bench.sla_core import FOLLOW_UPS, OPENINGS, opening_now  # noqa: E402
 from services.devstack.broker import EmbeddedBroker  # noqa: E402
 from services.devstack.processes import free_port, spawn, stop  # noqa: E402
@@ -285,6 +286,7 @@ async def run(quick: bool) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-sla-"))
     broker = EmbeddedBroker(workdir)
     bootstrap = broker.start()
+    postgres, database_url = await start_event_store(workdir)
     processes: list[Any] = []
     try:
         await ensure_topics(bootstrap, topics_with_dead_letters())
@@ -306,7 +308,10 @@ async def run(quick: bool) -> dict[str, Any]:
         service = start_sla(
             workdir,
             bootstrap,
-            extra_env={"TICKETFLOW_SLA_APP_ID": f"bench-sla-{uuid.uuid4().hex[:6]}"},
+            extra_env={
+                "TICKETFLOW_SLA_APP_ID": f"bench-sla-{uuid.uuid4().hex[:6]}",
+                "DATABASE_URL": database_url,
+            },
             wait=False,
         )
         worker, url = service.process, service.url
@@ -342,6 +347,7 @@ async def run(quick: bool) -> dict[str, Any]:
         for process in processes:
             stop(process)
         broker.stop()
+        postgres.stop()
 
     metrics = {
         "events_per_s": round(system_rate),

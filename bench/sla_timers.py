@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.kit.event_store import start_event_store  # noqa: E402
 from bench.sla_core import opening_now  # noqa: E402
 from services.devstack.broker import EmbeddedBroker  # noqa: E402
 from services.devstack.processes import stop  # noqa: E402
@@ -185,13 +186,17 @@ async def run(quick: bool) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-timers-"))
     broker = EmbeddedBroker(workdir)
     bootstrap = broker.start()
+    postgres, database_url = await start_event_store(workdir)
     worker = None
     try:
         await ensure_topics(bootstrap, topics_with_dead_letters())
         service = start_sla(
             workdir,
             bootstrap,
-            extra_env={"TICKETFLOW_SLA_APP_ID": f"bench-timers-{uuid.uuid4().hex[:6]}"},
+            extra_env={
+                "TICKETFLOW_SLA_APP_ID": f"bench-timers-{uuid.uuid4().hex[:6]}",
+                "DATABASE_URL": database_url,
+            },
             wait=False,
         )
         worker, url = service.process, service.url
@@ -228,6 +233,7 @@ async def run(quick: bool) -> dict[str, Any]:
         if worker is not None:
             stop(worker)
         broker.stop()
+        postgres.stop()
 
     log("baseline: the same deadlines as bare asyncio call_at handles ...")
     started = time.time() + 5

@@ -61,7 +61,12 @@ class SlaEvent(BaseModel):
     causation_id: uuid.UUID | None = Field(
         default=None, description="The ticket event that caused it; none for a timer"
     )
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Type-specific details (`due_at`, targets, ...). A breach or warning the "
+        "SLA service fired without the event store's confirmation, past its maximum delay, "
+        "carries `provisional: true`",
+    )
 
     @field_validator("at", "emitted_at")
     @classmethod
