@@ -353,3 +353,22 @@ async def test_a_broker_outage_is_retried_not_raised() -> None:
     publisher.publish = flaky  # type: ignore[method-assign]
     await made.handle_batch([first])
     assert TICKET.encode() in store.data
+
+
+async def test_a_defect_in_one_record_dead_letters_it_and_its_neighbours_are_stored() -> None:
+    made, store, publisher, truth = tracker()
+    good = opened(1)
+    truth.add(good)
+    bad = opened(0)
+    original = made._handle
+
+    def failing(message: RawMessage, batch: Any) -> tuple[str, float | None]:
+        if message.offset == 0:
+            raise RuntimeError("a defect")
+        return original(message, batch)
+
+    made._handle = failing  # type: ignore[method-assign]
+    await made.handle_batch_isolated([bad, good])
+    dead = [r for call in publisher.calls for r in call if r.topic == TICKET_EVENTS.dlq]
+    assert [dict(r.headers)["dlq_source_offset"] for r in dead] == [b"0"]
+    assert state_codec.version_of(store.data[TICKET.encode()]) == 1

@@ -111,7 +111,7 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
     @app.agent(source, name="track-sla")
     async def track(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=within):
-            await tracker.handle_batch([raw_message(event) for event in events])
+            await tracker.handle_batch_isolated([raw_message(event) for event in events])
 
     @app.task
     async def timers() -> None:

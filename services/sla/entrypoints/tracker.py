@@ -166,6 +166,29 @@ class SlaTracker:
 
     # --- ticket events -----------------------------------------------------------------------
 
+    async def handle_batch_isolated(self, messages: list[RawMessage]) -> None:
+        """`handle_batch`, and if it fails on a defect, each message on its own, dead-lettering
+        the ones that still fail: the batch is never handed back half done (Faust would ack
+        and commit it all the same) and one bad record never stops its neighbours."""
+        try:
+            await self.handle_batch(messages)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("a batch of %d failed; processing its records one by one", len(messages))
+        for message in messages:
+            try:
+                await self.handle_batch([message])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception(
+                    "record %s[%d]@%d failed", message.topic, message.partition, message.offset
+                )
+                self.metrics.events.labels("dead_lettered").inc()
+                await self._publish([dead_letter(message, f"{type(exc).__name__}: {exc}", "error")])
+
     async def handle_batch(self, messages: list[RawMessage]) -> None:
         async with self._lock:
             batch = _Batch(self.now())
