@@ -148,7 +148,7 @@ async def chaos(args: argparse.Namespace) -> dict[str, Any]:
     checker: Checker | None = None
     try:
         log(f"starting ticketflow dev in {var_dir}")
-        stack = await asyncio.to_thread(devstack.start, var_dir)
+        stack = devstack.start(var_dir)  # in the main thread (see its parent-death signal)
         run["startup_s"] = round(time.monotonic() - began, 1)
         log(f"stack ready in {run['startup_s']} s")
         load_log, injector = await drive(stack, conf, rng, run)

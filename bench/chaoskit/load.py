@@ -92,6 +92,7 @@ class Load:
         self.log = LoadLog()
         self._gate = asyncio.Semaphore(shape.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._background_account: dict[str, str] = {}
 
     def _budget_left(self) -> bool:
         return len(self.log.requests) < self._shape.max_requests and not self._stop.is_set()
@@ -268,7 +269,6 @@ class Load:
         """Until `wind_down` (or `max_s`): then no new critical ticket, and the rest of the load
         goes on until the last critical ticket's deadline and late answer have passed."""
         shape = self._shape
-        self._background_account: dict[str, str] = {}
         self.log.started_at = time.time()
         hard_end = self.log.started_at + shape.seconds
         tail = shape.lead_s[1] + shape.answer_after_s[1] + 1.0

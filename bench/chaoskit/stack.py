@@ -5,6 +5,7 @@ the services' `/readyz`."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -21,6 +22,12 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "sla", "escalation", "notify")
+
+
+def _die_with_us() -> None:
+    """In the child: SIGTERM it when the harness dies (then it stops its own children)."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class StackError(RuntimeError):
@@ -122,7 +129,10 @@ class DevStack:
 
 
 def start(var_dir: Path, timeout: float = 120) -> DevStack:
-    """Run `ticketflow dev --var-dir VAR` on embedded PostgreSQL and Tansu until it is ready."""
+    """Run `ticketflow dev --var-dir VAR` on embedded PostgreSQL and Tansu until it is ready.
+
+    Call it from the main thread: the child's parent-death signal fires when the thread that
+    spawned it ends."""
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
@@ -137,6 +147,7 @@ def start(var_dir: Path, timeout: float = 120) -> DevStack:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_us,
         )
     finally:
         log.close()

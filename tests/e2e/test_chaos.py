@@ -119,12 +119,13 @@ def _raise(ticket: str, episode: str, name: str) -> dict[str, Any]:
 
 
 def _broken_run() -> tuple[LoadLog, Facts, list[Phase]]:
-    """Four critical tickets and one background ticket, each breaking something:
+    """Critical tickets and one background ticket, each breaking something:
     A (due, kill_sla phase): breached twice under two ids, paged twice, its confirmation lost;
     B (due, control phase): never breached, never paged;
     C (answered in time, kill_sla phase): breached (then retracted) and paged;
     D (due, control phase): breached once (the record delivered twice), mailed twice, one of
-    its events never published; E: a comment answered 201 that the store does not have."""
+    its events never published; E: a comment answered 201 that the store does not have;
+    F, G, H (control phase): see below."""
     phases = [
         Phase(0, 1, "none", T0, T0 + 100),
         Phase(1, 1, "kill_sla", T0 + 100, float("inf")),
@@ -151,6 +152,27 @@ def _broken_run() -> tuple[LoadLog, Facts, list[Phase]]:
         log.critical[ticket] = "answered_in_time" if name == "C" else "unanswered"
     c_answer = deadlines["C"] - timedelta(seconds=2)
     events.append(_stored(tickets["C"], 2, "ticket.responded", c_answer, c_answer))
+    # F logged 30 s after its deadline with its on-time response; G and H answered 1 s before
+    # the deadline, the response committed 0.5 s after it.
+    for name, deadline, logged_late in (
+        ("F", BASE + timedelta(seconds=20), True),
+        ("G", BASE + timedelta(seconds=30), False),
+        ("H", BASE + timedelta(seconds=40), False),
+    ):
+        deadlines[name] = deadline
+        ticket = tickets[name] = _uuid(f"ticket-{name}")
+        log.critical[ticket] = "late_logged" if logged_late else "answered_in_time"
+        logged = deadline + timedelta(seconds=30 if logged_late else -8)
+        answered = deadline - (
+            CRITICAL_TARGET - timedelta(minutes=5) if logged_late else timedelta(seconds=1)
+        )
+        committed = (
+            logged + timedelta(milliseconds=100)
+            if logged_late
+            else deadline + timedelta(milliseconds=500)
+        )
+        events.append(_stored(ticket, 1, "ticket.opened", deadline - CRITICAL_TARGET, logged))
+        events.append(_stored(ticket, 2, "ticket.responded", answered, committed))
     d_comment = _stored(tickets["D"], 2, "ticket.comment_added", BASE, BASE)
     events.append(d_comment)
     events.append(_stored(tickets["E"], 1, "ticket.opened", BASE, BASE))
@@ -180,6 +202,11 @@ def _broken_run() -> tuple[LoadLog, Facts, list[Phase]]:
         _sla("sla.breach_retracted", tickets["C"], c_answer, deadlines["C"] + 2 * late, "c2"),
         _sla("sla.breached", tickets["D"], deadlines["D"], deadlines["D"] + late, "d1"),
         _sla("sla.breached", tickets["D"], deadlines["D"], deadlines["D"] + 3 * late, "d1"),
+        _sla("sla.breached", tickets["F"], deadlines["F"], deadlines["F"] + late, "f1"),
+        _sla("sla.breach_retracted", tickets["F"], deadlines["F"], deadlines["F"] + late, "f2"),
+        _sla("sla.breached", tickets["G"], deadlines["G"], deadlines["G"] + late, "g1"),
+        _sla("sla.breached", tickets["H"], deadlines["H"], deadlines["H"] + late, "h1"),
+        _sla("sla.breach_retracted", tickets["H"], deadlines["H"], deadlines["H"] + late, "h2"),
     ]
     raises = [
         _raise(tickets["A"], "ea", "ra1"),
@@ -236,6 +263,12 @@ def test_the_checks_count_each_broken_invariant_in_the_phase_it_belongs_to() -> 
     assert control["duplicated_breaches"] == 0  # D: one id delivered twice is fine
     assert checker.total.counts["breach_records_redelivered"] == 1
     assert kill["false_breaches"] == 1 and kill["false_breaches_retracted"] == 1  # C
+    # F (logged late, retracted) is false; G (committed late, never retracted) is false;
+    # H (committed late, retracted) is what the store allowed, corrected.
+    assert control["false_breaches"] == 2 and control["false_breaches_retracted"] == 1
+    assert control["false_breaches_late_logged"] == 1
+    assert control["false_breaches_recorded_late_unretracted"] == 1
+    assert control["tickets_recorded_late_breached"] == 2
     assert control["missed_pages"] == 1 and kill["duplicated_pages"] == 1
     assert kill["false_pages"] == 1
     assert kill["emails_missing"] == 1  # A's confirmation
