@@ -113,8 +113,9 @@ class OutboxRelay:
 
     async def drain_once(self) -> int:
         """Publish one batch of unpublished events; return how many outbox rows it read
-        (published, quarantined, or held behind a record of their ticket quarantined now). Raises when the broker or the database failed; then nothing of the
-        batch is marked, and the next pass sends it again."""
+        (published, quarantined, or held behind a record of their ticket quarantined now).
+        Raises when the broker or the database failed; then nothing of the batch is marked,
+        and the next pass sends it again."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(PENDING, self._batch_size)
             if not rows:
