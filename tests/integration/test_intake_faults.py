@@ -828,3 +828,44 @@ async def test_relay_rides_out_a_broker_outage(pool: asyncpg.Pool, tmp_path: Pat
     for ticket_id in during:
         assert versions(seen, ticket_id) == [1, 2]
     assert all(e.subject not in {str(t) for t in first} for e in seen)  # a new, empty broker
+
+
+async def test_intake_started_while_postgres_is_down_waits_for_it(
+    private_pg: StoppablePostgres, infra: Infrastructure
+) -> None:
+    """A pod that starts during an outage waits for the database (retrying with backoff)
+    instead of crash-looping, then migrates and serves."""
+    bootstrap = infra.kafka_bootstrap_servers
+    await ensure_topics(bootstrap, [TICKET_EVENTS, TICKET_COMMANDS])
+    url = await ensure_database(private_pg.server.url, "intake_late")
+    await asyncio.to_thread(private_pg.stop_immediate)
+    settings = IntakeSettings(
+        database_url=url,
+        kafka_bootstrap_servers=bootstrap,
+        environment="test",
+        commands_enabled=False,
+        backoff_max_seconds=0.5,
+    )
+    app = build_app(settings)
+    started = asyncio.Event()
+    finish = asyncio.Event()
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            started.set()
+            await finish.wait()
+
+    server = asyncio.create_task(serve())
+    try:
+        await asyncio.sleep(2.0)
+        assert not started.is_set() and not server.done()  # waiting, not dead
+        await asyncio.to_thread(private_pg.start)
+        await asyncio.wait_for(started.wait(), 30)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+            ready = await http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert set(ready.json()["checks"]) == {"database", "broker", "notifier", "relay"}
+    finally:
+        finish.set()
+        await asyncio.wait_for(server, 30)
