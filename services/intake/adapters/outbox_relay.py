@@ -18,7 +18,9 @@
   that cannot be encoded) is quarantined (`quarantine.py`): its neighbours in the batch are
   published, and its ticket's later events stay in the outbox until the entry is retried or
   dropped. A refusal that comes back on the delivery future (from the broker, for a whole
-  producer batch) is tried again one record at a time, so only the refused record is blamed.
+  producer batch) is tried again one record at a time, so only the refused record is blamed;
+  a later event of its ticket that went out in another, accepted producer batch is already on
+  the topic then, and consumers see the gap in `ce_sequence` (filled from the event store).
 """
 
 from __future__ import annotations
