@@ -104,9 +104,12 @@ class Truth:
         self._check()
         return {ticket: events[-1].sequence for ticket, events in self.events.items()}
 
-    async def history(self, ticket: str, after: int) -> list[Incoming]:
+    async def histories(self, after: Mapping[str, int]) -> Mapping[str, list[Incoming]]:
         self._check()
-        return [e for e in self.events.get(ticket, []) if e.sequence > after]
+        return {
+            ticket: [e for e in self.events.get(ticket, []) if e.sequence > version]
+            for ticket, version in after.items()
+        }
 
 
 def tracker(max_delay_s: float = 120.0) -> tuple[SlaTracker, Store, Publisher, Truth]:

@@ -12,14 +12,15 @@
   a session hidden from this role makes the horizon unknown (None), which holds breaches back
   rather than faking them.
 - `versions(tickets)`: each ticket's latest version and the store time of that version.
-- `history(ticket, after)`: the ticket's events after a version, as the worker reads them.
+- `histories(after)`: tickets' events after a version each, as the worker reads them, in one
+  query (gap repairs, lagging tickets at a timer, reconciliation).
 - `all_versions()`: every ticket's latest version, for the reconciliation on assignment.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +49,11 @@ SELECT ticket_id, max(version) AS version, max(recorded_at) AS recorded_at
 FROM events WHERE ticket_id = ANY($1::uuid[]) GROUP BY ticket_id
 """
 ALL_VERSIONS = "SELECT ticket_id, max(version) AS version FROM events GROUP BY ticket_id"
-HISTORY = """
-SELECT event_id, type, occurred_at, version, recorded_at, envelope
-FROM events WHERE ticket_id = $1::uuid AND version > $2 ORDER BY version
+HISTORIES = """
+SELECT e.ticket_id, e.event_id, e.type, e.occurred_at, e.version, e.recorded_at, e.envelope
+FROM unnest($1::uuid[], $2::int[]) AS w(ticket_id, after)
+JOIN events e ON e.ticket_id = w.ticket_id AND e.version > w.after
+ORDER BY e.ticket_id, e.version
 """
 CURRENT_SCHEMA = {kind: spec.schema_version for kind, spec in EVENT_TYPES.items()}
 
@@ -111,10 +114,19 @@ class EventStoreTruth:
             rows = await conn.fetch(ALL_VERSIONS)
         return {str(row["ticket_id"]): row["version"] for row in rows}
 
-    async def history(self, ticket: str, after: int) -> list[Incoming]:
+    async def histories(self, after: Mapping[str, int]) -> dict[str, list[Incoming]]:
+        """`history` of many tickets in one query: ticket -> its events after the version."""
+        if not after:
+            return {}
         pool = await self._connected()
-        rows = await pool.fetch(HISTORY, uuid.UUID(ticket), after)
-        return [_incoming(row) for row in rows]
+        tickets = list(after)
+        rows = await pool.fetch(
+            HISTORIES, [uuid.UUID(ticket) for ticket in tickets], [after[t] for t in tickets]
+        )
+        found: dict[str, list[Incoming]] = {ticket: [] for ticket in tickets}
+        for row in rows:
+            found[str(row["ticket_id"])].append(_incoming(row))
+        return found
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -60,6 +60,7 @@ TIMER_BATCH = 200
 DECODED_CACHE = 10_000
 BLOCKED_RECHECK_S = 0.05
 IDLE_RECHECK_S = 1.0
+RECONCILE_CHUNK = 500
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 5.0
 EFFECT_TOPICS = (SLA_EVENTS.name, TICKET_COMMANDS.name)
@@ -109,7 +110,7 @@ class Truth(Protocol):
     async def horizon(self) -> float | None: ...
     async def versions(self, tickets: Iterable[str]) -> Mapping[str, StoredVersionLike]: ...
     async def all_versions(self) -> Mapping[str, int]: ...
-    async def history(self, ticket: str, after: int) -> list[Incoming]: ...
+    async def histories(self, after: Mapping[str, int]) -> Mapping[str, list[Incoming]]: ...
 
 
 @dataclass
@@ -197,8 +198,9 @@ class SlaTracker:
                 outcome, recorded_at = self._handle(message, batch)
                 self.metrics.events.labels(outcome).inc()
                 seen.append((message, recorded_at))
-            for key in [key for key in batch.changed if batch.changed[key].held]:
-                await self._repair(key, batch, "gap")
+            gapped = [key for key, tracked in batch.changed.items() if tracked.held]
+            if gapped:
+                await self._repair_many(gapped, batch, "gap")
             await self._commit(batch)
             for message, recorded_at in seen:
                 progress = self.progress.setdefault(message.partition, PartitionProgress())
@@ -252,25 +254,42 @@ class SlaTracker:
     # --- repair from the event store ---------------------------------------------------------
 
     async def _repair(self, key: bytes, batch: _Batch, reason: str) -> bool:
-        """Bring one ticket up to the store's version; False when the store cannot be read
-        (the ticket is repaired on a later turn: its events are kept, never dropped)."""
-        ticket = key.decode()
-        tracked = batch.changed.get(key) or self._load(key)
-        after = tracked.version if tracked is not None else 0
+        return await self._repair_many([key], batch, reason)
+
+    async def _repair_many(self, keys: list[bytes], batch: _Batch, reason: str) -> bool:
+        """Bring tickets up to the store's version (one query); False when the store cannot be
+        read (they are repaired on a later turn: their events are kept, never dropped)."""
+        current = {key: batch.changed.get(key) or self._load(key) for key in keys}
+        after = {key.decode(): (t.version if t is not None else 0) for key, t in current.items()}
         try:
-            history = await self.truth.history(ticket, after)
+            histories = await self.truth.histories(after)
         except Exception as exc:
-            self._gaps.add(key)
+            self._gaps.update(keys)
             self._failed("event store", exc)
             return False
         self._recovered("event store")
-        self._gaps.discard(key)
+        self._gaps.difference_update(keys)
+        repaired = 0
+        for key, tracked in current.items():
+            history = histories.get(key.decode(), [])
+            repaired += self._fold_history(key, tracked, history, batch)
+        if repaired:
+            self.metrics.repairs.labels(reason).inc(repaired)
+            log.info("%d tickets repaired from the event store (%s)", repaired, reason)
+        return True
+
+    def _fold_history(
+        self, key: bytes, tracked: Tracked | None, history: list[Incoming], batch: _Batch
+    ) -> bool:
+        """Fold stored events into a ticket's state; True when it changed."""
+        ticket = key.decode()
         partition = tracked.partition if tracked else partition_of(key, self.partitions)
+        changed = False
         for event in history:
             policy = self.policies.get(event.policy)
             if policy is None:
                 log.error("ticket %s: policy %s is not loaded; not repaired", ticket, event.policy)
-                return True
+                break
             try:
                 applied = apply_event(tracked, event, ticket, partition, policy)
             except ProcessingError as exc:
@@ -278,25 +297,16 @@ class SlaTracker:
                 continue
             if applied.outcome == "duplicate":
                 continue
-            tracked = applied.tracked
+            tracked, changed = applied.tracked, True
             batch.changed[key] = tracked
             batch.out.extend(self._records(applied, batch.emitted_at))
-        if history:
-            self.metrics.repairs.labels(reason).inc()
-            log.info(
-                "ticket %s: repaired from the event store, version %d -> %d (%s)",
-                ticket,
-                after,
-                tracked.version if tracked is not None else 0,
-                reason,
-            )
         if tracked is not None and tracked.held:
             # Held events the store does not have (forged or from another store) are dropped.
             log.error(
                 "ticket %s: %d held events are not in the event store", ticket, len(tracked.held)
             )
             batch.changed[key] = replace(tracked, held=())
-        return True
+        return changed
 
     async def repair_gaps(self) -> None:
         """Retry the repairs the store could not serve before (called by the timer loop)."""
@@ -304,9 +314,7 @@ class SlaTracker:
             return
         async with self._lock:
             batch = _Batch(self.now())
-            for key in list(self._gaps):
-                if not await self._repair(key, batch, "gap"):
-                    break
+            await self._repair_many(list(self._gaps), batch, "gap")
             await self._commit(batch)
 
     # --- writing effects ---------------------------------------------------------------------
@@ -466,14 +474,16 @@ class SlaTracker:
             horizon, versions = await self._ask_store([key.decode() for key, _, _ in due])
             batch = _Batch(now)
             blocked = 0
+            lagging: list[bytes] = []
             for key, partition, at in due:
                 stored = versions.get(key.decode()) if versions is not None else None
                 tracked = self._load(key)
                 if tracked is None:
                     continue
                 if stored is not None and stored.version > tracked.version:
-                    # Events of this ticket not processed yet (lag, or lost): from the store.
-                    await self._repair(key, batch, "lagging")
+                    # Events of this ticket not processed yet (lag, or lost): from the store,
+                    # then decided again on the next turn.
+                    lagging.append(key)
                     self.timers.schedule(key, partition, at)
                     blocked += 1
                     continue
@@ -504,6 +514,8 @@ class SlaTracker:
                 batch.changed[key] = applied.tracked
                 batch.out.extend(self._records(applied, now, provisional=provisional))
                 self._observe_lateness(applied, now)
+            if lagging:
+                await self._repair_many(lagging, batch, "lagging")
             await self._commit(batch)
         return blocked
 
@@ -575,20 +587,26 @@ class SlaTracker:
             self._recovered("event store")
             break
         scanned = time.monotonic() - started
-        async with self._lock:
-            assigned = set(self.assigned)
-            behind = []
-            for ticket, version in stored.items():
-                key = ticket.encode()
-                if partition_of(key, self.partitions) not in assigned:
-                    continue
-                raw = self.store.get(key)
-                if raw is None or state_codec.version_of(raw) < version:
+        assigned = set(self.assigned)
+        behind = []
+        get = self.store.get
+        for ticket, version in stored.items():
+            key = ticket.encode()
+            raw = get(key)
+            if raw is None:  # the local table holds only assigned partitions' tickets
+                if partition_of(key, self.partitions) in assigned:
                     behind.append(key)
-            batch = _Batch(self.now())
-            for key in behind:
-                await self._repair(key, batch, "reconciliation")
-            await self._commit(batch)
+            elif state_codec.version_of(raw) < version:
+                behind.append(key)
+        for first in range(0, len(behind), RECONCILE_CHUNK):
+            # Chunks under the lock: ticket events and timers get in between.
+            async with self._lock:
+                batch = _Batch(self.now())
+                chunk = behind[first : first + RECONCILE_CHUNK]
+                while not await self._repair_many(chunk, batch, "reconciliation"):
+                    await asyncio.sleep(RETRY_MAX_S)
+                self._gaps.difference_update(chunk)
+                await self._commit(batch)
         self.last_reconciliation = {
             "tickets": len(stored),
             "repaired": len(behind),
