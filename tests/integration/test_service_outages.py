@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -618,19 +621,36 @@ async def test_the_consumer_keeps_consuming_after_a_broker_outage(
     await consumer.start()
     try:
         async with producer_of(bootstrap) as producer:
-            escalator = Escalator(pool, policies_by_ref(), Clock(NOW))
-            loop = ConsumerLoop(
-                "escalation", consumer, producer, EscalationConsumer(escalator).handle
-            )
+            handle = EscalationConsumer(Escalator(pool, policies_by_ref(), Clock(NOW))).handle
+            gate, holding = asyncio.Event(), asyncio.Event()
+
+            async def gated(message: Any) -> str:
+                """Holds the sixth ticket's record, so the broker stops mid-batch."""
+                if message.key == tickets[5].encode() and not gate.is_set():
+                    holding.set()
+                    await gate.wait()
+                return await handle(message)
+
+            loop = ConsumerLoop("escalation", consumer, producer, gated)
             async with supervised(loop.run, "consumer under test") as task:
                 for ticket in tickets[:5]:
                     await _send_breach(producer, ticket)
                 await eventually(lambda: _raised(pool, tickets, 5), 60, "first 5 raised")
-                await asyncio.to_thread(private_broker.stop)
-                await asyncio.sleep(2.0)
-                await restart_broker(private_broker, topics)
                 for ticket in tickets[5:]:
                     await _send_breach(producer, ticket)
+                await asyncio.wait_for(holding.wait(), 30)
+                # Frozen rather than restarted: a memory-only broker would come back empty,
+                # its offsets starting again at 0, which a real Kafka cluster never does.
+                # The batch's commit waits out the freeze inside aiokafka; the commit and
+                # fetch errors that aiokafka does raise are retried by the loop (unit test
+                # test_the_consumer_loop_retries_database_and_broker_errors_and_keeps_going).
+                assert private_broker.pid is not None
+                os.kill(private_broker.pid, signal.SIGSTOP)
+                try:
+                    gate.set()
+                    await asyncio.sleep(8.0)
+                finally:
+                    os.kill(private_broker.pid, signal.SIGCONT)
                 await eventually(lambda: _raised(pool, tickets, 10), 90, "all 10 raised")
                 assert task.restarts == 0
     finally:
