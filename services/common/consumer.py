@@ -117,8 +117,7 @@ class ConsumerLoop:
                     raise
                 await wait_for_either(stop, None, self._polling.failed(exc))
                 continue
-            self._polling.succeeded()
-            health.beat()
+            self._polling.succeeded()  # and a heartbeat
 
     async def poll_once(self, stop: asyncio.Event) -> int:
         """Fetch a batch, handle each message, commit (also what a failed commit left

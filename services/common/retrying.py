@@ -62,7 +62,8 @@ class Outage:
         return delay
 
     def succeeded(self) -> None:
-        """The work went through: end the episode, if there was one."""
+        """The work went through: a heartbeat of the running task, and the end of the
+        episode if there was one."""
         task = health.current()
         if task is not None:
             task.recovered()

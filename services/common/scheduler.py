@@ -41,7 +41,7 @@ class DueLoop:
     async def run_once(self) -> datetime | None:
         """Do everything due now; return when the next row is due."""
         while await self._run_due(self._clock()) > 0:
-            pass
+            health.beat()
         self.passes += 1
         return await self._next_due()
 
@@ -54,8 +54,7 @@ class DueLoop:
             except Exception as exc:  # keep the loop alive: the next pass retries
                 await wait_for_either(stop, None, outage.failed(exc))
                 continue
-            outage.succeeded()
-            health.beat()
+            outage.succeeded()  # and a heartbeat
             timeout = self._max_sleep
             if upcoming is not None:
                 timeout = min(max((upcoming - self._clock()).total_seconds(), 0.0), timeout)
