@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from typer.testing import CliRunner
 
 from services.cli.main import app as cli
@@ -790,9 +790,17 @@ async def test_relay_rides_out_a_broker_outage(pool: asyncpg.Pool, tmp_path: Pat
     stop = asyncio.Event()
     kafka = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=2_000)
     await kafka.start()
-    relay = OutboxRelay(
-        pool, kafka_sender(kafka), topic.name, poll_interval=0.2, backoff=Backoff(0.05, 0.5)
-    )
+    real_send = kafka_sender(kafka)
+    topic_missing = False
+
+    async def send(topic: str, key: bytes, value: bytes, headers: list[Any]) -> Any:
+        # Between the restart and re-creating the topic the fresh in-memory broker does not
+        # have it yet (a real cluster would); to the relay that is still "broker unavailable".
+        if topic_missing:
+            raise KafkaConnectionError("the restarted broker has no topics yet")
+        return await real_send(topic, key, value, headers)
+
+    relay = OutboxRelay(pool, send, topic.name, poll_interval=0.2, backoff=Backoff(0.05, 0.5))
     runner = asyncio.create_task(relay.run(stop))
     try:
         first = await tickets_with_comments(store, 2, 1)
@@ -813,8 +821,10 @@ async def test_relay_rides_out_a_broker_outage(pool: asyncpg.Pool, tmp_path: Pat
 
         await eventually(failing, 30, "the relay retries while the broker is down")
         assert not runner.done()
+        topic_missing = True
         await asyncio.to_thread(broker.start)
         await ensure_topics(bootstrap, [topic])
+        topic_missing = False
         await eventually(published(10), 60, "published after the broker is back")
         assert (await relay.measure_lag()).lag_events == 0
     finally:
