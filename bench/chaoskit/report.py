@@ -89,6 +89,7 @@ def build(
                 **{name: tally.counts.get(name, 0) for name in COUNTERS},
                 **{k: v for k, v in tally.counts.items() if k not in COUNTERS},
                 **_lateness(tally),
+                "examples": {k: v[:3] for k, v in tally.examples.items()},
                 "ready_s": _spread([f.ready_s for f in mine]),
                 "pipeline_s": _spread([f.pipeline_s for f in mine]),
             }

@@ -85,7 +85,13 @@ async def read_topic(
                 complete = True
                 break
         highwaters = {tp.partition: consumer.highwater(tp) for tp in tps}
+        # What ListOffsets says, for comparison only (a reader trusting it stops here).
+        ends = await consumer.end_offsets(tps)
+        end_offsets = {tp.partition: int(ends[tp]) for tp in tps}
+        beyond = sum(1 for r in records if r.offset >= end_offsets[r.partition])
         return records, {
+            "end_offsets_total": sum(end_offsets.values()),
+            "records_past_end_offsets": beyond,
             "partitions": len(tps),
             "records": len(records),
             "complete": complete,
