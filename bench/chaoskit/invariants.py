@@ -362,9 +362,10 @@ class Checker:
             if mailed[nid] == 0:
                 self.add(phase, "emails_missing", example={"notification": nid, "ticket": ticket})
             elif mailed[nid] > 1:
-                # A second copy is the fault of whatever was happening when it was sent.
+                # A copy sent again is the fault of what happened after the first one was
+                # sent (and before it was recorded as sent): attribute it to that phase.
                 arrived = sorted(copies[nid], key=lambda m: m.received_at or 0.0)
-                when = arrived[1].received_at
+                when = arrived[0].received_at
                 self.add(
                     phase_of(self.phases, when) if when is not None else phase,
                     "emails_duplicated",
