@@ -32,10 +32,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import orjson
 
@@ -54,6 +54,7 @@ from shared.policy import Policy
 from shared.topics import SLA_EVENTS, TICKET_COMMANDS, TICKET_EVENTS
 
 log = logging.getLogger("ticketflow.sla")
+T = TypeVar("T")
 
 # Timers fired per turn: small, so ticket events waiting for the lock get in between.
 TIMER_BATCH = 200
@@ -363,19 +364,24 @@ class SlaTracker:
     async def _publish(self, records: list[OutRecord]) -> None:
         """Publish, retrying with backoff until the broker acknowledges (never gives up: the
         offsets of these events must not be committed before their effects are out)."""
+        await self._until_done("broker", lambda: self.publisher.publish(records))
+
+    async def _until_done(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run `attempt` until it succeeds, backing off between failures; one log line when
+        `what` becomes unavailable and one when it is back."""
         delay = RETRY_FIRST_S
         while True:
             try:
-                await self.publisher.publish(records)
+                result = await attempt()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._failed("broker", exc)
+                self._failed(what, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
-            self._recovered("broker")
-            return
+            self._recovered(what)
+            return result
 
     def _failed(self, what: str, exc: BaseException) -> None:
         if what not in self._failing:
@@ -572,20 +578,8 @@ class SlaTracker:
         the ones behind it (a changelog write lost in a crash, a recovery cut short). Retries
         until the store answers; the worker is ready meanwhile (timers check the store anyway).
         """
-        delay = RETRY_FIRST_S
-        while True:
-            started = time.monotonic()
-            try:
-                stored = await self.truth.all_versions()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._failed("event store", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
-                continue
-            self._recovered("event store")
-            break
+        started = time.monotonic()  # waits for an unavailable store count in both figures
+        stored = await self._until_done("event store", self.truth.all_versions)
         scanned = time.monotonic() - started
         assigned = set(self.assigned)
         behind = []
