@@ -17,6 +17,7 @@ from services.common.problems import Problem
 from services.intake.adapters.backoff import Backoff
 from services.intake.adapters.heartbeat import Heartbeat
 from services.intake.adapters.outage import database_unavailable
+from services.intake.adapters.outbox_relay import RelayStats
 from services.intake.adapters.produce_errors import refuses_record
 from services.intake.entrypoints import schemas
 from services.intake.entrypoints.api import create_app
@@ -229,5 +230,42 @@ async def test_readyz_reports_a_dead_background_task() -> None:
     assert body["checks"] == {"database": True, "broker": True, "relay": False}
     assert body["tasks"]["relay"]["last_error"] == "RuntimeError: relay died"
     assert body["tasks"]["relay"]["restarts"] == 1
+    stop.set()
+    await tasks.stop()
+
+
+class QuarantiningRelay:
+    def __init__(self) -> None:
+        self.stats = RelayStats(quarantined=0, quarantine_open=0, held_events=0)
+
+    async def measure_lag(self) -> RelayStats:
+        return self.stats
+
+
+class CountingStore:
+    append_statements = 0
+
+
+async def test_metrics_count_quarantined_records_and_task_health() -> None:
+    stop = asyncio.Event()
+    tasks = Supervisor(stop)
+
+    async def works(stop: asyncio.Event) -> None:
+        await stop.wait()
+
+    tasks.spawn("relay", works, Heartbeat("relay"))
+    relay = QuarantiningRelay()
+    wired = deps(tasks)
+    wired.relay = relay  # type: ignore[assignment]
+    wired.store = CountingStore()  # type: ignore[assignment]
+    async with client(create_app(wired)) as http:
+        relay.stats = RelayStats(quarantined=2, quarantine_open=1, held_events=3)
+        await http.get("/metrics")
+        relay.stats = RelayStats(quarantined=3, quarantine_open=2, held_events=4)
+        text = (await http.get("/metrics")).text
+    assert "ticketflow_outbox_quarantined_total 3.0" in text
+    assert "ticketflow_outbox_quarantine_open 2.0" in text
+    assert "ticketflow_outbox_held_events 4.0" in text
+    assert 'ticketflow_intake_task_healthy{task="relay"} 1.0' in text
     stop.set()
     await tasks.stop()
