@@ -259,7 +259,10 @@ class Checker:
                 if at is not None and abs(at - ticket.deadline) > timedelta(milliseconds=1):
                     self.add(phase, "wrong_deadline_breaches", example={**where, "at": str(at)})
                 if emitted is not None:
-                    late = (emitted - ticket.deadline).total_seconds() * 1000
+                    # From when the breach was knowable: the deadline, or the ticket's logging
+                    # when it was logged after its deadline had passed.
+                    knowable = max(ticket.deadline, ticket.opened_recorded_at or ticket.deadline)
+                    late = (emitted - knowable).total_seconds() * 1000
                     self.by_kind[self._kind(phase)].lateness_ms.append(late)
                     self.total.lateness_ms.append(late)
                     if late > LATE_MS:
@@ -349,6 +352,7 @@ class Checker:
             if row.get("channel") == "email" and row["id"] not in expected:
                 expected[row["id"]] = str(row.get("ticket_id"))
                 logged_only += 1
+        attempts = {str(row["id"]): row.get("attempts") for row in self.facts.notifications}
         mailed: Counter[str] = Counter()
         copies: dict[str, list[Any]] = defaultdict(list)
         for mail in self.facts.mails:
@@ -373,6 +377,7 @@ class Checker:
                     example={
                         "notification": nid,
                         "ticket": ticket,
+                        "attempts_logged": attempts.get(nid),
                         "subject": arrived[0].subject,
                         "received_at": [m.received_at for m in arrived],
                         "files": [Path(m.file).name for m in arrived],

@@ -286,7 +286,15 @@ def test_the_report_fails_a_broken_run_and_names_what_broke() -> None:
     result = build(checker, log, [fault], {"mode": "test"}, {"stack_died": False})
     assert result["bench"] == "chaos" and result["baselines"] == {} and result["ratios"] == {}
     assert result["metrics"]["passed"] is False
-    assert set(result["violations"]) == set(MUST_BE_ZERO)
+    assert result["metrics"]["must_show_passed"] is False
+    assert set(result["violations"]) == {
+        *MUST_BE_ZERO,
+        "missed_pages",
+        "duplicated_pages",
+        "false_pages",
+        "emails_missing",
+        "emails_duplicated",
+    }
     assert result["per_fault"]["kill_sla"]["faults"] == 1
     assert result["per_fault"]["kill_sla"]["ready_s"]["max"] == 7.5
     assert result["per_fault"]["kill_sla"]["false_breaches"] == 1
