@@ -112,7 +112,7 @@ class Truth:
         }
 
 
-def tracker(max_delay_s: float = 120.0) -> tuple[SlaTracker, Store, Publisher, Truth]:
+def tracker(max_delay_s: float = 7200.0) -> tuple[SlaTracker, Store, Publisher, Truth]:
     store = Store()
     publisher = Publisher(store)
     truth = Truth()
@@ -236,8 +236,10 @@ async def test_a_breach_waits_for_the_store_horizon_then_fires_stamped_with_the_
     assert any(e["type"] == "sla.warning" for e in sla_events(publisher))
     assert await made.fire_due_timers() >= 1
     assert not breaches(publisher)
-    # The horizon passes the deadline: the breach fires, stamped with the deadline.
-    truth.horizon_at = NOW.timestamp()
+    # The horizon passes the deadline: at the recheck the breach fires, stamped with the
+    # deadline.
+    clock[0] = NOW + timedelta(seconds=0.1)
+    truth.horizon_at = clock[0].timestamp()
     assert await made.fire_due_timers() == 0
     breach = breaches(publisher)[0]
     assert breach["at"] == "2026-11-17T14:30:00Z"
@@ -306,20 +308,67 @@ async def test_reconciliation_rebuilds_tickets_whose_state_was_lost() -> None:
 
 
 async def test_a_store_outage_delays_the_breach_then_fires_it_provisionally() -> None:
-    made, _, publisher, truth = tracker(max_delay_s=60)
+    # The warning fell due 2,700 s before NOW, the breach 1,800 s: the bound is 2,730 s.
+    made, _, publisher, truth = tracker(max_delay_s=2730)
     first = opened(0)
     truth.add(first)
     await made.handle_batch([first])
     truth.down = True
     publisher.calls.clear()
-    assert await made.fire_due_timers() >= 1
-    clock[0] = NOW + timedelta(seconds=30)
-    assert await made.fire_due_timers() >= 1
+    assert await made.fire_due_timers() == 1
+    assert not sla_events(publisher)
+    clock[0] = NOW + timedelta(seconds=31)  # the warning is past the bound, the breach not
+    await made.fire_due_timers()
+    (warning,) = sla_events(publisher)
+    assert warning["type"] == "sla.warning" and warning["data"]["provisional"] is True
+    clock[0] = NOW + timedelta(seconds=90)
+    assert await made.fire_due_timers() == 1
     assert not breaches(publisher)
-    clock[0] = NOW + timedelta(seconds=61)  # held back past the bound
+    clock[0] = NOW + timedelta(seconds=931)
     await made.fire_due_timers()
     (breach,) = breaches(publisher)
     assert breach["data"]["provisional"] is True
+    assert breach["at"] == "2026-11-17T14:30:00Z"
+
+
+async def test_many_blocked_timers_do_not_hide_the_ones_behind_them() -> None:
+    made, store, publisher, truth = tracker(max_delay_s=7200)
+    keys = []
+    for index in range(250):
+        ticket = f"00000000-0000-0000-0000-{index:012d}"
+        at = NOW - timedelta(minutes=90)
+        record = to_kafka(
+            Envelope(
+                type="ticket.opened",
+                source="test",
+                subject=ticket,
+                time=at,
+                recorded_at=at,
+                sequence=1,
+                account="acme",
+                policy="voximplant@1",
+                data={"channel": "web", "priority": "sev1", "plan": "gold"},
+            )
+        )
+        partition = partition_of(record.key, TICKET_EVENTS.partitions)
+        raw = RawMessage(
+            TICKET_EVENTS.name, partition, index, record.key, record.value, list(record.headers)
+        )
+        if index >= 50:
+            truth.add(raw)  # the first 50 in heap order are unknown to the store: they wait
+        keys.append((raw, partition))
+    made.state_recovered(range(TICKET_EVENTS.partitions))
+    await made.handle_batch([raw for raw, _ in keys])
+    truth.horizon_at = (NOW - timedelta(hours=2)).timestamp()  # a writer stuck for 2 h
+    for _ in range(3):
+        await made.fire_due_timers()
+        clock[0] += timedelta(seconds=0.1)
+    truth.horizon_at = clock[0].timestamp()
+    for _ in range(4):
+        await made.fire_due_timers()
+        clock[0] += timedelta(seconds=0.1)
+    warned = {e["ticket_id"] for e in sla_events(publisher) if e["type"] == "sla.warning"}
+    assert len(warned) == 200  # all that the store knows, though 250 were due
 
 
 async def test_a_poison_sequence_goes_to_the_dlq_and_its_neighbour_is_stored() -> None:

@@ -2,15 +2,15 @@
 
 - `horizon()`: an instant H such that every ticket event recorded before H is already
   committed and visible. It is the earlier of the database clock and the start of every
-  transaction still open in the database (an event's `recorded_at` is `clock_timestamp()`
-  inside its transaction, so it is never earlier than its transaction's start). The open
-  transactions are read first and the tickets afterwards, in a later statement, so a
-  transaction that commits in between is visible to the second read; one that starts after
-  the first read records its events after H. Only transactions that have written count
-  (a long read-only one, such as a replay, holds nothing back). Seeing other sessions'
-  `xact_start` needs the same role as intake's writers or `pg_read_all_stats` (`pg_monitor`);
-  a session hidden from this role makes the horizon unknown (None), which holds breaches back
-  rather than faking them.
+  transaction still open in the database that may commit an event (an event's `recorded_at`
+  is `clock_timestamp()` inside its transaction, so it is never earlier than its
+  transaction's start; see HORIZON for which sessions count). The open transactions are read
+  first and the tickets afterwards, in a later statement, so a transaction that commits in
+  between is visible to the second read; one that starts after the first read records its
+  events after H. A long read-only transaction (a replay) holds nothing back beyond its
+  current statement. Seeing other sessions' `xact_start` needs the same role as intake's
+  writers or `pg_read_all_stats` (`pg_monitor`); a session hidden from this role makes the
+  horizon unknown (None), which holds breaches back rather than faking them.
 - `versions(tickets)`: each ticket's latest version and the store time of that version.
 - `histories(after)`: tickets' events after a version each, as the worker reads them, in one
   query (gap repairs, lagging tickets at a timer, reconciliation).
@@ -30,20 +30,25 @@ import orjson
 from services.sla.domain.tracked import Incoming
 from shared.events.types import EVENT_TYPES, upcast_data
 
-# Open transactions that have written (an xid): one that has not written yet records its
-# events with a later clock_timestamp(). A session whose state is hidden from this role
-# could be a writer: the horizon is then unknown.
+# What may still commit an event recorded before now: a transaction that has written (an xid)
+# may commit events stamped from its start on; a statement running without an xid yet may be
+# about to write one stamped from the statement's start on (clock_timestamp() is read before
+# PostgreSQL assigns the xid). Anything else records later than `statement_timestamp()`,
+# which is read before the scan. A session hidden from this role (no pg_read_all_stats) could
+# be a writer: the horizon is then unknown. On a standby the primary's writers are not seen
+# at all: unknown too. This worker's own sessions (application_name) only read.
 HORIZON = """
-SELECT clock_timestamp() AS now,
-       min(xact_start) FILTER (WHERE backend_xid IS NOT NULL) AS oldest,
+SELECT statement_timestamp() AS now,
+       pg_is_in_recovery() AS replica,
+       min(CASE WHEN backend_xid IS NOT NULL THEN xact_start
+                WHEN state = 'active' THEN query_start END) AS oldest,
        coalesce(bool_or(state IS NULL), false) AS hidden
 FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()
-  AND backend_type = 'client backend'
+  AND (backend_type IS NULL OR backend_type = 'client backend')
+  AND application_name IS DISTINCT FROM $1
 """
-# A writer reads clock_timestamp() for `recorded_at` a few microseconds before PostgreSQL
-# assigns its xid: the horizon stays this far behind the clock to cover that window.
-CLOCK_MARGIN_S = 0.005
+APPLICATION_NAME = "ticketflow-sla-truth"
 VERSIONS = """
 SELECT ticket_id, max(version) AS version, max(recorded_at) AS recorded_at
 FROM events WHERE ticket_id = ANY($1::uuid[]) GROUP BY ticket_id
@@ -80,7 +85,10 @@ class EventStoreTruth:
                 min_size=1,
                 max_size=self._pool_size,
                 command_timeout=10,
-                server_settings={"default_transaction_read_only": "on"},
+                server_settings={
+                    "default_transaction_read_only": "on",
+                    "application_name": APPLICATION_NAME,
+                },
             )
             assert pool is not None
             self._pool = pool
@@ -89,11 +97,11 @@ class EventStoreTruth:
     async def horizon(self) -> float | None:
         pool = await self._connected()
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(HORIZON)
+            row = await conn.fetchrow(HORIZON, APPLICATION_NAME)
         assert row is not None
-        if row["hidden"]:
+        if row["hidden"] or row["replica"]:
             return None
-        now: float = row["now"].timestamp() - CLOCK_MARGIN_S
+        now: float = row["now"].timestamp()
         oldest = row["oldest"]
         return now if oldest is None else min(now, float(oldest.timestamp()))
 

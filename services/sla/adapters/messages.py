@@ -8,6 +8,7 @@ Anything malformed raises DecodeError and goes to the dead-letter topic.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,6 +86,10 @@ def decode_message(message: RawMessage) -> tuple[bytes, Incoming]:
         raise DecodeError(f"unknown event type {kind!r}")
     if message.key.decode(errors="replace") != attrs["subject"]:
         raise DecodeError("record key does not match ce_subject")
+    try:
+        uuid.UUID(attrs["subject"])
+    except ValueError as exc:
+        raise DecodeError(f"ce_subject must be a ticket id (UUID): {attrs['subject']!r}") from exc
     if not POLICY_REF.match(attrs["policy"]):
         raise DecodeError(f"policy must look like 'voipster@3', got {attrs['policy']!r}")
     if len(attrs["sequence"]) > 12 or len(attrs.get("schema_version", "1")) > 4:

@@ -3,7 +3,6 @@ the HTTP pages. Thin: every decision is the tracker's (and below it, the pure co
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -105,7 +104,7 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
         settle_s=settings.settle_ms / 1000,
         max_delay_s=settings.max_delay_s,
     )
-    reconciling: set[asyncio.Task[None]] = set()
+
     within = settings.batch_window_ms / 1000
 
     @app.agent(source, name="track-sla")
@@ -126,16 +125,13 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
     async def recovered() -> None:
         assignment = app.consumer.assignment()
         tracker.state_recovered(tp.partition for tp in assignment if tp.topic == TICKET_EVENTS.name)
-        # In the background: the store may be down, and recovery must not wait for it.
-        task = asyncio.ensure_future(tracker.reconcile())
-        reconciling.add(task)
-        task.add_done_callback(reconciling.discard)
+        tracker.start_reconciliation()
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_clients(sender: Any, *args: Any, **kwargs: Any) -> None:
-        """The tracker's own producer and offset probe stop with the app (flushing)."""
-        for task in list(reconciling):
-            task.cancel()
+        """The reconciliation, the tracker's producer (flushing) and its event store pool stop
+        with the app."""
+        tracker.stop_reconciliation()
         await publisher.close()
         await truth.close()
 

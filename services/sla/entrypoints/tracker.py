@@ -62,6 +62,8 @@ DECODED_CACHE = 10_000
 BLOCKED_RECHECK_S = 0.05
 IDLE_RECHECK_S = 1.0
 RECONCILE_CHUNK = 500
+DEFECT_RETRY_S = 5.0
+PROVISIONAL_STEP_S = 1e-6
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 5.0
 EFFECT_TOPICS = (SLA_EVENTS.name, TICKET_COMMANDS.name)
@@ -160,8 +162,7 @@ class SlaTracker:
         self.last_reconciliation: dict[str, float | int] = {}
         self.horizon: float | None = None
         self._gaps: set[bytes] = set()
-        # Due timers the store has not let fire yet, since when (the provisional bound).
-        self._blocked_since: dict[bytes, float] = {}
+        self._reconciling: asyncio.Future[None] | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._failing: set[str] = set()
@@ -293,8 +294,14 @@ class SlaTracker:
                 break
             try:
                 applied = apply_event(tracked, event, ticket, partition, policy)
-            except ProcessingError as exc:
+            except Exception as exc:
+                # The store has it, so the ticket is past it: a version-only step (as the
+                # core does for events without clock effect), or the ticket lags forever.
                 log.error("ticket %s: stored event %d refused: %s", ticket, event.sequence, exc)
+                if tracked is None or tracked.sla is None:
+                    break
+                tracked = replace(tracked, sla=replace(tracked.sla, version=event.sequence))
+                batch.changed[key], changed = tracked, True
                 continue
             if applied.outcome == "duplicate":
                 continue
@@ -481,49 +488,72 @@ class SlaTracker:
             batch = _Batch(now)
             blocked = 0
             lagging: list[bytes] = []
-            for key, partition, at in due:
-                stored = versions.get(key.decode()) if versions is not None else None
-                tracked = self._load(key)
-                if tracked is None:
+            for key, partition, _ in due:
+                try:
+                    verdict = self._decide(key, partition, horizon, versions, batch, lagging)
+                except Exception:  # one ticket's defect must not lose the other timers
+                    log.exception("ticket %s: timer failed; retried later", key.decode())
+                    self.timers.schedule(key, partition, now.timestamp() + DEFECT_RETRY_S)
                     continue
-                if stored is not None and stored.version > tracked.version:
-                    # Events of this ticket not processed yet (lag, or lost): from the store,
-                    # then decided again on the next turn.
-                    lagging.append(key)
-                    self.timers.schedule(key, partition, at)
-                    blocked += 1
-                    continue
-                recorded = stored.recorded_at if stored is not None else None
-                fire_at = eligible_at(at, recorded, self.settle_s)
-                now_s = now.timestamp()
-                mark = min(horizon, now_s) if horizon is not None else now_s
-                if horizon is not None and versions is not None and fire_at < mark:
-                    provisional = False
-                elif now_s - self._blocked_since.get(key, now_s) > self.max_delay_s:
-                    provisional, mark = True, now_s
-                    log.warning(
-                        "ticket %s: deadline held back %.0f s with no verdict from the event "
-                        "store; firing provisionally",
-                        key.decode(),
-                        now_s - self._blocked_since[key],
-                    )
-                else:  # wait for the settle window, or for the horizon (a short recheck)
-                    self.timers.schedule(key, partition, fire_at)
-                    if fire_at <= now_s:
-                        self._blocked_since.setdefault(key, now_s)
-                        blocked += 1
-                    continue
-                self._blocked_since.pop(key, None)
-                applied = fire_due(
-                    tracked, self.policies[tracked.policy], datetime.fromtimestamp(mark, UTC)
-                )
-                batch.changed[key] = applied.tracked
-                batch.out.extend(self._records(applied, now, provisional=provisional))
-                self._observe_lateness(applied, now)
+                blocked += verdict
             if lagging:
                 await self._repair_many(lagging, batch, "lagging")
             await self._commit(batch)
         return blocked
+
+    def _decide(
+        self,
+        key: bytes,
+        partition: int,
+        horizon: float | None,
+        versions: Mapping[str, StoredVersionLike] | None,
+        batch: _Batch,
+        lagging: list[bytes],
+    ) -> int:
+        """Fire one due ticket, or reschedule it; 1 when it waits for the store."""
+        tracked = self._load(key)
+        if tracked is None or tracked.next_due is None:
+            return 0
+        at = tracked.next_due.timestamp()  # the heap's time only orders the rechecks
+        now_s = batch.emitted_at.timestamp()
+        stored = versions.get(key.decode()) if versions is not None else None
+        fire_at = eligible_at(at, stored.recorded_at if stored else None, self.settle_s)
+        if fire_at > now_s:  # the settle window of a ticket logged late
+            self.timers.schedule(key, partition, fire_at)
+            return 0
+        behind = stored is not None and stored.version > tracked.version
+        if behind and now_s - fire_at <= self.max_delay_s:
+            # Events of this ticket not processed yet (lag, or lost): from the store, then
+            # decided again on the next turn.
+            if key not in self._gaps:
+                lagging.append(key)
+            self.timers.schedule(key, partition, now_s + BLOCKED_RECHECK_S)
+            return 1
+        mark = min(horizon, now_s) if horizon is not None else now_s
+        confirmed = horizon is not None and stored is not None and not behind and fire_at < mark
+        if not confirmed and now_s - fire_at <= self.max_delay_s:
+            # Behind the horizon, or the store cannot say (down, or the ticket unknown to it):
+            # wait. Rescheduled just after now, so other due tickets get their turn first.
+            self.timers.schedule(key, partition, now_s + BLOCKED_RECHECK_S)
+            return 1
+        if not confirmed:  # only this timer, each later one waits out its own bound
+            mark = at + PROVISIONAL_STEP_S
+            log.warning(
+                "ticket %s: deadline %.0f s past with no verdict from the event store; "
+                "firing provisionally",
+                key.decode(),
+                now_s - fire_at,
+            )
+        applied = fire_due(
+            tracked, self.policies[tracked.policy], datetime.fromtimestamp(mark, UTC)
+        )
+        if applied.outcome == "duplicate":  # nothing due before the mark yet
+            self.timers.schedule(key, partition, now_s + BLOCKED_RECHECK_S)
+            return 1
+        batch.changed[key] = applied.tracked
+        batch.out.extend(self._records(applied, batch.emitted_at, provisional=not confirmed))
+        self._observe_lateness(applied, batch.emitted_at)
+        return 0
 
     def _observe_lateness(self, applied: Applied, now: datetime) -> None:
         for caused in applied.caused:
@@ -536,12 +566,12 @@ class SlaTracker:
 
     def partitions_revoked(self, partitions: Iterable[int]) -> None:
         gone = set(partitions)
+        self.stop_reconciliation()
         self.ready.clear()
         self.reconciled.clear()
         self._decoded.clear()
         self.assigned -= gone
         self.timers.drop_partitions(gone)
-        self._blocked_since.clear()
         for partition in gone:
             self.progress.pop(partition, None)
 
@@ -573,6 +603,28 @@ class SlaTracker:
         self.ready.set()
         self._wake.set()
 
+    def start_reconciliation(self) -> None:
+        """Reconcile in the background (the store may be down; recovery must not wait for it);
+        a new assignment replaces a reconciliation still running, a revocation cancels it."""
+        self.stop_reconciliation()
+        self._reconciling = asyncio.ensure_future(self._reconcile_until_done())
+
+    def stop_reconciliation(self) -> None:
+        if self._reconciling is not None and not self._reconciling.done():
+            self._reconciling.cancel()
+        self._reconciling = None
+
+    async def _reconcile_until_done(self) -> None:
+        while True:
+            try:
+                await self.reconcile()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconciliation with the event store failed; retrying")
+                await asyncio.sleep(RETRY_MAX_S)
+
     async def reconcile(self) -> None:
         """Compare every ticket of the assigned partitions with the event store and repair
         the ones behind it (a changelog write lost in a crash, a recovery cut short). Retries
@@ -593,14 +645,19 @@ class SlaTracker:
             elif state_codec.version_of(raw) < version:
                 behind.append(key)
         for first in range(0, len(behind), RECONCILE_CHUNK):
-            # Chunks under the lock: ticket events and timers get in between.
-            async with self._lock:
-                batch = _Batch(self.now())
-                chunk = behind[first : first + RECONCILE_CHUNK]
-                while not await self._repair_many(chunk, batch, "reconciliation"):
-                    await asyncio.sleep(RETRY_MAX_S)
-                self._gaps.difference_update(chunk)
-                await self._commit(batch)
+            chunk = behind[first : first + RECONCILE_CHUNK]
+            # Chunks under the lock: ticket events and timers get in between; a store outage
+            # is waited out with the lock released.
+            while True:
+                async with self._lock:
+                    batch = _Batch(self.now())
+                    done = await self._repair_many(chunk, batch, "reconciliation")
+                    if done:
+                        self._gaps.difference_update(chunk)
+                        await self._commit(batch)
+                if done:
+                    break
+                await asyncio.sleep(RETRY_MAX_S)
         self.last_reconciliation = {
             "tickets": len(stored),
             "repaired": len(behind),
