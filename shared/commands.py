@@ -13,6 +13,8 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.limits import MAX_VERSION
+
 CommandType = Literal["close_by_timeout", "severity_downgrade"]
 
 
@@ -22,7 +24,7 @@ class TicketCommand(BaseModel):
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     type: CommandType
     ticket_id: uuid.UUID
-    based_on_version: int = Field(ge=1)
+    based_on_version: int = Field(ge=1, le=MAX_VERSION)
     issued_at: datetime
     due_at: datetime = Field(description="The deadline that triggered the command")
     priority: str | None = Field(default=None, description="severity_downgrade: the new one")

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.events.types import EVENT_TYPES, upcast_data
+from shared.limits import MAX_VERSION
 
 POLICY_REF = re.compile(r"^[a-z0-9][a-z0-9-]*@[0-9]+$")
 SPEC_VERSION = "1.0"
@@ -49,7 +50,9 @@ class Envelope(BaseModel):
     recorded_at: datetime | None = Field(
         default=None, description="When the event store committed it (store time)"
     )
-    sequence: int = Field(ge=1, description="Per-ticket version, 1 for `ticket.opened`")
+    sequence: int = Field(
+        ge=1, le=MAX_VERSION, description="Per-ticket version, 1 for `ticket.opened`"
+    )
     account: str = Field(min_length=1, description="Account the ticket belongs to")
     policy: str = Field(description="Pinned policy as `id@version`")
     schema_version: int = Field(default=1, ge=1, description="Version of the `data` payload")

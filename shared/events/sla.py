@@ -15,6 +15,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.limits import MAX_VERSION
+
 SLA_EVENT_NAMESPACE = uuid.UUID("8f0d7a52-4c2e-4f39-9a57-2f4b1d6f0e11")
 
 SlaEventType = Literal[
@@ -57,7 +59,9 @@ class SlaEvent(BaseModel):
     metric: str | None = Field(default=None, description="first_response, resolution, ...")
     at: datetime = Field(description="The instant the event describes; a breach: its deadline")
     emitted_at: datetime = Field(description="When the SLA service emitted it (wall clock)")
-    based_on_version: int = Field(ge=1, description="Ticket version the SLA state had reached")
+    based_on_version: int = Field(
+        ge=1, le=MAX_VERSION, description="Ticket version the SLA state had reached"
+    )
     causation_id: uuid.UUID | None = Field(
         default=None, description="The ticket event that caused it; none for a timer"
     )

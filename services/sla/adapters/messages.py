@@ -20,10 +20,11 @@ from services.sla.domain.tracked import Incoming
 from shared.events.codec import DecodeError
 from shared.events.envelope import POLICY_REF, SPEC_VERSION
 from shared.events.types import TICKET_EVENT_TYPES, upcast_data
+from shared.limits import MAX_VERSION
 
 _SPEC = SPEC_VERSION.encode()
 # The store's versions are PostgreSQL `int` (32-bit): a larger sequence cannot be a ticket's.
-MAX_SEQUENCE = 2**31 - 1
+MAX_SEQUENCE = MAX_VERSION
 _READ = {
     "ce_id": "id",
     "ce_type": "type",
