@@ -46,6 +46,7 @@ LATE_MS = 5000
 # The SLA worker holds a deadline already past when a ticket is logged this long for the rest
 # of its backfill (TICKETFLOW_SLA_SETTLE_MS, services/sla/settings.py: default 2000 ms).
 LATE_LOG_SETTLE = timedelta(milliseconds=2000)
+RESEND_GRACE_S = 5.0
 
 
 def _json(value: bytes | None) -> dict[str, Any] | None:
@@ -366,12 +367,13 @@ class Checker:
             if mailed[nid] == 0:
                 self.add(phase, "emails_missing", example={"notification": nid, "ticket": ticket})
             elif mailed[nid] > 1:
-                # A copy sent again is the fault of what happened after the first one was
-                # sent (and before it was recorded as sent): attribute it to that phase.
+                # A copy sent again is the fault of what happened right after the first one
+                # was sent (before it was recorded as sent): the phase a few seconds on (the
+                # sink notes a message a little after the sender finished it).
                 arrived = sorted(copies[nid], key=lambda m: m.received_at or 0.0)
                 when = arrived[0].received_at
                 self.add(
-                    phase_of(self.phases, when) if when is not None else phase,
+                    phase_of(self.phases, when + RESEND_GRACE_S) if when is not None else phase,
                     "emails_duplicated",
                     mailed[nid] - 1,
                     example={
