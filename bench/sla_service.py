@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.kit.event_store import start_event_store  # noqa: E402
+from bench.kit.event_store import envelope_row, start_event_store, store_rows  # noqa: E402
 from bench.sla_core import FOLLOW_UPS, OPENINGS, opening_now  # noqa: E402
 from services.devstack.broker import EmbeddedBroker  # noqa: E402
 from services.devstack.processes import free_port, spawn, stop  # noqa: E402
@@ -292,7 +292,8 @@ async def run(quick: bool) -> dict[str, Any]:
         await ensure_topics(bootstrap, topics_with_dead_letters())
         log(f"generating {events:,} events over {tickets:,} tickets ...")
         history = envelopes(events, tickets)
-        log("publishing the backlog ...")
+        log("committing the backlog to the event store, then publishing it ...")
+        await store_rows(database_url, [envelope_row(envelope) for envelope in history])
         await produce(bootstrap, history)
 
         log("baseline (b): raw aiokafka consume + decode ...")

@@ -33,12 +33,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.kit.event_store import start_event_store  # noqa: E402
+from bench.kit.event_store import Row, start_event_store, store_rows  # noqa: E402
 from bench.sla_core import opening_now  # noqa: E402
 from services.devstack.broker import EmbeddedBroker  # noqa: E402
 from services.devstack.processes import stop  # noqa: E402
 from services.devstack.provisioning import ensure_topics  # noqa: E402
 from services.devstack.services import start_sla  # noqa: E402
+from services.intake.adapters.append_rows import envelope_json  # noqa: E402
 from shared.events.codec import to_kafka  # noqa: E402
 from shared.events.sla import SlaEvent  # noqa: E402
 from shared.topics import SLA_EVENTS, TICKET_EVENTS, topics_with_dead_letters  # noqa: E402
@@ -56,6 +57,7 @@ class Openings:
 
     def __init__(self) -> None:
         template = opening_now("sev1")
+        self.template_json = envelope_json(template)
         record = to_kafka(template)
         self.value = record.value
         self.fixed = [
@@ -76,17 +78,40 @@ class Openings:
         ]
         return ticket, headers
 
+    def row(self, headers: list[tuple[str, bytes]]) -> Row:
+        """The store row of the record with these headers."""
+        attrs = {name: value.decode() for name, value in headers}
+        envelope = orjson.loads(self.template_json)
+        envelope.update(id=attrs["ce_id"], subject=attrs["ce_subject"], time=attrs["ce_time"])
+        return (
+            uuid.UUID(attrs["ce_subject"]),
+            1,
+            uuid.UUID(attrs["ce_id"]),
+            "ticket.opened",
+            datetime.fromisoformat(attrs["ce_time"]),
+            orjson.dumps(envelope).decode(),
+            datetime.fromisoformat(attrs["ce_recordedat"]),
+        )
 
-async def publish(bootstrap: str, dues: list[datetime], progress: str) -> None:
+
+async def publish(
+    bootstrap: str, dues: list[datetime], progress: str, database_url: str | None = None
+) -> None:
+    """Openings falling due at `dues`; with `database_url`, committed to the event store
+    first (the worker confirms every breach there)."""
     openings = Openings()
+    if database_url is not None:
+        records = [openings.record(due) for due in dues]
+        await store_rows(database_url, [openings.row(headers) for _, headers in records])
+    else:
+        records = [openings.record(due) for due in dues]
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=10, max_batch_size=512 * 1024, acks=1
     )
     await producer.start()
     try:
         pending = []
-        for index, due in enumerate(dues, start=1):
-            key, headers = openings.record(due)
+        for index, (key, headers) in enumerate(records, start=1):
             pending.append(
                 await producer.send(TICKET_EVENTS.name, openings.value, key=key, headers=headers)
             )
@@ -226,7 +251,7 @@ async def run(quick: bool) -> dict[str, Any]:
         dues = [due_from + timedelta(seconds=i * span / due_count) for i in range(due_count)]
         collector = asyncio.create_task(breach_lateness(bootstrap, due_count, span + 60))
         await asyncio.sleep(1.5)
-        await publish(bootstrap, dues, "due")
+        await publish(bootstrap, dues, "due", database_url)
         lateness = await collector
         peak_rss_mb = process.memory_info().rss / 2**20
     finally:
