@@ -48,7 +48,7 @@ from services.sla.domain.outputs import command_for, sla_event
 from services.sla.domain.processing import Applied, ProcessingError, apply_event, fire_due
 from services.sla.domain.timers import TimerHeap
 from services.sla.domain.tracked import Incoming, Tracked
-from services.sla.domain.watermark import PartitionProgress, eligible_at
+from services.sla.domain.watermark import PartitionProgress, eligible_at, lag
 from shared.events.codec import DecodeError
 from shared.policy import Policy
 from shared.topics import SLA_EVENTS, TICKET_COMMANDS, TICKET_EVENTS
@@ -63,7 +63,9 @@ BLOCKED_RECHECK_S = 0.05
 IDLE_RECHECK_S = 1.0
 RECONCILE_CHUNK = 500
 DEFECT_RETRY_S = 5.0
-PROVISIONAL_STEP_S = 1e-6
+CATCH_UP_S = 300.0
+CATCH_UP_POLL_S = 0.5
+PROVISIONAL_STEP_S = 0.001
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 5.0
 EFFECT_TOPICS = (SLA_EVENTS.name, TICKET_COMMANDS.name)
@@ -163,6 +165,8 @@ class SlaTracker:
         self.horizon: float | None = None
         self._gaps: set[bytes] = set()
         self._reconciling: asyncio.Future[None] | None = None
+        # Due deadlines held back, by ticket: (deadline, since when) for the provisional bound.
+        self._waiting: dict[bytes, tuple[float, float]] = {}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._failing: set[str] = set()
@@ -521,8 +525,14 @@ class SlaTracker:
         if fire_at > now_s:  # the settle window of a ticket logged late
             self.timers.schedule(key, partition, fire_at)
             return 0
+        # The bound counts from when this deadline first waited here (not from the deadline
+        # itself: a ticket logged, or consumed, long after its deadline gets its full wait).
+        since = self._waiting.get(key)
+        if since is None or since[0] != at:
+            since = self._waiting[key] = (at, now_s)
+        within_bound = now_s - since[1] <= self.max_delay_s
         behind = stored is not None and stored.version > tracked.version
-        if behind and now_s - fire_at <= self.max_delay_s:
+        if behind and within_bound:
             # Events of this ticket not processed yet (lag, or lost): from the store, then
             # decided again on the next turn.
             if key not in self._gaps:
@@ -531,19 +541,20 @@ class SlaTracker:
             return 1
         mark = min(horizon, now_s) if horizon is not None else now_s
         confirmed = horizon is not None and stored is not None and not behind and fire_at < mark
-        if not confirmed and now_s - fire_at <= self.max_delay_s:
+        if not confirmed and within_bound:
             # Behind the horizon, or the store cannot say (down, or the ticket unknown to it):
             # wait. Rescheduled just after now, so other due tickets get their turn first.
             self.timers.schedule(key, partition, now_s + BLOCKED_RECHECK_S)
             return 1
-        if not confirmed:  # only this timer, each later one waits out its own bound
-            mark = at + PROVISIONAL_STEP_S
+        if not confirmed:  # only this timer: each later one waits out its own bound
+            mark = min(now_s, at + PROVISIONAL_STEP_S)
             log.warning(
-                "ticket %s: deadline %.0f s past with no verdict from the event store; "
+                "ticket %s: deadline held back %.0f s with no verdict from the event store; "
                 "firing provisionally",
                 key.decode(),
-                now_s - fire_at,
+                now_s - since[1],
             )
+        self._waiting.pop(key, None)
         applied = fire_due(
             tracked, self.policies[tracked.policy], datetime.fromtimestamp(mark, UTC)
         )
@@ -568,6 +579,7 @@ class SlaTracker:
         gone = set(partitions)
         self.stop_reconciliation()
         self.ready.clear()
+        self._waiting.clear()
         self.reconciled.clear()
         self._decoded.clear()
         self.assigned -= gone
@@ -625,11 +637,30 @@ class SlaTracker:
                 log.exception("reconciliation with the event store failed; retrying")
                 await asyncio.sleep(RETRY_MAX_S)
 
+    async def _caught_up(self) -> None:
+        """Wait (bounded) until the consumer reached the end of every assigned partition: what
+        is still in the topic arrives by itself, so only what was lost gets repaired."""
+        deadline = time.monotonic() + CATCH_UP_S
+        while time.monotonic() < deadline:
+            lags = [
+                lag(
+                    self.offsets.highwater(partition),
+                    progress.next_offset if (progress := self.progress.get(partition)) else None,
+                    self.offsets.committed(partition),
+                )
+                for partition in self.assigned
+            ]
+            if all(behind == 0 for behind in lags):
+                return
+            await asyncio.sleep(CATCH_UP_POLL_S)
+        log.warning("consumer still behind after %.0f s; reconciling anyway", CATCH_UP_S)
+
     async def reconcile(self) -> None:
         """Compare every ticket of the assigned partitions with the event store and repair
-        the ones behind it (a changelog write lost in a crash, a recovery cut short). Retries
-        until the store answers; the worker is ready meanwhile (timers check the store anyway).
-        """
+        the ones behind it (a changelog write lost in a crash, a recovery cut short), once the
+        consumer has caught up. Retries until the store answers; the worker is ready meanwhile
+        (timers check the store anyway)."""
+        await self._caught_up()
         started = time.monotonic()  # waits for an unavailable store count in both figures
         stored = await self._until_done("event store", self.truth.all_versions)
         scanned = time.monotonic() - started
