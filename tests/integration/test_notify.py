@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from services.notify.adapters import store
 from services.notify.adapters.email import EmailSender
 from services.notify.adapters.templates import Templates
 from services.notify.adapters.webhooks import WebhookSender
-from services.notify.domain.retries import RetryPolicy
+from services.notify.domain.retries import Outcome, RetryPolicy
 from services.notify.domain.signing import BadSignature, verify
 from services.notify.entrypoints.api import NotifyApiDeps, create_app
 from services.notify.entrypoints.consumer import NotifyConsumer
@@ -302,3 +304,47 @@ async def test_deliveries_queued_for_a_disabled_subscription_go_dead(pool: async
     assert [(r["attempts"], r["last_error"]) for r in dead] == [
         (1, "webhook subscription disabled")
     ]
+
+
+class HalfHungEmail:
+    """Delivers the first message at once; every later one hangs (in flight at a crash)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, notification_id: str, recipient: str, subject: str, body: str) -> Outcome:
+        if self.sent:
+            await asyncio.Event().wait()
+        self.sent.append(recipient)
+        return Outcome(True)
+
+
+async def test_a_crash_mid_batch_leaves_only_the_sends_in_flight_unrecorded(
+    pool: asyncpg.Pool,
+) -> None:
+    """Issue 14 chaos finding: a kill while a batch was being sent re-sent the whole batch
+    after the lease (the outcomes were recorded only once every send was done)."""
+    clock = Clock(NOW)
+    consumer = NotifyConsumer(Planner(pool, Templates(), clock))
+    email = HalfHungEmail()
+    webhooks = WebhookSender(timeout_s=5)
+    deliverer = Deliverer(pool, email, webhooks, clock, RetryPolicy())  # type: ignore[arg-type]
+    ticket = str(uuid.uuid4())
+    await consumer.handle(escalation_record(raised(ticket)))
+    sending = asyncio.create_task(deliverer.run_due(clock()))
+    try:
+        for _ in range(100):
+            delivered = await pool.fetchval(
+                "SELECT count(*) FROM notifications WHERE status = 'delivered'"
+            )
+            if delivered:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        sending.cancel()  # the process dies with the second mail in flight
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+        await webhooks.close()
+    rows = await pool.fetch("SELECT recipient, status FROM notifications ORDER BY recipient")
+    assert sorted(r["status"] for r in rows) == ["delivered", "pending"], rows
+    assert [r["recipient"] for r in rows if r["status"] == "delivered"] == email.sent

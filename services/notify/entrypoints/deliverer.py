@@ -103,22 +103,39 @@ class Deliverer:
         )
 
     async def run_due(self, now: datetime) -> int:
+        """Claim a batch, send it, and record each outcome as soon as its send finished
+        (sends that finish while a record is being written share the next one): a crash
+        leaves at most the sends in flight unrecorded, to be sent again after the lease,
+        not the whole batch."""
         claimed_at = time.monotonic()
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await store.claim(conn, now, now + self._lease, self._batch_size)
         if not rows:
             return 0
-        outcomes = await asyncio.gather(*(self._send(row, now) for row in rows))
+        finished: list[tuple[Any, Outcome]] = []
+        recording = asyncio.Lock()
+
+        async def deliver(row: Any) -> None:
+            finished.append((row, await self._send(row, now)))
+            async with recording:
+                if finished:
+                    group = finished[:]
+                    finished.clear()
+                    await self._record_group(group, claimed_at)
+
+        await asyncio.gather(*(deliver(row) for row in rows))
+        return len(rows)
+
+    async def _record_group(self, group: list[tuple[Any, Outcome]], claimed_at: float) -> None:
         done = self._clock()
         results: list[Attempted] = []
         records: list[tuple[str, dict[str, Any], str]] = []
-        for row, outcome in zip(rows, outcomes, strict=True):
+        for row, outcome in group:
             attempted, event = self._judge(row, outcome, done)
             results.append(attempted)
             records.append((row["ticket_id"], event.model_dump(mode="json"), event.type))
         await self._record(records, results, done, claimed_at=claimed_at)
         self._on_commit()
-        return len(rows)
 
     async def _record(
         self,
