@@ -426,3 +426,10 @@ async def test_a_defect_in_one_record_dead_letters_it_and_its_neighbours_are_sto
     dead = [r for call in publisher.calls for r in call if r.topic == TICKET_EVENTS.dlq]
     assert [dict(r.headers)["dlq_source_offset"] for r in dead] == [b"0"]
     assert state_codec.version_of(store.data[TICKET.encode()]) == 1
+
+
+def test_a_timer_loop_that_stops_going_round_is_reported_stuck() -> None:
+    made, _, _, _ = tracker()
+    assert not made.timers_stuck(limit_s=30)
+    made.timer_beat -= 31
+    assert made.timers_stuck(limit_s=30)

@@ -64,6 +64,7 @@ IDLE_RECHECK_S = 1.0
 RECONCILE_CHUNK = 500
 DEFECT_RETRY_S = 5.0
 CATCH_UP_S = 300.0
+TIMERS_STUCK_S = 30.0
 CATCH_UP_POLL_S = 0.5
 PROVISIONAL_STEP_S = 0.001
 RETRY_FIRST_S = 0.1
@@ -165,6 +166,8 @@ class SlaTracker:
         self.horizon: float | None = None
         self._gaps: set[bytes] = set()
         self._reconciling: asyncio.Future[None] | None = None
+        self.timer_beat = time.monotonic()
+        """When the timer loop last went round (it does at least every IDLE_RECHECK_S)."""
         # Due deadlines held back, by ticket: (deadline, since when) for the provisional bound.
         self._waiting: dict[bytes, tuple[float, float]] = {}
         self._lock = asyncio.Lock()
@@ -441,6 +444,7 @@ class SlaTracker:
     async def run_timers(self) -> None:
         """Sleep until the earliest deadline; fire what the event store's horizon allows."""
         while True:
+            self.timer_beat = time.monotonic()
             await self.ready.wait()
             await self.repair_gaps()
             head = self.timers.earliest()
@@ -620,6 +624,11 @@ class SlaTracker:
         a new assignment replaces a reconciliation still running, a revocation cancels it."""
         self.stop_reconciliation()
         self._reconciling = asyncio.ensure_future(self._reconcile_until_done())
+
+    def timers_stuck(self, limit_s: float = TIMERS_STUCK_S) -> bool:
+        """The timer loop has not gone round for `limit_s` (blocked behind a broker outage,
+        or dead): `/readyz` says so."""
+        return self.ready.is_set() and time.monotonic() - self.timer_beat > limit_s
 
     def stop_reconciliation(self) -> None:
         if self._reconciling is not None and not self._reconciling.done():

@@ -55,6 +55,10 @@ def register_pages(
         """Ready once the state of the assigned partitions is recovered and timers rebuilt."""
         if not tracker.ready.is_set() or app.rebalancing:
             return view.web.json({"status": "recovering"}, status=503)
+        if tracker.timers_stuck():
+            return view.web.json(
+                {"status": "failing", "unhealthy_tasks": {"timers": "stuck"}}, status=503
+            )
         return view.web.json(
             {
                 "status": "ready",
