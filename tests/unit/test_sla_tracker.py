@@ -433,3 +433,12 @@ def test_a_timer_loop_that_stops_going_round_is_reported_stuck() -> None:
     assert not made.timers_stuck(limit_s=30)
     made.timer_beat -= 31
     assert made.timers_stuck(limit_s=30)
+
+
+async def test_a_dead_letter_too_large_to_send_again_is_cut_and_says_so() -> None:
+    made, _, publisher, _ = tracker()
+    huge = RawMessage(TICKET_EVENTS.name, PARTITION, 5, TICKET.encode(), b"x" * 2_000_000, [])
+    await made.handle_batch([huge])
+    (dead,) = [r for call in publisher.calls for r in call if r.topic == TICKET_EVENTS.dlq]
+    assert len(dead.value) <= 512 * 1024
+    assert dict(dead.headers)["dlq_truncated_from"] == b"2000000"

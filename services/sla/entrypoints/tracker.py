@@ -65,6 +65,8 @@ RECONCILE_CHUNK = 500
 DEFECT_RETRY_S = 5.0
 CATCH_UP_S = 300.0
 TIMERS_STUCK_S = 30.0
+DLQ_MAX_VALUE = 512 * 1024
+DLQ_MAX_KEY = 1024
 CATCH_UP_POLL_S = 0.5
 PROVISIONAL_STEP_S = 0.001
 RETRY_FIRST_S = 0.1
@@ -717,8 +719,16 @@ class SlaTracker:
 
 
 def dead_letter(message: RawMessage, error: str, reason: str) -> OutRecord:
-    """The original record to `<topic>.dlq`, with the error and where it came from in headers."""
+    """The original record to `<topic>.dlq`, with the error and where it came from in headers.
+
+    A value too large to go out again beside the headers (the producer refuses a request over
+    1 MiB, and a refused dead letter would be retried forever) is cut to DLQ_MAX_VALUE bytes,
+    its full size in `dlq_truncated_from`; the source offset still finds the original."""
     headers = dlq_headers(message, error, reason)
+    value = message.value or b""
+    if len(value) > DLQ_MAX_VALUE:
+        headers.append(("dlq_truncated_from", str(len(value)).encode()))
+        value = value[:DLQ_MAX_VALUE]
     log.error(
         "dead-lettered %s[%d]@%d (%s): %s",
         message.topic,
@@ -727,4 +737,4 @@ def dead_letter(message: RawMessage, error: str, reason: str) -> OutRecord:
         reason,
         error[:300],
     )
-    return OutRecord(f"{message.topic}.dlq", message.key or b"", message.value or b"", headers)
+    return OutRecord(f"{message.topic}.dlq", (message.key or b"")[:DLQ_MAX_KEY], value, headers)
