@@ -12,10 +12,10 @@ import asyncpg
 from services.intake.adapters.event_store import migrate
 from services.sla.adapters.event_store_truth import EventStoreTruth
 
-INSERT = (
-    "INSERT INTO events (ticket_id, version, event_id, type, occurred_at, envelope) "
-    "VALUES ($1, 1, $2, 'ticket.opened', now(), '{}'::jsonb)"
-)
+# A write of any kind gives the transaction an xid, as intake's appends do; a table of the
+# test's own keeps the shared event store clean for the other tests.
+INSERT = "INSERT INTO horizon_probe (id, other) VALUES ($1, $2)"
+PROBE = "CREATE TABLE IF NOT EXISTS horizon_probe (id uuid PRIMARY KEY, other uuid)"
 
 
 async def migrated(database_url: str) -> None:
@@ -23,6 +23,7 @@ async def migrated(database_url: str) -> None:
     assert pool is not None
     try:
         await migrate(pool)
+        await pool.execute(PROBE)
     finally:
         await pool.close()
 
@@ -65,6 +66,7 @@ async def test_a_role_that_cannot_see_other_sessions_gets_no_horizon(database_ur
     writer = await asyncpg.connect(database_url)
     await admin.execute(f"CREATE ROLE {role} LOGIN")
     await admin.execute(f"GRANT SELECT ON events TO {role}")
+    await admin.execute(f"GRANT SELECT ON horizon_probe TO {role}")
     host, port = admin._addr[:2]  # type: ignore[attr-defined]
     database = await admin.fetchval("SELECT current_database()")
     truth = EventStoreTruth(f"postgresql://{role}@{host}:{port}/{database}")
@@ -78,5 +80,35 @@ async def test_a_role_that_cannot_see_other_sessions_gets_no_horizon(database_ur
         await truth.close()
         await writer.close()
         await admin.execute(f"REVOKE ALL ON events FROM {role}")
+        await admin.execute(f"REVOKE ALL ON horizon_probe FROM {role}")
         await admin.execute(f"DROP ROLE {role}")
         await admin.close()
+
+
+async def test_an_unreadable_stored_event_spoils_only_its_own_tickets_repair(
+    database_url: str,
+) -> None:
+    await migrated(database_url)
+    bad, good = uuid.uuid4(), uuid.uuid4()
+    conn = await asyncpg.connect(database_url)
+    truth = EventStoreTruth(database_url)
+    envelope = (
+        '{"account": "acme", "policy": "voximplant@1", "data": {"channel": "web", '
+        '"priority": "sev1", "plan": "gold"}}'
+    )
+    try:
+        for ticket, body in ((bad, "{}"), (good, envelope)):
+            await conn.execute(
+                "INSERT INTO events (ticket_id, version, event_id, type, occurred_at, envelope) "
+                "VALUES ($1, 1, $2, 'ticket.opened', now(), $3::jsonb)",
+                ticket,
+                uuid.uuid4(),
+                body,
+            )
+        found = await truth.histories({str(bad): 0, str(good): 0})
+        assert found[str(bad)] == []
+        assert [event.sequence for event in found[str(good)]] == [1]
+    finally:
+        await conn.execute("DELETE FROM events WHERE ticket_id = ANY($1::uuid[])", [bad, good])
+        await conn.close()
+        await truth.close()

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ import orjson
 
 from services.sla.domain.tracked import Incoming
 from shared.events.types import EVENT_TYPES, upcast_data
+
+log = logging.getLogger("ticketflow.sla")
 
 # What may still commit an event recorded before now: a transaction that has written (an xid)
 # may commit events stamped from its start on; a statement running without an xid yet may be
@@ -132,8 +135,19 @@ class EventStoreTruth:
             HISTORIES, [uuid.UUID(ticket) for ticket in tickets], [after[t] for t in tickets]
         )
         found: dict[str, list[Incoming]] = {ticket: [] for ticket in tickets}
+        unreadable: set[str] = set()
         for row in rows:
-            found[str(row["ticket_id"])].append(_incoming(row))
+            ticket = str(row["ticket_id"])
+            if ticket in unreadable:
+                continue
+            try:
+                found[ticket].append(_incoming(row))
+            except (KeyError, TypeError, ValueError) as exc:
+                # A stored row this version cannot read: that ticket is left as it is (its
+                # timers wait, then fire provisionally), the others are repaired.
+                log.error("ticket %s: stored event %s unreadable: %r", ticket, row["version"], exc)
+                unreadable.add(ticket)
+                found[ticket] = []
         return found
 
     async def close(self) -> None:
