@@ -416,7 +416,7 @@ async def test_a_defect_in_one_record_dead_letters_it_and_its_neighbours_are_sto
     bad = opened(0)
     original = made._handle
 
-    def failing(message: RawMessage, batch: Any) -> tuple[str, float | None]:
+    def failing(message: RawMessage, batch: Any) -> str:
         if message.offset == 0:
             raise RuntimeError("a defect")
         return original(message, batch)

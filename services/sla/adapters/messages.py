@@ -23,8 +23,6 @@ from shared.events.types import TICKET_EVENT_TYPES, upcast_data
 from shared.limits import MAX_VERSION
 
 _SPEC = SPEC_VERSION.encode()
-# The store's versions are PostgreSQL `int` (32-bit): a larger sequence cannot be a ticket's.
-MAX_SEQUENCE = MAX_VERSION
 _READ = {
     "ce_id": "id",
     "ce_type": "type",
@@ -100,7 +98,7 @@ def decode_message(message: RawMessage) -> tuple[bytes, Incoming]:
         version = int(attrs.get("schema_version", "1"))
     except ValueError as exc:
         raise DecodeError(f"ce_sequence / ce_schemaversion: {exc}") from exc
-    if not 1 <= sequence <= MAX_SEQUENCE or not 1 <= version <= spec.schema_version:
+    if not 1 <= sequence <= MAX_VERSION or not 1 <= version <= spec.schema_version:
         raise DecodeError(f"sequence {sequence} / schema_version {version} out of range")
     try:
         data: Any = orjson.loads(message.value) if message.value else {}

@@ -16,14 +16,10 @@ from dataclasses import dataclass
 class PartitionProgress:
     next_offset: int | None = None
     """Offset after the last processed event (None: nothing processed since assignment)."""
-    recorded_until: float = 0.0
-    """Epoch seconds: newest store time among the processed events."""
 
-    def processed(self, offset: int, recorded_at: float | None) -> None:
+    def processed(self, offset: int) -> None:
         if self.next_offset is None or offset + 1 > self.next_offset:
             self.next_offset = offset + 1
-        if recorded_at is not None and recorded_at > self.recorded_until:
-            self.recorded_until = recorded_at
 
 
 def eligible_at(due: float, last_recorded: float | None, settle: float) -> float:

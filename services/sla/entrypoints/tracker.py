@@ -165,7 +165,6 @@ class SlaTracker:
         self.ready = asyncio.Event()
         self.reconciled = asyncio.Event()
         self.last_reconciliation: dict[str, float | int] = {}
-        self.horizon: float | None = None
         self._gaps: set[bytes] = set()
         self._reconciling: asyncio.Future[None] | None = None
         self.timer_beat = time.monotonic()
@@ -204,42 +203,38 @@ class SlaTracker:
     async def handle_batch(self, messages: list[RawMessage]) -> None:
         async with self._lock:
             batch = _Batch(self.now())
-            seen: list[tuple[RawMessage, float | None]] = []
             for message in messages:
-                outcome, recorded_at = self._handle(message, batch)
-                self.metrics.events.labels(outcome).inc()
-                seen.append((message, recorded_at))
+                self.metrics.events.labels(self._handle(message, batch)).inc()
             gapped = [key for key, tracked in batch.changed.items() if tracked.held]
             if gapped:
                 await self._repair_many(gapped, batch, "gap")
             await self._commit(batch)
-            for message, recorded_at in seen:
+            for message in messages:
                 progress = self.progress.setdefault(message.partition, PartitionProgress())
-                progress.processed(message.offset, recorded_at)
+                progress.processed(message.offset)
         self._wake.set()
 
-    def _handle(self, message: RawMessage, batch: _Batch) -> tuple[str, float | None]:
-        """Apply one message; return its outcome and the store time it carried."""
+    def _handle(self, message: RawMessage, batch: _Batch) -> str:
+        """Apply one message; return its outcome."""
         try:
             key, event = decode_message(message)
         except DecodeError as exc:
             batch.out.append(dead_letter(message, str(exc), "undecodable"))
-            return "dead_lettered", message.timestamp
-        recorded = event.recorded_at.timestamp() if event.recorded_at else message.timestamp
+            return "dead_lettered"
         policy = self.policies.get(event.policy)
         if policy is None:
             batch.out.append(dead_letter(message, f"policy {event.policy} is not loaded", "policy"))
-            return "dead_lettered", recorded
+            return "dead_lettered"
         try:
             tracked = batch.changed.get(key) or self._load(key)
             applied = apply_event(tracked, event, key.decode(), message.partition, policy)
         except (ProcessingError, state_codec.StateDecodeError, KeyError) as exc:
             batch.out.append(dead_letter(message, str(exc), "refused"))
-            return "dead_lettered", recorded
+            return "dead_lettered"
         except Exception as exc:  # a defect on one event must not stop the partition
             log.exception("ticket %s: unexpected error on %s", key.decode(), event.type)
             batch.out.append(dead_letter(message, f"{type(exc).__name__}: {exc}", "error"))
-            return "dead_lettered", recorded
+            return "dead_lettered"
         if applied.outcome != "duplicate":
             batch.changed[key] = applied.tracked
             batch.sources.setdefault(key, []).append(message)
@@ -251,7 +246,7 @@ class SlaTracker:
                 event.sequence,
                 applied.tracked.version + 1,
             )
-        return applied.outcome, recorded
+        return applied.outcome
 
     def _load(self, key: bytes) -> Tracked | None:
         decoded = self._decoded.get(key)
@@ -263,9 +258,6 @@ class SlaTracker:
         return state_codec.decode(raw, self.policies[state_codec.policy_of(raw)], key.decode())
 
     # --- repair from the event store ---------------------------------------------------------
-
-    async def _repair(self, key: bytes, batch: _Batch, reason: str) -> bool:
-        return await self._repair_many([key], batch, reason)
 
     async def _repair_many(self, keys: list[bytes], batch: _Batch, reason: str) -> bool:
         """Bring tickets up to the store's version (one query); False when the store cannot be
@@ -478,7 +470,6 @@ class SlaTracker:
             self._failed("event store", exc)
             return None, None
         self._recovered("event store")
-        self.horizon = horizon
         lag = self.now().timestamp() - horizon if horizon is not None else -1.0
         self.metrics.horizon_lag.set(lag)
         return horizon, versions
