@@ -97,13 +97,13 @@ class ConsumerLoop:
         try:
             return await self._handle(message)
         except BadMessage as exc:
-            await dead_letter(self._producer, message, str(exc), exc.reason)
+            await dead_letter(self._producer, message, str(exc), exc.reason, service=self._service)
         except Exception as exc:
             if is_transient(exc):
                 raise
             # one bad record must not stop the partition
             log.exception("%s: unexpected error; dead-lettering the message", self._service)
-            await dead_letter(self._producer, message, repr(exc), "error")
+            await dead_letter(self._producer, message, repr(exc), "error", service=self._service)
         return "dead_lettered"
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -11,12 +11,13 @@ DEAD_LETTERS = Counter(
 )
 
 
-def dlq_headers(message: Any, error: str, reason: str) -> list[tuple[str, bytes]]:
-    """The record's own headers plus why it failed and where it came from (every service
-    writes the same names: `dlq_error`, `dlq_reason`, `dlq_source_topic`,
-    `dlq_source_partition`, `dlq_source_offset`)."""
+def dlq_headers(message: Any, error: str, reason: str, service: str) -> list[tuple[str, bytes]]:
+    """The record's own headers plus who dead-lettered it, why, and where it came from (every
+    service writes the same names: `dlq_service`, `dlq_error`, `dlq_reason`,
+    `dlq_source_topic`, `dlq_source_partition`, `dlq_source_offset`)."""
     return [
         *(message.headers or ()),
+        ("dlq_service", service.encode()),
         ("dlq_error", error[:2000].encode()),
         ("dlq_reason", reason.encode()),
         ("dlq_source_topic", message.topic.encode()),
@@ -25,9 +26,12 @@ def dlq_headers(message: Any, error: str, reason: str) -> list[tuple[str, bytes]
     ]
 
 
-async def dead_letter(producer: Any, message: Any, error: str, reason: str) -> None:
-    """Copy `message` to its topic's DLQ, keeping key, value and headers, adding the error."""
-    headers = dlq_headers(message, error, reason)
+async def dead_letter(
+    producer: Any, message: Any, error: str, reason: str, *, service: str
+) -> None:
+    """Copy `message` to its topic's DLQ, keeping key, value and headers, adding the error
+    and the name of the `service` that gave up on it."""
+    headers = dlq_headers(message, error, reason, service)
     await producer.send_and_wait(
         f"{message.topic}.dlq", message.value, key=message.key, headers=headers
     )

@@ -100,5 +100,6 @@ async def test_a_malformed_record_is_dead_lettered_and_the_partition_moves_on(
     letters = await dead_letters(bootstrap, ticket.encode())
     assert len(letters) == 1
     assert letters[0]["dlq_reason"] == b"undecodable"
+    assert letters[0]["dlq_service"] == b"escalation"
     assert letters[0]["dlq_source_topic"] == SLA_EVENTS.name.encode()
     assert letters[0]["dlq_source_offset"].isdigit()

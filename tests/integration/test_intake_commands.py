@@ -162,6 +162,7 @@ async def _dlq_count(infra: Infrastructure, dlq: str) -> str:
         if messages:
             headers = dict(messages[0].headers)
             assert headers["dlq_reason"] == b"invalid_command"
+            assert headers["dlq_service"] == b"intake"
             assert headers["dlq_source_offset"] == b"4" or headers["dlq_source_offset"].isdigit()
             return "dead_lettered"
         return ""

@@ -71,6 +71,7 @@ async def test_breach_fires_at_the_deadline_and_bad_messages_go_to_the_dlq(
     assert len(dead) == 1
     headers = dict(dead[0].headers)
     assert headers["dlq_reason"] == b"undecodable"
+    assert headers["dlq_service"] == b"sla"
     assert headers["dlq_source_topic"] == TICKET_EVENTS.name.encode()
     assert b"missing header(s): ce_id" in headers["dlq_error"]
 

@@ -221,6 +221,7 @@ async def test_bad_records_go_to_the_dead_letter_topic_with_where_they_came_from
     assert len(dead) == 1
     headers = dict(dead[0].headers)
     assert headers["dlq_source_offset"] == b"17" and headers["dlq_reason"] == b"undecodable"
+    assert headers["dlq_service"] == b"sla"
     assert "sla.ticket_accepted" in types(outputs)  # the partition moved on
 
 

@@ -25,6 +25,8 @@ from shared.commands import TicketCommand
 
 log = logging.getLogger("ticketflow.intake.commands")
 
+SERVICE = "intake"
+
 
 class CommandConsumer:
     def __init__(
@@ -47,7 +49,7 @@ class CommandConsumer:
         try:
             command = TicketCommand.from_value(message.value or b"")
         except ValidationError as exc:
-            await dead_letter(self._producer, message, str(exc), "invalid_command")
+            await dead_letter(self._producer, message, str(exc), "invalid_command", service=SERVICE)
             return "dead_lettered"
         try:
             outcome, detail = await self._store.apply_command(
@@ -58,7 +60,9 @@ class CommandConsumer:
                 lambda ticket: event_for(command, ticket),
             )
         except TicketNotFound:
-            await dead_letter(self._producer, message, "no such ticket", "unknown_ticket")
+            await dead_letter(
+                self._producer, message, "no such ticket", "unknown_ticket", service=SERVICE
+            )
             return "dead_lettered"
         log_level = logging.INFO if outcome == "applied" else logging.WARNING
         log.log(
@@ -131,7 +135,9 @@ class CommandConsumer:
             message.offset,
             exc_info=error,
         )
-        await dead_letter(self._producer, message, f"{type(error).__name__}: {error}", "failed")
+        await dead_letter(
+            self._producer, message, f"{type(error).__name__}: {error}", "failed", service=SERVICE
+        )
         self.outcomes["dead_lettered"] = self.outcomes.get("dead_lettered", 0) + 1
 
 

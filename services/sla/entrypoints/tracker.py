@@ -715,7 +715,7 @@ def dead_letter(message: RawMessage, error: str, reason: str) -> OutRecord:
     A value too large to go out again beside the headers (the producer refuses a request over
     1 MiB, and a refused dead letter would be retried forever) is cut to DLQ_MAX_VALUE bytes,
     its full size in `dlq_truncated_from`; the source offset still finds the original."""
-    headers = dlq_headers(message, error, reason)
+    headers = dlq_headers(message, error, reason, "sla")
     value = message.value or b""
     if len(value) > DLQ_MAX_VALUE:
         headers.append(("dlq_truncated_from", str(len(value)).encode()))
