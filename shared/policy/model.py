@@ -193,7 +193,8 @@ class ChannelRule(Strict):
 
 
 class CutoffRule(Strict):
-    """Tickets opened at or after `after` (local time of `calendar`) start next business day."""
+    """Tickets opened after `after` (local time of `calendar`) start next business day; one
+    opened at `after` exactly is not after it (VoIPster: "unless opened after 08:00pm")."""
 
     after: str
     calendar: str
@@ -224,6 +225,10 @@ class EntitlementRule(Strict):
     priorities: list[str] | None = None
     without: Literal["accept", "reject"]
     flag: str | None = None
+    no_target_for: list[MetricName] = Field(
+        default_factory=list,
+        description="Metrics that have no target without entitlement (e.g. paid support)",
+    )
     message: str
     source: str | None = None
 

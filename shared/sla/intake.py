@@ -55,6 +55,7 @@ def decide_acceptance(policy: Policy, data: dict[str, Any], at: datetime) -> Acc
             return _reject(rule.rejection, at)
 
     flags: list[str] = []
+    no_target: set[str] = set()
     entitled = bool(data.get("entitled", True)) and (plan or "none") not in (
         intake.plans_without_support
     )
@@ -65,9 +66,9 @@ def decide_acceptance(policy: Policy, data: dict[str, Any], at: datetime) -> Acc
                     return _reject(ent.message, at)
                 if ent.flag:
                     flags.append(ent.flag)
+                no_target.update(ent.no_target_for)
                 break
 
-    no_target: set[str] = set()
     spam = intake.spam
     if spam is not None and data.get("spam") and channel in spam.channels:
         no_target.update(spam.no_target_for)
@@ -81,8 +82,12 @@ def decide_acceptance(policy: Policy, data: dict[str, Any], at: datetime) -> Acc
     cutoff = intake.cutoff
     if cutoff is not None and priority in cutoff.priorities:
         calendar = policy.calendar(cutoff.calendar)
-        local = at.astimezone(calendar.zone)
-        if local.hour * 60 + local.minute >= cutoff.minute:
+        local = at.astimezone(calendar.zone).time()
+        if (local.hour * 60 + local.minute, local.second, local.microsecond) > (
+            cutoff.minute,
+            0,
+            0,
+        ):
             start = calendar.next_business_day_opening(at)
             flags.append("after_cutoff")
     return Acceptance(True, None, tuple(flags), start, frozenset(no_target))

@@ -51,6 +51,25 @@ def test_without_a_plan_the_ticket_is_paid_support() -> None:
     assert fr(r)["status"] == "none"
 
 
+def test_a_plan_that_ended_before_opening_gives_paid_support_without_a_clock() -> None:
+    # "If ticket is created when user had support plan, then this ticket will be solved same
+    # way as if user has support plan" - and one created when the plan had already ended is
+    # not: "Users without a support plan can create a ticket and use a paid support by hourly
+    # rate." Paid support has no reaction time, whatever plan the ticket names.
+    r = run(
+        "kolmisoft-mor",
+        opened(
+            "2026-11-16T10:00:00+02:00", channel="web", priority="high", plan="gold", entitled=False
+        ),
+        now="2026-11-20T10:00:00+02:00",
+    )
+    assert r["accepted"] is True
+    assert "paid_support" in r["flags"]
+    assert fr(r)["status"] == "none"
+    assert fr(r)["breached_at"] is None
+    assert not [e for e in r["events"] if e["type"] == "sla.breached"]
+
+
 def test_plan_at_opening_is_kept() -> None:
     # "If ticket is created when user had support plan, then this ticket will be solved same
     # way as if user has support plan even if support plan is already ended."

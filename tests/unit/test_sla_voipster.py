@@ -32,6 +32,28 @@ def test_opened_after_8pm_starts_next_business_day() -> None:
     assert "after_cutoff" in r["flags"]
 
 
+def test_opened_at_exactly_8pm_is_not_after_8pm() -> None:
+    # "unless opened after 08:00pm Eastern time": 20:00:00 is not after 20:00, so the 2 h
+    # clock starts the same evening and runs to the 22:00 close.
+    r = run(
+        "voipster",
+        opened("2026-11-17T20:00:00-05:00", channel="phone", priority="normal"),
+        now="2026-11-17T20:30:00-05:00",
+    )
+    assert fr(r)["due_at"] == "2026-11-18T03:00:00Z"  # 22:00 ET the same evening
+    assert "after_cutoff" not in r["flags"]
+
+
+def test_one_second_after_8pm_starts_next_business_day() -> None:
+    r = run(
+        "voipster",
+        opened("2026-11-17T20:00:01-05:00", channel="phone", priority="normal"),
+        now="2026-11-17T20:30:00-05:00",
+    )
+    assert fr(r)["due_at"] == "2026-11-18T16:00:00Z"
+    assert "after_cutoff" in r["flags"]
+
+
 def test_opened_just_before_8pm_keeps_same_day_hours() -> None:
     r = run(
         "voipster",
