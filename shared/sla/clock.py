@@ -165,6 +165,11 @@ class Clock:
             clock = clock.schedule(fraction)
             if clock.due_at is not None and clock.due_at < at:
                 clock = clock._but(due_at=at)
+            if clock.warn_at is not None and clock.warn_at < at:
+                # The new target's warning point has passed: warn now, unless the clock is
+                # due now too (the breach says it), never at an instant before the change.
+                due_now = clock.due_at is not None and clock.due_at <= at
+                clock = clock._but(warn_at=None if due_now else at)
         return clock
 
     def schedule(self, fraction: float | None) -> Clock:

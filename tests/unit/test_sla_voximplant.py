@@ -200,6 +200,39 @@ def test_severity_raise_past_the_new_target_breaches_at_the_change_not_before() 
     assert m(r, "first_response")["breached_at"] == "2026-11-17T03:00:00Z"
 
 
+def test_warning_and_breach_agree_after_a_raise_past_the_new_target() -> None:
+    # Response time runs "from registration of the Ticket": gold sev4 (8 h) opened 10:00Z and
+    # raised to sev1 (1 h) at 13:00Z is due at the change, 13:00Z. No warning may claim an
+    # instant before the change that caused it (10:45Z is 75 % of the sev1 hour): the breach
+    # at 13:00Z says it all.
+    r = run(
+        "voximplant",
+        opened("2026-11-16T10:00:00Z", channel="web", priority="sev4", plan="gold"),
+        ev("severity_changed", "2026-11-16T13:00:00Z", priority="sev1"),
+        now="2026-11-16T14:00:00Z",
+    )
+    first = [e for e in r["events"] if e.get("metric") == "first_response"]
+    assert [
+        (e["type"], e["at"]) for e in first if e["type"] in ("sla.warning", "sla.breached")
+    ] == [("sla.breached", "2026-11-16T13:00:00Z")]
+    assert m(r, "first_response")["breached_at"] == "2026-11-16T13:00:00Z"
+
+
+def test_a_raise_past_the_warning_point_warns_at_the_change_with_the_new_due_time() -> None:
+    # silver sev4 (24 h) raised to sev1 (2 h) 1 h 45 min after registration: due 2 h after
+    # registration, and the warning point (1 h 30 min) has passed, so it warns at the change.
+    r = run(
+        "voximplant",
+        opened(T0, channel="email", priority="sev4", plan="silver"),
+        ev("severity_changed", "2026-11-17T01:45:00+00:00", priority="sev1"),
+        now="2026-11-17T01:50:00+00:00",
+    )
+    warnings = [e for e in r["events"] if e["type"] == "sla.warning"]
+    assert [(e["at"], e["due_at"]) for e in warnings] == [
+        ("2026-11-17T01:45:00Z", "2026-11-17T02:00:00Z")
+    ]
+
+
 def test_severity_raise_to_sev1_starts_resolution_counted_from_registration() -> None:
     r = run(
         "voximplant",
