@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.policy.model import METRICS, Policy, Target
-from shared.sla.core import TicketSla, replay
+from shared.sla.core import TicketSla, advance, evolve
 from shared.sla.timeline import Derived, TimelineEvent
 
 
@@ -66,10 +66,54 @@ def metrics_json(state: TicketSla, now: datetime) -> dict[str, dict[str, Any]]:
     return out
 
 
+class Emitted(NamedTuple):
+    """A derived event and the instant the live service would publish it: a timer's event
+    when the clock reaches it, an event's consequences when the event is recorded."""
+
+    event: Derived
+    emitted_at: datetime
+
+
+def run_arrivals(
+    policy: Policy, events: Iterable[TimelineEvent], now: datetime
+) -> tuple[TicketSla, list[Emitted]]:
+    """Drive the core the way the SLA worker does: events in arrival order, timers firing by
+    the clock in between, so an event recorded late (after a deadline it precedes) arrives
+    after the breach and corrects it (`sla.breach_retracted`, `sla.corrected`). Events
+    recorded after `now` have not arrived."""
+    state: TicketSla | None = None
+    emitted: list[Emitted] = []
+    last: datetime | None = None
+    for event in events:
+        arrived = event.arrived_at
+        if last is not None and arrived < last:
+            raise ValueError(
+                f"{event.type}: recorded at {utc_z(arrived)}, before the event ahead of it "
+                f"({utc_z(last)}); list events in the order they were recorded"
+            )
+        last = arrived
+        if arrived > now:
+            break
+        if state is not None:
+            fired = advance(state, policy, arrived)
+            state = fired.state
+            emitted.extend(Emitted(item, item.at) for item in fired.derived)
+        step = evolve(state, event, policy)
+        state = step.state
+        emitted.extend(Emitted(item, max(item.at, arrived)) for item in step.derived)
+    if state is None:
+        raise ValueError(f"no event was recorded by {utc_z(now)}")
+    fired = advance(state, policy, now)
+    emitted.extend(Emitted(item, item.at) for item in fired.derived)
+    return fired.state, emitted
+
+
 def simulate(policy: Policy, events: Iterable[TimelineEvent], now: datetime) -> dict[str, Any]:
-    step = replay(events, policy, now)
-    state = step.state
-    derived = sorted(step.derived, key=lambda event: event.at)
+    """The simulate contract. `events` are in arrival order (each `arrived_at` no earlier
+    than the one before); derived events are listed in the order they would be published,
+    an `emitted_at` added where that is later than the instant they describe."""
+    state, emitted = run_arrivals(policy, events, now)
+    ordered = sorted(emitted, key=lambda item: item.emitted_at)
     result: dict[str, Any] = {
         "policy": policy.ref,
         "now": utc_z(now),
@@ -83,7 +127,14 @@ def simulate(policy: Policy, events: Iterable[TimelineEvent], now: datetime) -> 
             "priority": state.priority,
             "ticket_status": state.status,
             "metrics": metrics_json(state, now),
-            "events": [derived_json(event) for event in derived],
+            "events": [_emitted_json(item) for item in ordered],
         }
     )
     return result
+
+
+def _emitted_json(item: Emitted) -> dict[str, Any]:
+    body = derived_json(item.event)
+    if item.emitted_at > item.event.at:
+        body["emitted_at"] = utc_z(item.emitted_at)
+    return body
