@@ -18,6 +18,7 @@ from services.cli import (
     schemas_cmd,
     sla_cmd,
 )
+from services.common.secret_files import SecretFileError, load_secret_files
 
 app = typer.Typer(
     name="ticketflow",
@@ -44,7 +45,18 @@ app.command("openapi")(intake_cmd.openapi)
 
 @app.callback()
 def main() -> None:
-    """ticketflow: support tickets, SLA clocks, escalations and notifications."""
+    """ticketflow: support tickets, SLA clocks, escalations and notifications.
+
+    Secrets may come from files: `DATABASE_URL_FILE=/path` sets `DATABASE_URL` from that
+    file (one trailing newline stripped), likewise for every other secret variable
+    (services/common/secret_files.py); an explicit `DATABASE_URL` wins.
+    """
+    # Before any command reads its settings: the Secrets are mounted as files on Kubernetes.
+    try:
+        load_secret_files()
+    except SecretFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
