@@ -338,3 +338,149 @@ async def test_nul_characters_are_a_clear_422(client: httpx.AsyncClient) -> None
         json={"type": "ticket.comment_added", "data": {"body": "a\x00"}},
     )
     assert nested.status_code == 422
+
+
+# --- bad input is a 4xx naming what is wrong, never a 500 -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", [b"\xb2", b'"1\xb9"', b"2147483648", b"99999999999999999999", b"-1", b"1.0", b""]
+)
+async def test_an_if_match_that_is_not_a_version_is_a_400(
+    client: httpx.AsyncClient, value: bytes
+) -> None:
+    """Header bytes reach the app as latin-1: b"\\xb2" is "²", which `isdigit()` accepts."""
+    auth = await account_with_key(client, "ifm")
+    ticket = (await client.post("/v1/tickets", headers=auth, json=ticket_body("ifm"))).json()
+    response = await client.post(
+        f"/v1/tickets/{ticket['ticket_id']}/events",
+        headers={**auth, "If-Match": value},
+        json={"type": "ticket.comment_added", "data": {"body": "x"}},
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["header"] == "If-Match"
+
+
+@pytest.mark.parametrize("value", ["k" * 3_000, "k" * 256, "clé-unique", "a b"])
+async def test_an_idempotency_key_too_long_or_not_visible_ascii_is_a_400(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, value: str
+) -> None:
+    auth = await account_with_key(client, "idk")
+    response = await client.post(
+        "/v1/tickets",
+        headers={**auth, "Idempotency-Key": value.encode()},
+        json=ticket_body("idk"),
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["header"] == "Idempotency-Key"
+    assert await pool.fetchval("SELECT count(*) FROM tickets WHERE account_id = 'idk'") == 0
+
+
+async def test_an_idempotency_key_of_255_visible_characters_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await account_with_key(client, "idl")
+    headers = {**auth, "Idempotency-Key": "~" + "k" * 253 + "!"}
+    first = await client.post("/v1/tickets", headers=headers, json=ticket_body("idl"))
+    again = await client.post("/v1/tickets", headers=headers, json=ticket_body("idl"))
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.headers["idempotent-replayed"] == "true"
+
+
+@pytest.mark.parametrize(
+    "received_at", ["2026-11-17T14:00:00", (NOW - timedelta(days=30)).isoformat()]
+)
+async def test_a_reply_with_a_naive_or_old_received_at_is_a_422_naming_it(
+    client: httpx.AsyncClient, received_at: str
+) -> None:
+    auth = await account_with_key(client, "rcv", policy="hosted-voice")
+    subject = "Rcv Inc – 1 Loop Rd – Lines down – Priority 2"
+    opened = await client.post(
+        "/v1/inbound/email", headers=auth, json={"from": "noc@rcv.example", "subject": subject}
+    )
+    assert opened.status_code == 201, opened.text
+    reply = await client.post(
+        "/v1/inbound/email",
+        headers=auth,
+        json={
+            "from": "noc@rcv.example",
+            "subject": f"RE: [{opened.json()['number']}] {subject}",
+            "received_at": received_at,
+        },
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["field"] == "received_at"
+    assert reply.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("hours", ["Infinity", "-Infinity", "NaN", "-5", "0", "1e308", "8761"])
+async def test_target_overrides_must_be_finite_positive_and_bounded_hours(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, hours: str
+) -> None:
+    response = await client.post(
+        "/v1/admin/accounts",
+        headers={**ADMIN, "Content-Type": "application/json"},
+        content='{"id": "ovr", "name": "Ovr", "policy": "voximplant", '
+        f'"target_overrides": {{"resolution": {hours}}}}}',
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "target_overrides" in response.json()["detail"]
+    assert await pool.fetchval("SELECT count(*) FROM accounts WHERE id = 'ovr'") == 0
+
+
+async def test_target_overrides_must_name_a_metric(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/admin/accounts",
+        headers=ADMIN,
+        json={"id": "ovm", "name": "O", "policy": "voximplant", "target_overrides": {"x": 4}},
+    )
+    assert response.status_code == 422, response.text
+    assert "target_overrides" in response.json()["detail"]
+
+
+async def test_a_valid_target_override_still_opens_tickets_with_that_target(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await account_with_key(
+        client,
+        "ovk",
+        policy="voximplant",
+        plan="gold",
+        target_overrides={"resolution": 8760},
+        entitled_from="2026-01-01",
+    )
+    opened = await client.post(
+        "/v1/tickets", headers=auth, json=ticket_body("ovk", priority="sev1")
+    )
+    assert opened.status_code == 201, opened.text
+
+
+@pytest.mark.parametrize("after_hours", ["Infinity", "1e308", "NaN"])
+async def test_escalation_hours_must_be_finite_and_bounded(
+    client: httpx.AsyncClient, after_hours: str
+) -> None:
+    response = await client.post(
+        "/v1/admin/accounts",
+        headers={**ADMIN, "Content-Type": "application/json"},
+        content='{"id": "esh", "name": "E", "policy": "voipster", "escalation": {"levels": '
+        f'[{{"level": 1, "after_hours": 0}}, {{"level": 2, "after_hours": {after_hours}}}]}}}}',
+    )
+    assert response.status_code == 422, response.text
+    assert "escalation" in response.json()["detail"]
+
+
+async def test_a_non_finite_number_anywhere_in_event_data_is_a_422(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await account_with_key(client, "nfn")
+    ticket = (await client.post("/v1/tickets", headers=auth, json=ticket_body("nfn"))).json()
+    response = await client.post(
+        f"/v1/tickets/{ticket['ticket_id']}/events",
+        headers={**auth, "Content-Type": "application/json"},
+        content='{"type": "ticket.comment_added", "data": {"body": "x", "extra": [NaN]}}',
+    )
+    assert response.status_code == 422, response.text
+    assert "data.extra[0]" in response.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -45,7 +46,7 @@ class AccountStore:
         plan: str | None,
         entitled_from: date | None,
         entitled_until: date | None,
-        target_overrides: dict[str, float],
+        target_overrides: Mapping[str, float],
         escalation: dict[str, Any] | None = None,
     ) -> None:
         try:
@@ -59,7 +60,7 @@ class AccountStore:
                 plan,
                 entitled_from,
                 entitled_until,
-                orjson.dumps(target_overrides).decode(),
+                orjson.dumps(dict(target_overrides)).decode(),
                 orjson.dumps(escalation or {}).decode(),
             )
         except asyncpg.UniqueViolationError as exc:

@@ -61,18 +61,17 @@ class Refusal(Exception):
         return self.reason
 
 
-def event_time(requested: datetime | None, now: datetime) -> datetime:
-    """The event time of a new ticket: as given (a phone ticket logged late), within limits."""
+def event_time(requested: datetime | None, now: datetime, field: str = "occurred_at") -> datetime:
+    """The event time of a new event: as given (a phone ticket logged late, an email received
+    earlier), within limits; a Refusal names `field`, the request's name for it."""
     if requested is None:
         return now
     if requested.tzinfo is None or requested.utcoffset() is None:
-        raise Refusal("occurred_at needs a UTC offset", "occurred_at")
+        raise Refusal(f"{field} needs a UTC offset", field)
     if requested > now + MAX_FUTURE_SKEW:
-        raise Refusal("occurred_at is in the future", "occurred_at")
+        raise Refusal(f"{field} is in the future", field)
     if requested < now - MAX_BACKDATE:
-        raise Refusal(
-            f"occurred_at is more than {MAX_BACKDATE.days} days in the past", "occurred_at"
-        )
+        raise Refusal(f"{field} is more than {MAX_BACKDATE.days} days in the past", field)
     return requested
 
 

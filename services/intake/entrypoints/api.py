@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -52,7 +53,8 @@ from services.intake.entrypoints.documented_headers import (
     IF_MATCH,
     document_security,
 )
-from services.intake.entrypoints.limits import RequestLimits
+from services.intake.entrypoints.limits import RequestLimits, check_escalation_hours
+from services.intake.entrypoints.request_headers import parse_idempotency_key, parse_if_match
 from shared.events import TICKET_EVENT_TYPES, Envelope, parse_data
 
 SYSTEM_ONLY = {"ticket.opened", "ticket.closed_by_timeout"}
@@ -182,15 +184,6 @@ def _view(row: TicketRow) -> schemas.TicketView:
     )
 
 
-def _parse_if_match(value: str | None) -> int | None:
-    if value is None:
-        return None
-    cleaned = value.strip().removeprefix("W/").strip('"')
-    if not cleaned.isdigit():
-        raise Problem(400, "Bad If-Match", f"If-Match must be a ticket version, got {value!r}")
-    return int(cleaned)
-
-
 async def _idempotent(
     request: Request,
     deps: IntakeDeps,
@@ -199,7 +192,7 @@ async def _idempotent(
     handler: Callable[[], Awaitable[Any]],
 ) -> JSONResponse:
     """Run `handler` once per Idempotency-Key; replay its stored response afterwards."""
-    idempotency_key = request.headers.get(IDEMPOTENCY_KEY)
+    idempotency_key = parse_idempotency_key(request.headers.get(IDEMPOTENCY_KEY))
     if idempotency_key is None:
         body = await handler()
         return FastJSON(body, status_code=status)
@@ -285,6 +278,13 @@ async def _open(deps: IntakeDeps, metrics: Metrics, command: OpenTicket) -> sche
     )
 
 
+def _received_at(body: schemas.InboundEmailBody, now: datetime) -> datetime:
+    try:
+        return event_time(body.received_at, now, "received_at")
+    except Refusal as refusal:
+        raise Problem(422, "Invalid event time", str(refusal), field="received_at") from None
+
+
 async def _reply(
     deps: IntakeDeps,
     metrics: Metrics,
@@ -306,7 +306,7 @@ async def _reply(
         if closed
         else {"body": body.body, "contact": sender}
     )
-    at = event_time(body.received_at, deps.clock())
+    at = _received_at(body, deps.clock())
 
     def build(row: TicketRow) -> Envelope:
         return row.next_event(kind, at, data)
@@ -424,7 +424,7 @@ def create_app(
         deps: Deps,
         key: Key,
     ) -> JSONResponse:
-        expected = _parse_if_match(request.headers.get(IF_MATCH))
+        expected = parse_if_match(request.headers.get(IF_MATCH))
         limits.check_text(body)
         if body.type not in API_EVENT_TYPES:
             raise Problem(
@@ -491,6 +491,7 @@ def create_app(
         limits.check_text(body)
 
         async def handle() -> dict[str, Any]:
+            _received_at(body, deps.clock())
             sender = body.sender.strip().lower()
             subject = strip_reply_prefixes(body.subject)
             number = find_in(subject)
@@ -624,7 +625,7 @@ def create_app(
                 422, "Unknown plan", f"{policy.id} plans are {', '.join(policy.plans) or 'none'}"
             )
         try:
-            policy.escalation_with(body.escalation)
+            check_escalation_hours(policy.escalation_with(body.escalation))
         except ValueError as exc:
             raise Problem(422, "Invalid escalation matrix", str(exc)) from None
         try:

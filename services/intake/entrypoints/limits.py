@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.common.problems import Problem
+from services.intake.entrypoints.schemas import MAX_HOURS
+from shared.policy.model import EscalationSpec
 
 SUBJECT_FIELDS = frozenset({"subject"})
 
@@ -43,3 +45,18 @@ class RequestLimits:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 self._check(item, f"{path}[{index}]")
+
+
+def check_escalation_hours(spec: EscalationSpec) -> None:
+    """ValueError naming the level whose delay is not a finite number of hours up to a year
+    (the policy model takes any number >= 0; an account's override comes from an admin)."""
+    matrices = [("escalation.levels", spec.levels)] + [
+        (f"escalation.rules[{index}].levels", rule.levels) for index, rule in enumerate(spec.rules)
+    ]
+    for where, levels in matrices:
+        for index, level in enumerate(levels):
+            if not 0 <= level.after_hours <= MAX_HOURS:
+                raise ValueError(
+                    f"{where}[{index}].after_hours: {level.after_hours} is not between 0 and "
+                    f"{MAX_HOURS:g} hours"
+                )

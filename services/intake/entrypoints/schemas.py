@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared.events.types import Channel
+from shared.policy.model import MetricName
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 NO_NUL = r"^[^\x00]*$"
+
+MAX_HOURS = 8_760.0
+"""A year: the longest SLA target or escalation delay an account may be given, in hours."""
+
+TargetHours = Annotated[float, Field(gt=0, le=MAX_HOURS, allow_inf_nan=False)]
 
 
 def _reject_unstorable(value: Any, path: str) -> None:
@@ -29,6 +36,8 @@ def _reject_unstorable(value: Any, path: str) -> None:
                     f"\\u{ord(value[exc.start]):04x} at character {exc.start}); it cannot be "
                     "encoded as UTF-8"
                 ) from None
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path or 'body'}: numbers must be finite, not {value}")
     elif isinstance(value, dict):
         for key, item in value.items():
             _reject_unstorable(key, path)
@@ -42,7 +51,9 @@ class ApiModel(BaseModel):
     """Request bodies. PostgreSQL text and jsonb cannot hold NUL characters, and nothing
     can encode a lone surrogate (`"\\udfff"` is valid JSON but not valid Unicode), so every
     string anywhere in a body (including free-form event `data`) is checked here, once, and
-    the error names the field. Lengths are checked on the parsed body (`limits.py`)."""
+    the error names the field. So is every number: Python's JSON parser reads `NaN` and
+    `Infinity`, which no SLA arithmetic or jsonb column can hold. Lengths are checked on the
+    parsed body (`limits.py`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -144,8 +155,10 @@ class CreateAccountBody(ApiModel):
     plan: str | None = None
     entitled_from: date | None = Field(default=None, description="Support agreement start")
     entitled_until: date | None = Field(default=None, description="Support agreement end")
-    target_overrides: dict[str, float] = Field(
-        default_factory=dict, description="Per-metric hours from the account's order"
+    target_overrides: dict[MetricName, TargetHours] = Field(
+        default_factory=dict,
+        description="Per-metric target in hours from the account's order: finite, above 0, "
+        "at most 8,760 (a year)",
     )
     escalation: dict[str, Any] | None = Field(
         default=None,
