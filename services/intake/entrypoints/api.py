@@ -636,7 +636,7 @@ def create_app(
                 body.plan,
                 body.entitled_from,
                 body.entitled_until,
-                body.target_overrides,
+                {metric: hours for metric, hours in body.target_overrides.items()},
                 body.escalation,
             )
         except AccountExists:
