@@ -13,6 +13,7 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.events.published import record_headers
 from shared.limits import MAX_VERSION
 
 CommandType = Literal["close_by_timeout", "severity_downgrade"]
@@ -40,6 +41,10 @@ class TicketCommand(BaseModel):
     def to_record(self) -> tuple[bytes, bytes]:
         """(key, value) for Kafka: key = ticket id, value = JSON."""
         return str(self.ticket_id).encode(), orjson.dumps(self.model_dump(mode="json"))
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """CloudEvents binary-mode headers (`ce_time` = when it was issued)."""
+        return record_headers(self.model_dump(mode="json"), "sla")
 
     @classmethod
     def from_value(cls, value: bytes) -> TicketCommand:

@@ -17,6 +17,7 @@ from shared.commands import TicketCommand
 from shared.events.envelope import Envelope
 from shared.events.escalation import EscalationEvent
 from shared.events.notification import NotificationEvent
+from shared.events.published import REQUIRED as REQUIRED_HEADERS
 from shared.events.sla import SlaEvent
 from shared.events.types import EVENT_TYPES
 from shared.topics import ALL_TOPICS
@@ -105,7 +106,7 @@ def asyncapi() -> dict[str, Any]:
                 "content-type",
             )
         },
-        "required": ["ce_specversion", "ce_id", "ce_type", "ce_source", "ce_subject", "ce_time"],
+        "required": list(REQUIRED_HEADERS),
     }
     ticket_messages = {
         event_type.replace(".", "_"): {
@@ -134,12 +135,31 @@ def asyncapi() -> dict[str, Any]:
             if topic.name == record_topic:
                 channel["messages"] = {key: {"$ref": f"#/components/messages/{key}"}}
         channels[topic.name.removeprefix("ticketflow.")] = channel
+    record_headers = {
+        "type": "object",
+        "description": "CloudEvents Kafka binding, binary mode: ce_id = the record's `id`, "
+        "ce_source = the publishing service, ce_subject = the ticket id, ce_time = `at` (a "
+        "command: `issued_at`)",
+        "properties": {
+            name: {"type": "string"}
+            for name in (
+                *REQUIRED_HEADERS,
+                "ce_account",
+                "ce_policy",
+                "ce_causationid",
+                "content-type",
+            )
+        },
+        "required": list(REQUIRED_HEADERS),
+    }
     record_messages = {
         key: {
             "name": name.removesuffix(".json"),
             "title": label,
             "contentType": "application/json",
-            "summary": "Deduplicate by `id`: a record re-published after a crash keeps its id.",
+            "summary": "Deduplicate by ce_id (= `id`): a record re-published after a crash "
+            "keeps its id.",
+            "headers": record_headers,
             "payload": {"$ref": f"schemas/{name}"},
         }
         for _, key, name, _, label in RECORDS

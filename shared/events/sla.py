@@ -2,8 +2,10 @@
 
 The id is deterministic (a UUID5 of ticket, type, metric and instant), so a record emitted again
 after a crash or a rebalance carries the id of the first one: consumers deduplicate by id and a
-breach is acted on once. Kafka key = ticket id, value = this model as JSON, `ce_type` header =
-`type` for consumers that route without parsing.
+breach is acted on once. Kafka key = ticket id, value = this model as JSON, and the CloudEvents
+binary-mode headers (`ce_id` = `id`, `ce_type`, `ce_source` = `sla`, `ce_subject` = ticket,
+`ce_time` = `at`, ...; see `shared/events/published.py`) for consumers that route without
+parsing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.events.published import record_headers
 from shared.limits import MAX_VERSION
+
+SOURCE = "sla"
 
 SLA_EVENT_NAMESPACE = uuid.UUID("8f0d7a52-4c2e-4f39-9a57-2f4b1d6f0e11")
 
@@ -81,8 +86,8 @@ class SlaEvent(BaseModel):
 
     def to_record(self) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
         """(key, value, headers) for Kafka."""
-        value = orjson.dumps(self.model_dump(mode="json"))
-        return self.ticket_id.encode(), value, [("ce_type", self.type.encode())]
+        body = self.model_dump(mode="json")
+        return self.ticket_id.encode(), orjson.dumps(body), record_headers(body, SOURCE)
 
     @classmethod
     def from_value(cls, value: bytes) -> SlaEvent:

@@ -50,6 +50,8 @@ from services.sla.domain.timers import TimerHeap
 from services.sla.domain.tracked import Incoming, Tracked
 from services.sla.domain.watermark import PartitionProgress, eligible_at, lag
 from shared.events.codec import DecodeError
+from shared.events.published import record_headers
+from shared.events.sla import SOURCE as SLA_SOURCE
 from shared.policy import Policy
 from shared.topics import SLA_EVENTS, TICKET_COMMANDS, TICKET_EVENTS
 
@@ -418,12 +420,14 @@ class SlaTracker:
             if provisional and event["type"] in PROVISIONAL_TYPES:
                 event["data"] = {**event["data"], "provisional": True}
                 self.metrics.provisional.labels(event["type"]).inc()
-            headers = [("ce_type", event["type"].encode())]
+            headers = record_headers(event, SLA_SOURCE)
             records.append(OutRecord(SLA_EVENTS.name, key, orjson.dumps(event), headers))
             command = command_for(event)
             if command is not None:
                 command_key, value = command.to_record()
-                records.append(OutRecord(TICKET_COMMANDS.name, command_key, value))
+                records.append(
+                    OutRecord(TICKET_COMMANDS.name, command_key, value, command.headers())
+                )
         return records
 
     def _count(self, out: list[OutRecord]) -> None:
