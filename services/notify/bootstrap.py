@@ -9,17 +9,22 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from fastapi import FastAPI
 
 from services.common.api_keys import ApiKeyVerifier
 from services.common.consumer import ConsumerLoop
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.outbox import OutboxPublisher, kafka_send
+from services.common.retrying import retry_until_done
 from services.common.runtime import migrate_until_done, readiness_check, running
 from services.common.scheduler import DueLoop
+from services.notify.adapters import store
+from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.email import EmailSender
+from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
-from services.notify.adapters.webhooks import WebhookSender
+from services.notify.adapters.webhooks import WebhookSender, WebhookTimeouts
 from services.notify.domain.retries import RetryPolicy
 from services.notify.entrypoints.api import NotifyApiDeps, create_app
 from services.notify.entrypoints.consumer import TOPICS, NotifyConsumer
@@ -45,7 +50,47 @@ def email_sender(settings: NotifySettings) -> EmailSender:
         username=settings.smtp_username,
         password=password,
         start_tls=settings.smtp_start_tls,
+        timeout_s=settings.smtp_timeout_s,
     )
+
+
+def secret_box(settings: NotifySettings) -> SecretBox:
+    keys = settings.secret_keys.get_secret_value() if settings.secret_keys else None
+    return SecretBox.configured(keys, settings.admin_token.get_secret_value())
+
+
+def webhook_sender(
+    settings: NotifySettings, box: SecretBox, guard: DestinationGuard
+) -> WebhookSender:
+    return WebhookSender(
+        box,
+        guard,
+        timeouts=WebhookTimeouts(
+            connect_s=settings.webhook_connect_timeout_s,
+            read_s=settings.webhook_read_timeout_s,
+            total_s=settings.webhook_total_timeout_s,
+        ),
+        max_connections=settings.concurrency,
+    )
+
+
+async def seal_secrets(pool: asyncpg.Pool, box: SecretBox) -> None:
+    """Seal clear-text secrets and re-seal those under an older key (key rotation)."""
+    done = await retry_until_done(
+        lambda: store.seal_secrets(pool, box), "sealing webhook secrets", log
+    )
+    if done.sealed or done.resealed:
+        log.info(
+            "webhook secrets: %d sealed, %d re-sealed under the current key",
+            done.sealed,
+            done.resealed,
+        )
+    if done.unreadable:
+        log.error(
+            "webhook secrets of %s cannot be opened with TICKETFLOW_NOTIFY_SECRET_KEYS: their "
+            "deliveries fail until the key that sealed them is configured again",
+            ", ".join(done.unreadable),
+        )
 
 
 def retry_policy(settings: NotifySettings) -> RetryPolicy:
@@ -66,9 +111,11 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
         ) as rt:
             applied = await migrate_until_done(rt.pool, "services.notify.adapters", MIGRATION_LOCK)
             log.info("database migrated (%s)", ", ".join(applied))
+            box = secret_box(settings)
+            await seal_secrets(rt.pool, box)
+            guard = DestinationGuard(settings.destination_policy())
             publisher = OutboxPublisher(rt.pool, SERVICE, kafka_send(rt.producer), OUTBOX_LOCK)
-            webhooks = WebhookSender(max_connections=settings.concurrency)
-            rt.closers.append(webhooks.close)
+            webhooks = webhook_sender(settings, box, guard)
             deliverer = Deliverer(
                 rt.pool,
                 email_sender(settings),
@@ -77,15 +124,20 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 retry_policy(settings),
                 batch_size=settings.batch_size,
                 concurrency=settings.concurrency,
+                per_subscription=settings.webhook_concurrency_per_subscription,
+                email_concurrency=settings.email_concurrency,
                 on_commit=publisher.wake,
             )
+            rt.closers.append(deliverer.close)
+            rt.closers.append(webhooks.close)
             scheduler = DueLoop(
                 "notification delivery",
                 deliverer.next_due,
-                deliverer.run_due,
+                deliverer.start_due,
                 clock,
                 max_sleep=settings.max_sleep_s,
             )
+            deliverer.on_capacity = scheduler.wake
             templates = Templates()
             planner = Planner(rt.pool, templates, clock, scheduler.wake)
             consumer = await rt.consumer(TOPICS, settings.group_id)
@@ -102,6 +154,8 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 readiness_check(rt.pool, settings.kafka_bootstrap_servers),
                 scheduler.wake,
                 rt.health,
+                guard=guard,
+                secrets=box,
             )
             freeze_startup_objects()
             log.info(

@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.notify.adapters.secret_box import parse_keys
+from services.notify.domain.destinations import DestinationPolicy, parse_networks
+
 PLACEHOLDERS = {"", "changeme", "change-me", "admin", "secret", "dev-admin-token"}
 
 
@@ -45,7 +48,34 @@ class NotifySettings(BaseSettings):
     first_retry_s: float = Field(default=5.0, gt=0)
     max_retry_s: float = Field(default=3600.0, gt=0)
     batch_size: int = Field(default=200, ge=1)
-    concurrency: int = Field(default=16, ge=1, description="Deliveries in flight at once")
+    concurrency: int = Field(
+        default=64, ge=1, description="Webhook deliveries in flight at once, all subscriptions"
+    )
+    webhook_concurrency_per_subscription: int = Field(
+        default=4, ge=1, description="Deliveries in flight at once to one webhook subscription"
+    )
+    email_concurrency: int = Field(default=8, ge=1, description="Emails in flight at once")
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_connect_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_read_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_total_timeout_s: float = Field(
+        default=10.0, gt=0, description="One delivery, connecting to the last byte"
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow loopback, private and link-local webhook destinations (local "
+        "development and tests only; refused in production)",
+    )
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs allowed as webhook destinations although private "
+        "(an operator's own receivers), e.g. `10.20.0.0/16,fd00:1::/64`",
+    )
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys sealing webhook secrets; the first seals, "
+        "all open. Required in production",
+    )
     max_sleep_s: float = 5.0
     stuck_after_s: float = Field(
         default=60.0, gt=0, description="/readyz: a background task silent this long is stuck"
@@ -54,8 +84,33 @@ class NotifySettings(BaseSettings):
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> NotifySettings:
         token = self.admin_token.get_secret_value()
-        if self.environment == "production" and (token in PLACEHOLDERS or len(token) < 24):
+        production = self.environment == "production"
+        if production and (token in PLACEHOLDERS or len(token) < 24):
             raise ValueError(
                 "TICKETFLOW_ADMIN_TOKEN must be set to a real secret (24+ characters) in production"
             )
+        keys = self.secret_keys.get_secret_value() if self.secret_keys else ""
+        parse_keys(keys)
+        if production and not keys.strip():
+            raise ValueError(
+                "TICKETFLOW_NOTIFY_SECRET_KEYS must be set in production: comma-separated "
+                "Fernet keys that seal webhook signing secrets (the first seals, all open)"
+            )
+        if production and self.webhook_allow_private:
+            raise ValueError(
+                "TICKETFLOW_NOTIFY_WEBHOOK_ALLOW_PRIVATE is for development and tests; in "
+                "production list your own receivers' networks in "
+                "TICKETFLOW_NOTIFY_WEBHOOK_ALLOWED_NETWORKS"
+            )
+        try:
+            parse_networks(self.webhook_allowed_networks)
+        except ValueError as exc:
+            raise ValueError(f"TICKETFLOW_NOTIFY_WEBHOOK_ALLOWED_NETWORKS: {exc}") from None
         return self
+
+    def destination_policy(self) -> DestinationPolicy:
+        return DestinationPolicy(
+            allow_private=self.webhook_allow_private,
+            allowed=parse_networks(self.webhook_allowed_networks),
+            https_only=self.environment == "production",
+        )

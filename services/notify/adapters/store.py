@@ -1,16 +1,18 @@
-"""PostgreSQL persistence of notify: tickets it has seen, subscriptions, account templates and
-the delivery log (one row per notification, the row's id deterministic)."""
+"""PostgreSQL persistence of notify: tickets it has seen, subscriptions (signing secrets
+sealed), account templates and the delivery log (one row per notification, the row's id
+deterministic)."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
 
+from services.notify.adapters.secret_box import SecretBox, UnreadableSecret
 from services.notify.domain.routing import Subscription
 
 
@@ -111,21 +113,71 @@ async def insert(conn: asyncpg.Connection, rows: Sequence[NewNotification], now:
     return len(inserted)
 
 
+EMAIL_LANE = "email"
+LANE = "CASE WHEN channel = 'webhook' THEN recipient ELSE channel END"
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """What the deliverer can start now: sends in flight per lane (a webhook subscription's
+    id, or `email`), the cap per webhook lane and for the email lane, and how many more
+    webhooks fit in its connection pool. In-flight rows are never claimed again."""
+
+    in_flight: Sequence[uuid.UUID] = ()
+    busy: Mapping[str, int] = field(default_factory=dict)
+    per_subscription: int = 4
+    email: int = 8
+    webhooks_free: int = 64
+
+    def full_lanes(self) -> list[str]:
+        return [
+            lane
+            for lane, n in self.busy.items()
+            if n >= (self.email if lane == EMAIL_LANE else self.per_subscription)
+        ]
+
+
 async def claim(
-    conn: asyncpg.Connection, now: datetime, lease_until: datetime, limit: int
+    conn: asyncpg.Connection,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    capacity: Capacity | None = None,
 ) -> list[asyncpg.Record]:
-    """Due pending notifications, with their attempt counted and leased until `lease_until`
-    (a crashed sender's rows come back after the lease), with webhook URL and secret."""
+    """Due pending notifications that fit the capacity (per lane, oldest first, so a lane
+    with a backlog does not hold up the others), with their attempt counted and leased until
+    `lease_until` (a crashed sender's rows come back after the lease), with webhook URL and
+    sealed secret."""
+    cap = capacity or Capacity()
+    busy = dict(cap.busy)
     rows: list[asyncpg.Record] = await conn.fetch(
-        "WITH due AS (SELECT id FROM notifications WHERE status = 'pending' "
-        "AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), "
+        f"WITH due AS (SELECT id, channel, {LANE} AS lane, next_attempt_at FROM notifications "
+        "WHERE status = 'pending' AND next_attempt_at <= $1 AND NOT (id = ANY($4::uuid[]))), "
+        "ranked AS (SELECT due.*, row_number() OVER (PARTITION BY lane "
+        "ORDER BY next_attempt_at, id) AS lane_rank FROM due), "
+        "fitting AS (SELECT r.*, row_number() OVER (PARTITION BY channel "
+        "ORDER BY next_attempt_at, id) AS channel_rank FROM ranked r "
+        "LEFT JOIN unnest($5::text[], $6::int[]) AS b(lane, n) ON b.lane = r.lane "
+        "WHERE r.lane_rank <= (CASE WHEN r.channel = 'webhook' THEN $7::int ELSE $8::int END) "
+        "- coalesce(b.n, 0)), "
+        "picked AS (SELECT n.id FROM notifications n JOIN fitting f ON f.id = n.id "
+        "WHERE n.status = 'pending' AND n.next_attempt_at <= $1 "
+        "AND (f.channel <> 'webhook' OR f.channel_rank <= $9::int) "
+        "ORDER BY f.next_attempt_at LIMIT $3 FOR UPDATE OF n SKIP LOCKED), "
         "claimed AS (UPDATE notifications n SET attempts = n.attempts + 1, "
-        "next_attempt_at = $2 FROM due WHERE n.id = due.id RETURNING n.*) "
-        "SELECT c.*, s.url, s.secret FROM claimed c LEFT JOIN webhook_subscriptions s "
-        "ON c.channel = 'webhook' AND s.id = c.recipient AND s.disabled_at IS NULL",
+        "next_attempt_at = $2 FROM picked WHERE n.id = picked.id RETURNING n.*) "
+        "SELECT c.*, s.url, s.secret_sealed FROM claimed c LEFT JOIN webhook_subscriptions s "
+        "ON c.channel = 'webhook' AND s.id = c.recipient AND s.disabled_at IS NULL "
+        "ORDER BY c.next_attempt_at, c.created_at",
         now,
         lease_until,
         limit,
+        list(cap.in_flight),
+        list(busy),
+        list(busy.values()),
+        cap.per_subscription,
+        cap.email,
+        max(cap.webhooks_free, 0),
     )
     return rows
 
@@ -144,9 +196,17 @@ async def finish(conn: asyncpg.Connection, results: Sequence[Attempted], now: da
     )
 
 
-async def next_due(pool: asyncpg.Pool) -> datetime | None:
+async def next_due(pool: asyncpg.Pool, capacity: Capacity | None = None) -> datetime | None:
+    """When the next notification that fits the capacity is due (rows in flight, and rows of
+    full lanes, wait for a send to finish: the deliverer wakes its loop then)."""
+    cap = capacity or Capacity()
     value: datetime | None = await pool.fetchval(
-        "SELECT min(next_attempt_at) FROM notifications WHERE status = 'pending'"
+        "SELECT min(next_attempt_at) FROM notifications WHERE status = 'pending' "
+        f"AND NOT (id = ANY($1::uuid[])) AND NOT ({LANE} = ANY($2::text[])) "
+        "AND ($3 OR channel <> 'webhook')",
+        list(cap.in_flight),
+        cap.full_lanes(),
+        cap.webhooks_free > 0,
     )
     return value
 
@@ -189,21 +249,61 @@ async def redeliver(pool: asyncpg.Pool, ids: Sequence[uuid.UUID] | None, now: da
 
 
 async def create_subscription(
-    pool: asyncpg.Pool, account: str, url: str, events: Sequence[str]
+    pool: asyncpg.Pool, account: str, url: str, events: Sequence[str], box: SecretBox
 ) -> tuple[str, str]:
-    """A new subscription: (id, signing secret). The secret is returned once."""
+    """A new subscription: (id, signing secret). The secret is returned once and stored
+    sealed only."""
     subscription_id = f"wh_{secrets.token_hex(6)}"
     secret = f"whsec_{secrets.token_urlsafe(32)}"
     await pool.execute(
-        "INSERT INTO webhook_subscriptions (id, account, url, secret, events) "
+        "INSERT INTO webhook_subscriptions (id, account, url, secret_sealed, events) "
         "VALUES ($1, $2, $3, $4, $5)",
         subscription_id,
         account,
         url,
-        secret,
+        box.seal(secret),
         list(events),
     )
     return subscription_id, secret
+
+
+@dataclass(frozen=True, slots=True)
+class Sealing:
+    sealed: int
+    """Clear-text secrets (from before sealing) sealed."""
+    resealed: int
+    """Secrets sealed under an older key, sealed again under the first key."""
+    unreadable: list[str]
+    """Subscriptions whose secret no configured key opens."""
+
+
+async def seal_secrets(pool: asyncpg.Pool, box: SecretBox) -> Sealing:
+    """Seal every clear-text secret and re-seal every secret not sealed under the current
+    key; safe with several replicas starting together (rows are locked one pass)."""
+    sealed = resealed = 0
+    unreadable: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "SELECT id, secret, secret_sealed FROM webhook_subscriptions "
+            "WHERE secret IS NOT NULL OR secret_sealed IS NOT NULL ORDER BY id FOR UPDATE"
+        )
+        for row in rows:
+            if row["secret"] is not None:
+                value, sealed = box.seal(row["secret"]), sealed + 1
+            elif box.is_current(row["secret_sealed"]):
+                continue
+            else:
+                try:
+                    value, resealed = box.reseal(row["secret_sealed"]), resealed + 1
+                except UnreadableSecret:
+                    unreadable.append(row["id"])
+                    continue
+            await conn.execute(
+                "UPDATE webhook_subscriptions SET secret_sealed = $2, secret = NULL WHERE id = $1",
+                row["id"],
+                value,
+            )
+    return Sealing(sealed, resealed, unreadable)
 
 
 async def disable_subscription(pool: asyncpg.Pool, subscription_id: str) -> bool:

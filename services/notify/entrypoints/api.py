@@ -18,9 +18,13 @@ from services.common.api_keys import ApiKeyVerifier
 from services.common.health import TaskRegistry
 from services.common.ops import NO_OTEL, OUTBOX_PENDING, ops_router
 from services.common.problems import Problem
+from services.common.redaction import redact_url
 from services.common.web_auth import Admin, Key, app_deps
 from services.notify.adapters import store
+from services.notify.adapters.destination_guard import DestinationGuard
+from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import TemplateError, Templates
+from services.notify.domain.destinations import DestinationRefused
 from services.notify.domain.routing import TEMPLATES
 from services.notify.entrypoints.planner import SERVICE
 
@@ -60,9 +64,18 @@ class SubscriptionBody(BaseModel):
 class SubscriptionCreated(BaseModel):
     id: str
     account: str
-    url: str
+    url: str = Field(description="The URL, userinfo and query string redacted")
     events: list[str]
     secret: str = Field(description="HMAC-SHA256 signing secret; shown once, store it now")
+
+
+class SubscriptionView(BaseModel):
+    id: str
+    account: str
+    url: str = Field(description="The URL, userinfo and query string redacted")
+    events: list[str]
+    created_at: datetime
+    disabled_at: datetime | None
 
 
 class TemplateBody(BaseModel):
@@ -87,6 +100,9 @@ class NotifyApiDeps:
         readiness: Callable[[], Awaitable[dict[str, bool]]],
         wake: Callable[[], None],
         tasks: TaskRegistry | None = None,
+        *,
+        guard: DestinationGuard,
+        secrets: SecretBox,
     ) -> None:
         self.pool = pool
         self.keys = keys
@@ -96,6 +112,8 @@ class NotifyApiDeps:
         self.readiness = readiness
         self.wake = wake
         self.tasks = tasks
+        self.guard = guard
+        self.secrets = secrets
 
     async def refresh_metrics(self) -> None:
         counts = await store.status_counts(self.pool)
@@ -138,22 +156,36 @@ def create_app(lifespan: Any = None) -> FastAPI:
 
     @app.post("/v1/admin/webhooks", status_code=201, response_model=SubscriptionCreated)
     async def subscribe(body: SubscriptionBody, deps: Deps, _admin: Admin) -> SubscriptionCreated:
-        """Subscribe a URL of an account to event types; the signing secret is shown once."""
+        """Subscribe a URL of an account to event types; the signing secret is shown once.
+        The URL's host must resolve to public addresses only (no loopback, private,
+        link-local, ... unless the operator allowed them), and be https in production; the
+        same check runs again on every delivery."""
+        url = str(body.url)
+        try:
+            await deps.guard.check_url(url)
+        except DestinationRefused as exc:
+            raise Problem(
+                422,
+                "Webhook destination not allowed",
+                f"url: {exc}",
+                errors=[{"field": "url", "message": str(exc)}],
+            ) from None
         sub_id, secret = await store.create_subscription(
-            deps.pool, body.account, str(body.url), body.events
+            deps.pool, body.account, url, body.events, deps.secrets
         )
         return SubscriptionCreated(
-            id=sub_id, account=body.account, url=str(body.url), events=body.events, secret=secret
+            id=sub_id, account=body.account, url=redact_url(url), events=body.events, secret=secret
         )
 
-    @app.get("/v1/admin/webhooks")
+    @app.get("/v1/admin/webhooks", response_model=list[SubscriptionView])
     async def subscriptions(
         deps: Deps,
         _admin: Admin,
         account: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
-    ) -> list[dict[str, Any]]:
-        """Subscriptions (without their secrets)."""
-        return [dict(row) for row in await store.list_subscriptions(deps.pool, account)]
+    ) -> list[SubscriptionView]:
+        """Subscriptions (without their secrets; URLs redacted)."""
+        rows = await store.list_subscriptions(deps.pool, account)
+        return [SubscriptionView(**{**dict(row), "url": redact_url(row["url"])}) for row in rows]
 
     @app.delete("/v1/admin/webhooks/{subscription_id}", status_code=204)
     async def unsubscribe(

@@ -1,9 +1,18 @@
-"""Sends due notifications: claims a batch (attempt counted, leased), sends them concurrently,
-then records each outcome - delivered, retry later with exponential backoff, or dead - and
-publishes it on `ticketflow.notifications` (outbox, same transaction).
+"""Sends due notifications: claims what fits (attempt counted, leased), starts each send at
+once, and records each outcome - delivered, retry later with exponential backoff, or dead -
+as soon as that send finished, publishing it on `ticketflow.notifications` (outbox, same
+transaction).
+
+Fairness: every webhook subscription and the email channel is a lane with its own cap of
+sends in flight (`per_subscription`, `email_concurrency`), webhooks together are capped by
+`concurrency` (the connection pool), and claiming does not wait for the sends already in
+flight: one account's slow receiver fills its own lane and nothing else. A row is claimed
+only when its lane has room, so no claimed row waits in a queue while its lease runs out; a
+row in flight is never claimed again by this process.
 
 Recording the outcomes is retried through a database outage for as long as the claim's lease
-still covers the batch, so a delivery already made is not made again after a short outage."""
+still covers the rows, so a delivery already made is not made again after a short outage.
+A recording that gave up is raised by the next `start_due` (the delivery loop reports it)."""
 
 from __future__ import annotations
 
@@ -11,6 +20,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter as Tally
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -19,10 +29,11 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 
 from services.common import outbox
+from services.common.redaction import redact_url, redact_urls_in
 from services.common.retrying import Outage
 from services.common.transient import is_transient
 from services.notify.adapters import store
-from services.notify.adapters.store import Attempted
+from services.notify.adapters.store import EMAIL_LANE, Attempted, Capacity
 from services.notify.domain.retries import Outcome, RetryPolicy, next_step
 from shared.events.notification import NotificationEvent
 from shared.topics import NOTIFICATIONS
@@ -51,7 +62,7 @@ class Webhooks(Protocol):
         self,
         notification_id: uuid.UUID,
         url: str,
-        secret: str,
+        sealed_secret: str,
         event_type: str,
         body: bytes,
         timestamp: int,
@@ -69,8 +80,11 @@ class Deliverer:
         *,
         batch_size: int = 200,
         lease: timedelta = timedelta(minutes=2),
-        concurrency: int = 16,
+        concurrency: int = 64,
+        per_subscription: int = 4,
+        email_concurrency: int = 8,
         on_commit: Callable[[], None] = lambda: None,
+        on_capacity: Callable[[], None] = lambda: None,
     ) -> None:
         self._pool = pool
         self._email = email
@@ -79,12 +93,32 @@ class Deliverer:
         self._retry = retry
         self._batch_size = batch_size
         self._lease = lease
+        self._concurrency = concurrency
+        self._per_subscription = per_subscription
+        self._email_concurrency = email_concurrency
         self._on_commit = on_commit
-        self._slots = asyncio.Semaphore(concurrency)
+        self.on_capacity = on_capacity
+        """Called when a send finished (its lane has room again): the delivery loop's wake."""
+        self._in_flight: dict[uuid.UUID, str] = {}
+        self._busy: Tally[str] = Tally()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._finished: list[tuple[Any, Outcome, float]] = []
+        self._recording = asyncio.Lock()
+        self._failure: BaseException | None = None
 
-    async def _send(self, row: Any, now: datetime) -> Outcome:
-        async with self._slots:
-            return await self._send_now(row, now)
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def _capacity(self) -> Capacity:
+        webhooks = sum(n for lane, n in self._busy.items() if lane != EMAIL_LANE)
+        return Capacity(
+            in_flight=list(self._in_flight),
+            busy={lane: n for lane, n in self._busy.items() if n > 0},
+            per_subscription=self._per_subscription,
+            email=self._email_concurrency,
+            webhooks_free=self._concurrency - webhooks,
+        )
 
     async def _send_now(self, row: Any, now: datetime) -> Outcome:
         if row["channel"] == "email":
@@ -93,44 +127,87 @@ class Deliverer:
             )
         if row["url"] is None:
             return Outcome(False, "webhook subscription disabled", permanent=True)
+        if row["secret_sealed"] is None:
+            return Outcome(False, "webhook signing secret not sealed yet (restart notify)")
         return await self._webhooks.send(
             row["id"],
             row["url"],
-            row["secret"],
+            row["secret_sealed"],
             row["source_type"],
             bytes(row["body"]),
             int(now.timestamp()),
         )
 
-    async def run_due(self, now: datetime) -> int:
-        """Claim a batch, send it, and record each outcome as soon as its send finished
-        (sends that finish while a record is being written share the next one): a crash
-        leaves at most the sends in flight unrecorded, to be sent again after the lease,
-        not the whole batch."""
+    async def start_due(self, now: datetime) -> int:
+        """Claim the due rows that fit their lanes and start sending them; return how many
+        were claimed (the sends go on in the background)."""
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
         claimed_at = time.monotonic()
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await store.claim(conn, now, now + self._lease, self._batch_size)
-        if not rows:
-            return 0
-        finished: list[tuple[Any, Outcome]] = []
-        recording = asyncio.Lock()
-
-        async def deliver(row: Any) -> None:
-            finished.append((row, await self._send(row, now)))
-            async with recording:
-                if finished:
-                    group = finished[:]
-                    finished.clear()
-                    await self._record_group(group, claimed_at)
-
-        await asyncio.gather(*(deliver(row) for row in rows))
+            rows = await store.claim(
+                conn, now, now + self._lease, self._batch_size, self._capacity()
+            )
+        for row in rows:
+            lane = EMAIL_LANE if row["channel"] == "email" else row["recipient"]
+            self._in_flight[row["id"]] = lane
+            self._busy[lane] += 1
+            task = asyncio.create_task(self._deliver(row, now, claimed_at))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return len(rows)
 
-    async def _record_group(self, group: list[tuple[Any, Outcome]], claimed_at: float) -> None:
+    async def run_due(self, now: datetime) -> int:
+        """One whole pass: claim what fits, send it and wait until every send in flight is
+        recorded (tests, benchmarks; the service's loop uses `start_due`)."""
+        claimed = await self.start_due(now)
+        await self.settle()
+        return claimed
+
+    async def settle(self) -> None:
+        """Wait until every send in flight finished and was recorded."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    async def close(self, grace_s: float = 15.0) -> None:
+        """Let the sends in flight finish and be recorded for up to `grace_s`, then cancel
+        the rest (their rows come back after the lease, as after a crash)."""
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def _deliver(self, row: Any, now: datetime, claimed_at: float) -> None:
+        try:
+            outcome = await self._send_now(row, now)
+            self._finished.append((row, outcome, claimed_at))
+            async with self._recording:  # sends finishing meanwhile share the next record
+                if self._finished:
+                    group = self._finished[:]
+                    self._finished.clear()
+                    await self._record_group(group)
+        except Exception as exc:  # raised again by the next `start_due`, for the loop to report
+            log.warning("delivering notification %s failed: %s", row["id"], type(exc).__name__)
+            self._failure = exc
+        finally:
+            lane = self._in_flight.pop(row["id"], None)
+            if lane is not None:
+                self._busy[lane] -= 1
+                if self._busy[lane] <= 0:
+                    del self._busy[lane]
+            self.on_capacity()
+
+    async def _record_group(self, group: list[tuple[Any, Outcome, float]]) -> None:
         done = self._clock()
+        claimed_at = min(claimed for _, _, claimed in group)
         results: list[Attempted] = []
         records: list[tuple[str, dict[str, Any], str]] = []
-        for row, outcome in group:
+        for row, outcome, _ in group:
             attempted, event = self._judge(row, outcome, done)
             results.append(attempted)
             records.append((row["ticket_id"], event.model_dump(mode="json"), event.type))
@@ -166,6 +243,7 @@ class Deliverer:
         self, row: Any, outcome: Outcome, done: datetime
     ) -> tuple[Attempted, NotificationEvent]:
         """Delivered, retry later (exponential backoff) or dead; logged and counted."""
+        error = redact_urls_in(outcome.error) if outcome.error is not None else None
         step = next_step(outcome, row["attempts"], self._retry)
         retry_at = done + self._retry.delay_after(row["attempts"])
         ATTEMPTS.labels(row["channel"], step).inc()
@@ -179,21 +257,29 @@ class Deliverer:
                 "%s %s to %s attempt %d failed (%s): %s",
                 row["channel"],
                 row["id"],
-                row["recipient"],
+                _destination(row),
                 row["attempts"],
                 "dead-lettered" if step == "dead" else f"retry at {retry_at:%H:%M:%S}",
-                outcome.error,
+                error,
             )
         attempted = Attempted(
             row["id"],
             "pending" if step == "retry" else step,
             retry_at if step == "retry" else None,
-            outcome.error,
+            error,
         )
-        return attempted, _outcome_event(row, step, done, outcome.error)
+        return attempted, _outcome_event(row, step, done, error)
 
     async def next_due(self) -> datetime | None:
-        return await store.next_due(self._pool)
+        """When the next row that fits its lane is due."""
+        return await store.next_due(self._pool, self._capacity())
+
+
+def _destination(row: Any) -> str:
+    """The recipient as a log line shows it: a webhook's subscription and redacted URL."""
+    if row["channel"] == "webhook" and row["url"] is not None:
+        return f"{row['recipient']} ({redact_url(row['url'])})"
+    return str(row["recipient"])
 
 
 def _outcome_event(row: Any, step: str, at: datetime, error: str | None) -> NotificationEvent:
