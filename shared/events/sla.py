@@ -57,6 +57,11 @@ class SlaEvent(BaseModel):
     )
     type: SlaEventType
     ticket_id: str = Field(description="The ticket (Kafka key)")
+    ticket_number: str | None = Field(
+        default=None,
+        description="The ticket number from `ticket.opened` (what every page and email names); "
+        "null only on records of states written before it was carried",
+    )
     account: str
     policy: str = Field(description="Pinned policy `id@version`")
     priority: str = Field(description="The ticket's priority when the event was derived")

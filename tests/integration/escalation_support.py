@@ -63,12 +63,14 @@ def breach(
     account: str = "acme",
     policy: str = "voximplant@1",
     priority: str = "sev2",
+    ticket_number: str | None = None,
 ) -> SlaEvent:
     """The SLA service's `sla.breached` of the ticket's first response, at `at`."""
     return SlaEvent(
         id=sla_event_id(ticket, "sla.breached", "first_response", at),
         type="sla.breached",
         ticket_id=ticket,
+        ticket_number=ticket_number,
         account=account,
         policy=policy,
         priority=priority,

@@ -289,3 +289,25 @@ def test_replay_shards_cover_the_uuid_space_without_overlap() -> None:
             if low <= ticket and (high is None or ticket < high)
         ]
         assert len(owners) == 1
+
+
+def test_every_sla_record_names_the_ticket_number_from_its_opening() -> None:
+    # Escalation and notify page with the number; they must not depend on having seen the
+    # ticket topic first (the two topics race).
+    policy = policies()["voximplant"]
+    tracked = track(incoming("opened", 0, 1, **OPEN, ticket_number="TF-260001"))
+    assert tracked.number == "TF-260001"
+    back = state_codec.decode(state_codec.encode(tracked), policy, TICKET)
+    assert back.number == "TF-260001"
+    fired = fire_due(back, policy, T0 + timedelta(days=1))
+    bodies = [sla_event(fired.tracked, caused, T0 + timedelta(days=1)) for caused in fired.caused]
+    assert bodies and all(body["ticket_number"] == "TF-260001" for body in bodies)
+    assert SlaEvent.model_validate(bodies[0]).ticket_number == "TF-260001"
+
+
+def test_a_state_written_before_numbers_were_carried_still_decodes() -> None:
+    policy = policies()["voximplant"]
+    tracked = track(incoming("opened", 0, 1, **OPEN))
+    raw = state_codec.encode(tracked)
+    assert b'"t"' not in raw[10:]
+    assert state_codec.decode(raw, policy, TICKET).number is None

@@ -41,7 +41,7 @@ class EscalationConsumer:
     async def on_sla(self, event: SlaEvent) -> str:
         escalator = self._escalator
         if event.type in ("sla.warning", "sla.breached") and event.metric is not None:
-            number = event.data.get("ticket_number")
+            number = event.ticket_number or event.data.get("ticket_number")
             return await escalator.on_trigger(
                 Trigger(
                     event_id=event.id,

@@ -32,6 +32,7 @@ def sla_event(tracked: Tracked, caused: Caused, emitted_at: datetime) -> dict[st
         "id": str(sla_event_id(tracked.ticket_id, derived.type, derived.metric, derived.at)),
         "type": derived.type,
         "ticket_id": tracked.ticket_id,
+        "ticket_number": tracked.number,
         "account": tracked.account,
         "policy": tracked.policy,
         "priority": sla.priority,

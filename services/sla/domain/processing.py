@@ -76,4 +76,7 @@ def _fold(tracked: Tracked, event: Incoming, policy: Policy, caused: list[Caused
     except ValueError as exc:
         raise ProcessingError(str(exc)) from exc
     caused.extend(Caused(derived, event.event_id) for derived in step.derived)
+    if event.type == OPENED:
+        number = event.data.get("ticket_number")
+        return replace(tracked, sla=step.state, number=number if isinstance(number, str) else None)
     return replace(tracked, sla=step.state)

@@ -33,7 +33,8 @@ class Tracked:
     """One ticket's SLA state in the service.
 
     `sla` is None while only events past a gap have arrived (the opening is missing); `held`
-    keeps such events, in sequence order, until the gap fills.
+    keeps such events, in sequence order, until the gap fills. `number` is the ticket number
+    from `ticket.opened`, carried on every SLA record so that no consumer pages without it.
     """
 
     ticket_id: str
@@ -42,6 +43,7 @@ class Tracked:
     partition: int
     sla: TicketSla | None
     held: tuple[Incoming, ...] = ()
+    number: str | None = None
 
     @property
     def version(self) -> int:
