@@ -1,6 +1,6 @@
 """Turns one incoming event into logged notifications, in one transaction with the consumer's
 tracking row: a redelivered event finds its row (and the deterministic notification ids)
-and sends nothing twice."""
+and sends nothing twice. Emails are rendered before that transaction, outside it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from prometheus_client import Counter
 from services.common.tracking import first_time
 from services.notify.adapters import store
 from services.notify.adapters.store import NewNotification
-from services.notify.adapters.templates import Templates
+from services.notify.adapters.templates import Rendered, Templates
 from services.notify.domain.routing import Planned, Source, plan
 
 log = logging.getLogger("ticketflow.notify")
@@ -44,7 +44,23 @@ class Planner:
         recipients: list[str] | None = None,
         opened: dict[str, Any] | None = None,
     ) -> str:
-        """`opened`: the ticket's facts when the event opens it (contact, number, subject)."""
+        """`opened`: the ticket's facts when the event opens it (contact, number, subject).
+
+        Reads, then renders with no connection held (an account template may use its whole
+        time budget), then writes the tracking row, the ticket's facts and the notifications
+        in one transaction. A redelivery may render again but finds its tracking row there."""
+        facts = _facts(opened)
+        async with self._pool.acquire() as conn:
+            known = await store.ticket(conn, source.ticket_id)
+            subscriptions = await store.subscriptions(conn, source.account)
+            ticket = _merged(known, source, facts if opened is not None else None)
+            planned = plan(source, ticket.get("contact"), recipients or [], subscriptions)
+            names = sorted({item.template for item in planned if item.channel == "email"})
+            overrides = {
+                name: await store.template_override(conn, source.account, name) for name in names
+            }
+        rendered = await self._render(source, ticket, overrides)
+        rows = [self._row(item, ticket, rendered) for item in planned]
         async with self._pool.acquire() as conn, conn.transaction():
             if not await first_time(conn, SERVICE, source.event_id):
                 return "duplicate"
@@ -53,15 +69,11 @@ class Planner:
                     conn,
                     source.ticket_id,
                     source.account,
-                    opened.get("ticket_number"),
-                    opened.get("contact"),
-                    opened.get("subject"),
-                    opened.get("priority"),
+                    facts["number"],
+                    facts["contact"],
+                    facts["subject"],
+                    facts["priority"],
                 )
-            ticket = await store.ticket(conn, source.ticket_id)
-            subscriptions = await store.subscriptions(conn, source.account)
-            planned = plan(source, ticket.get("contact"), recipients or [], subscriptions)
-            rows = [await self._render(conn, item, ticket) for item in planned]
             added = await store.insert(conn, rows, self._clock())
         for row in rows:
             PLANNED.labels(row.channel).inc()
@@ -77,7 +89,22 @@ class Planner:
         return "planned" if added else "nothing_to_send"
 
     async def _render(
-        self, conn: asyncpg.Connection, item: Planned, ticket: dict[str, Any]
+        self,
+        source: Source,
+        ticket: dict[str, Any],
+        overrides: dict[str, tuple[str, str] | None],
+    ) -> dict[str, Rendered]:
+        """Each email template once (every recipient of an event gets the same text). The
+        templates render from a copy of this context: the event stays as published."""
+        context = {"ticket": ticket, "event": source.body, "account": source.account}
+        return {
+            name: await self._templates.render(name, context, override)
+            for name, override in overrides.items()
+        }
+
+    @staticmethod
+    def _row(
+        item: Planned, ticket: dict[str, Any], rendered: dict[str, Rendered]
     ) -> NewNotification:
         source = item.source
         if item.channel == "webhook":
@@ -93,10 +120,8 @@ class Planner:
                 }
             )
         else:
-            override = await store.template_override(conn, source.account, item.template)
-            context = {"ticket": ticket, "event": source.body, "account": source.account}
-            rendered = self._templates.render(item.template, context, override)
-            subject, body = rendered.subject, rendered.body.encode()
+            email = rendered[item.template]
+            subject, body = email.subject, email.body.encode()
         return NewNotification(
             id=item.id,
             ticket_id=source.ticket_id,
@@ -109,3 +134,29 @@ class Planner:
             subject=subject,
             body=body,
         )
+
+
+TICKET_FACTS = ("number", "contact", "subject", "priority")
+
+
+def _facts(opened: dict[str, Any] | None) -> dict[str, Any]:
+    """The ticket facts an event brings (`ticket_number` is stored as `number`)."""
+    given = opened or {}
+    return {
+        "number": given.get("ticket_number"),
+        "contact": given.get("contact"),
+        "subject": given.get("subject"),
+        "priority": given.get("priority"),
+    }
+
+
+def _merged(known: dict[str, Any], source: Source, facts: dict[str, Any] | None) -> dict[str, Any]:
+    """notify's row of the ticket as `store.remember_ticket` will leave it (a fact given
+    replaces the stored one, a missing fact keeps it); `facts` None: no facts, no change."""
+    if facts is None:
+        return known
+    row: dict[str, Any] = {"ticket_id": source.ticket_id, "account": source.account}
+    row.update(dict.fromkeys(TICKET_FACTS))
+    row.update(known)
+    row.update({key: value for key, value in facts.items() if value is not None})
+    return row
