@@ -1,10 +1,14 @@
 """deploy/k8s: both overlays render with kubectl kustomize, validate against the Kubernetes
 schemas (kubernetes-validate --strict) and the Strimzi/KEDA CRD schemas, and keep the
-policies a platform team relies on. The topics come from the code (one source)."""
+policies a platform team relies on: secrets as read-only files (each workload only the ones
+it uses), the prod image pinned by digest, notify's webhooks kept off private addresses.
+The topics come from the code (one source). checkov runs in test_checkov.py."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,6 +21,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.common.secret_files import SECRET_VARIABLES
 from services.deployment.access import ACCESS
 from services.deployment.manifests import generated
 from shared.topics import topics_with_dead_letters
@@ -27,6 +32,40 @@ SCHEMAS = K8S / "schemas"
 KUBERNETES_VERSION = "1.37.0"
 OVERLAYS = ("dev", "prod")
 SERVICES = {"intake": 8080, "sla": 8081, "escalation": 8082, "notify": 8083}
+SECRETS_DIR = "/etc/ticketflow/secrets"
+# What each workload may read: variable -> (Secret, key). Nothing else is mounted.
+DATABASE = {"DATABASE_URL": ("ticketflow-database", "url")}
+ADMIN = {"TICKETFLOW_ADMIN_TOKEN": ("ticketflow-admin", "token")}
+INTERNAL = {"TICKETFLOW_INTERNAL_TOKEN": ("ticketflow-internal", "token")}
+
+
+def kafka(service: str) -> dict[str, tuple[str, str]]:
+    return {"KAFKA_SASL_PASSWORD": (f"ticketflow-{service}", "password")}
+
+
+WORKLOAD_SECRETS: dict[str, dict[str, tuple[str, str]]] = {
+    "ticketflow-intake": {**DATABASE, **ADMIN, **INTERNAL, **kafka("intake")},
+    "ticketflow-sla": {**DATABASE, **INTERNAL, **kafka("sla")},
+    "ticketflow-escalation": {**DATABASE, **kafka("escalation")},
+    "ticketflow-notify": {
+        **DATABASE,
+        **ADMIN,
+        "TICKETFLOW_NOTIFY_SECRET_KEYS": ("ticketflow-notify-keys", "keys"),
+        "TICKETFLOW_NOTIFY_SMTP_USERNAME": ("ticketflow-smtp", "username"),
+        "TICKETFLOW_NOTIFY_SMTP_PASSWORD": ("ticketflow-smtp", "password"),
+        **kafka("notify"),
+    },
+    "ticketflow-migrate": {**DATABASE},
+}
+PRIVATE_V4 = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+)
+PRIVATE_V6 = ("fc00::/7", "fe80::/10", "::1/128")
 
 
 def kubectl() -> str:
@@ -37,9 +76,11 @@ def kubectl() -> str:
     return found
 
 
-def render(overlay: str) -> list[dict[str, Any]]:
+def render(overlay: str | Path) -> list[dict[str, Any]]:
+    """An overlay's documents: `dev`, `prod`, or the path of a kustomization directory."""
+    folder = overlay if isinstance(overlay, Path) else K8S / "overlays" / overlay
     done = subprocess.run(
-        [kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
+        [kubectl(), "kustomize", str(folder)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -85,7 +126,7 @@ def test_a_typo_is_caught_by_both_validations() -> None:
     topic = next(d for d in docs if d["kind"] == "KafkaTopic")
     topic["spec"]["partition"] = topic["spec"].pop("partitions")
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(topic, crd_schema(topic))  # type: ignore[arg-type]
+        jsonschema.validate(topic, crd_schema(topic))
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     container["readinesProbe"] = container.pop("readinessProbe")
@@ -113,8 +154,7 @@ def test_every_service_runs_with_probes_resources_and_the_restricted_profile(
             assert security["capabilities"]["drop"] == ["ALL"], name
             for part in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(container["resources"][part]), name
-            assert re.fullmatch(r"ghcr\.io/ticketflow/ticketflow:[\w.-]+", container["image"])
-            assert not container["image"].endswith(":latest")
+            assert container["imagePullPolicy"] == "Always", name
     for service, port in SERVICES.items():
         container = deployments[f"ticketflow-{service}"]["spec"]["template"]["spec"]["containers"][
             0
@@ -128,9 +168,64 @@ def test_every_service_runs_with_probes_resources_and_the_restricted_profile(
         ):
             assert container[probe]["httpGet"]["path"] == path, (service, probe)
         env = {item["name"]: item for item in container["env"]}
+        # KEDA's TriggerAuthentication reads the user name from the container's env.
         assert env["KAFKA_SASL_USERNAME"]["value"] == f"ticketflow-{service}"
-        secret = env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
-        assert secret == {"name": f"ticketflow-{service}", "key": "password"}
+
+
+def test_images_prod_by_digest_dev_by_tag(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    overlay, docs = rendered
+    pattern = {
+        # The tag stays for people; the digest is what the kubelet pulls.
+        "prod": r"ghcr\.io/ticketflow/ticketflow:[\w][\w.-]*@sha256:[0-9a-f]{64}",
+        "dev": r"ghcr\.io/ticketflow/ticketflow:dev",
+    }[overlay]
+    for workload in [*of_kind(docs, "Deployment").values(), *of_kind(docs, "Job").values()]:
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            assert re.fullmatch(pattern, container["image"]), container["image"]
+            assert ":latest" not in container["image"]
+
+
+def test_secrets_are_read_only_files_each_workload_only_its_own(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    _, docs = rendered
+    workloads = {**of_kind(docs, "Deployment"), **of_kind(docs, "Job")}
+    assert set(workloads) == set(WORKLOAD_SECRETS)
+    for name, workload in workloads.items():
+        pod = workload["spec"]["template"]["spec"]
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        projected: dict[str, tuple[str, str]] = {}  # file name -> (Secret, key)
+        for source in volumes["secrets"]["projected"]["sources"]:
+            for item in source["secret"]["items"]:
+                projected[item["path"]] = (source["secret"]["name"], item["key"])
+        assert volumes["secrets"]["projected"]["defaultMode"] == 0o440, name
+        container = pod["containers"][0]
+        for item in container["env"]:
+            assert "secretKeyRef" not in item.get("valueFrom", {}), (name, item["name"])
+        assert not any("secretRef" in source for source in container.get("envFrom", [])), name
+        mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+        assert mounts["secrets"] == {
+            "name": "secrets",
+            "mountPath": SECRETS_DIR,
+            "readOnly": True,
+        }, name
+        files = {
+            item["name"].removesuffix("_FILE"): item["value"]
+            for item in container["env"]
+            if item["name"].endswith("_FILE")
+        }
+        # The CLI only loads the variables it knows (services/common/secret_files.py).
+        assert set(files) <= SECRET_VARIABLES, name
+        assert not set(files) & {item["name"] for item in container["env"]}, name
+        wanted = {
+            variable: projected.get(path.removeprefix(f"{SECRETS_DIR}/"))
+            for variable, path in files.items()
+            if path.startswith(f"{SECRETS_DIR}/")
+        }
+        assert wanted == WORKLOAD_SECRETS[name], name
+        assert sorted(projected.values()) == sorted(WORKLOAD_SECRETS[name].values()), (
+            f"{name} mounts a secret it does not use"
+        )
 
 
 def test_no_secret_values_and_every_config_reference_exists(
@@ -212,8 +307,113 @@ def test_network_policies_deny_by_default(rendered: tuple[str, list[dict[str, An
     deny = policies["ticketflow-default-deny"]["spec"]
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in deny and "egress" not in deny
-    notify_only = policies["ticketflow-egress-notify"]["spec"]["podSelector"]
-    assert notify_only == {"matchLabels": {"app.kubernetes.io/component": "notify"}}
+    for name in ("ticketflow-egress-smtp", "ticketflow-egress-webhooks"):
+        notify_only = policies[name]["spec"]["podSelector"]
+        assert notify_only == {"matchLabels": {"app.kubernetes.io/component": "notify"}}, name
+    # Only notify reaches outside the cluster beyond PostgreSQL; only on its own ports.
+    outside = {
+        name
+        for name, policy in policies.items()
+        for rule in policy["spec"].get("egress", [])
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer
+    }
+    assert outside == {
+        "ticketflow-egress-postgres",
+        "ticketflow-egress-smtp",
+        "ticketflow-egress-webhooks",
+    }
+    smtp = policies["ticketflow-egress-smtp"]["spec"]["egress"]
+    assert [port["port"] for rule in smtp for port in rule["ports"]] == [25, 465, 587]
+
+
+def webhook_blocks(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    policy = of_kind(docs, "NetworkPolicy")["ticketflow-egress-webhooks"]["spec"]
+    blocks = []
+    for rule in policy["egress"]:
+        assert sorted(port["port"] for port in rule["ports"]) == [80, 443]
+        assert all(port["protocol"] == "TCP" for port in rule["ports"])
+        for peer in rule["to"]:
+            assert set(peer) == {"ipBlock"}, "webhooks go to addresses, not to pods"
+            blocks.append(peer["ipBlock"])
+    assert blocks
+    return blocks
+
+
+def assert_no_private_destination(blocks: list[dict[str, Any]]) -> None:
+    """Every private range inside an allowed CIDR is excluded by one of its `except`s."""
+    for block in blocks:
+        allowed = ipaddress.ip_network(block["cidr"])
+        excepted = [ipaddress.ip_network(cidr) for cidr in block.get("except", [])]
+        assert all(e.version == allowed.version and e.subnet_of(allowed) for e in excepted)
+        private = PRIVATE_V4 if allowed.version == 4 else PRIVATE_V6
+        for cidr in map(ipaddress.ip_network, private):
+            if not allowed.overlaps(cidr):
+                continue
+            inside = cidr if cidr.subnet_of(allowed) else allowed
+            assert any(inside.subnet_of(e) for e in excepted), (
+                f"webhook egress {allowed} reaches the private range {inside}"
+            )
+
+
+def test_webhooks_never_reach_private_addresses() -> None:
+    docs = render("prod")
+    blocks = webhook_blocks(docs)
+    assert blocks == [{"cidr": "0.0.0.0/0", "except": list(PRIVATE_V4)}]
+    assert_no_private_destination(blocks)
+    # DNS, Kafka and PostgreSQL keep their own rules.
+    policies = of_kind(docs, "NetworkPolicy")
+    assert policies["ticketflow-egress-postgres"]["spec"]["egress"] == [
+        {
+            "to": [{"ipBlock": {"cidr": "10.20.0.0/24"}}],
+            "ports": [{"protocol": "TCP", "port": 5432}],
+        }
+    ]
+    assert [p["port"] for p in policies["ticketflow-egress-dns"]["spec"]["egress"][0]["ports"]] == [
+        53,
+        53,
+    ]
+    kafka_ports = policies["ticketflow-egress-kafka"]["spec"]["egress"][0]["ports"]
+    assert kafka_ports == [{"protocol": "TCP", "port": 9093}]
+
+
+def test_the_webhook_allowlist_component_replaces_the_destinations(tmp_path: Path) -> None:
+    """prod + components/webhook-allowlist, as deploy/k8s/README.md tells (the CIDRs listed
+    there are examples): the webhook rule allows only those CIDRs, none of them private."""
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                # kustomize refuses absolute paths
+                "resources": [os.path.relpath(K8S / "overlays" / "prod", overlay)],
+                "components": [os.path.relpath(K8S / "components" / "webhook-allowlist", overlay)],
+            }
+        )
+    )
+    docs = render(overlay)
+    component = yaml.safe_load(
+        (K8S / "components" / "webhook-allowlist" / "webhooks.yaml").read_text()
+    )
+    listed = [peer["ipBlock"] for rule in component["spec"]["egress"] for peer in rule["to"]]
+    assert webhook_blocks(docs) == listed
+    assert_no_private_destination(listed)
+    assert (
+        of_kind(docs, "NetworkPolicy")["ticketflow-egress-smtp"]
+        == of_kind(render("prod"), "NetworkPolicy")["ticketflow-egress-smtp"]
+    )
+
+
+def test_the_private_range_check_catches_a_leak() -> None:
+    with pytest.raises(AssertionError, match="reaches the private range 10.0.0.0/8"):
+        assert_no_private_destination([{"cidr": "0.0.0.0/0", "except": list(PRIVATE_V4[1:])}])
+    with pytest.raises(AssertionError, match="reaches the private range 10.1.0.0/16"):
+        assert_no_private_destination([{"cidr": "10.1.0.0/16"}])
+    with pytest.raises(AssertionError, match="reaches the private range fc00::/7"):
+        assert_no_private_destination([{"cidr": "::/0", "except": ["fe80::/10", "::1/128"]}])
+    assert_no_private_destination([{"cidr": "203.0.113.0/24"}, {"cidr": "2001:db8::/32"}])
 
 
 def test_generated_manifests_are_up_to_date() -> None:
