@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,11 +14,22 @@ PROBLEM = "application/problem+json"
 
 
 class Problem(Exception):
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+    """`extra` members go into the body; `headers` into the response (e.g. Retry-After)."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
+        self.headers = dict(headers or {})
         self.extra = extra
 
     def body(self, instance: str) -> dict[str, Any]:
@@ -39,7 +51,7 @@ def problem_response(
         problem.body(request.url.path),
         status_code=problem.status,
         media_type=PROBLEM,
-        headers=headers,
+        headers={**problem.headers, **(headers or {})},
     )
 
 

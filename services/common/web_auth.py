@@ -1,6 +1,7 @@
 """FastAPI dependencies shared by the escalation and notify APIs: the running app's deps
 object (set by the lifespan; it has `keys` and, for admin routes, `admin_token`), the API key
-(scoped to accounts) and the admin token."""
+(scoped to accounts, and rate limited when the app has a limiter: `http_limits.install_limits`)
+and the admin token."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 
 from services.common.api_keys import ApiKey, bearer
+from services.common.http_limits import check_rate
 from services.common.problems import Problem
 
 
@@ -30,6 +32,7 @@ async def require_key(
     if key is None:
         raise Problem(401, "Unauthorized", "send a valid API key as `Authorization: Bearer tf_...`")
     assert isinstance(key, ApiKey)
+    check_rate(request, key.id)
     return key
 
 

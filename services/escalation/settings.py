@@ -6,8 +6,13 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.http_settings import HttpSettings
 
-class EscalationSettings(BaseSettings):
+
+class EscalationSettings(BaseSettings, HttpSettings):
+    """Also the HTTP limits of `HttpSettings` (TICKETFLOW_ESCALATION_MAX_BODY_BYTES,
+    TICKETFLOW_ESCALATION_RATE_LIMIT_PER_SECOND, ..._HEADER_TIMEOUT_SECONDS, ...)."""
+
     model_config = SettingsConfigDict(env_prefix="TICKETFLOW_ESCALATION_", extra="ignore")
 
     database_url: str = Field(

@@ -119,7 +119,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
 
         deps = IntakeDeps(
             store=EventStore(pool, on_commit=committed),
-            accounts=AccountStore(pool),
+            accounts=AccountStore(pool, key_cache_seconds=settings.api_key_cache_seconds),
             idempotency=IdempotencyStore(pool),
             policies=load_policies(),
             clock=_utc_now,
@@ -169,11 +169,11 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         IntakeDeps.__new__(IntakeDeps),
         lifespan=lifespan,
         limits=RequestLimits(
-            max_body_bytes=settings.max_body_bytes,
             max_subject_chars=settings.max_subject_chars,
             max_text_chars=settings.max_text_chars,
         ),
         retry_after=settings.retry_after_seconds,
+        http=settings,
     )
 
 

@@ -7,10 +7,15 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.http_settings import HttpSettings
+
 PLACEHOLDERS = {"", "changeme", "change-me", "admin", "secret", "dev-admin-token"}
 
 
-class IntakeSettings(BaseSettings):
+class IntakeSettings(BaseSettings, HttpSettings):
+    """Also the HTTP limits of `HttpSettings` (TICKETFLOW_MAX_BODY_BYTES,
+    TICKETFLOW_RATE_LIMIT_PER_SECOND, TICKETFLOW_HEADER_TIMEOUT_SECONDS, ...)."""
+
     model_config = SettingsConfigDict(env_prefix="TICKETFLOW_", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
@@ -32,10 +37,9 @@ class IntakeSettings(BaseSettings):
     commands_enabled: bool = True
     commands_group: str = "ticketflow-intake-commands"
 
-    # Bad input: a request body over max_body_bytes is a 413; a subject over
+    # Bad input: a request body over max_body_bytes (HttpSettings) is a 413; a subject over
     # max_subject_chars or any other string in a body (description, comment, note, email body,
     # every string in event `data`) over max_text_chars is a 422 naming the field.
-    max_body_bytes: int = Field(default=262_144, ge=1_024)
     max_subject_chars: int = Field(default=1_000, ge=1)
     max_text_chars: int = Field(default=65_536, ge=1)
     # The producer refuses records over this (MessageSizeTooLargeError) and the relay

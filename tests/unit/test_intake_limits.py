@@ -13,6 +13,7 @@ from aiokafka import errors as kafka_errors
 from pydantic import ValidationError
 
 from services.common.api_keys import ApiKey
+from services.common.http_settings import HttpSettings
 from services.common.problems import Problem
 from services.intake.adapters.backoff import Backoff
 from services.intake.adapters.heartbeat import Heartbeat
@@ -202,7 +203,7 @@ async def test_a_database_outage_is_a_503_with_retry_after() -> None:
 
 
 async def test_a_body_over_the_limit_is_refused_before_anything_reads_it() -> None:
-    app = create_app(deps(), limits=RequestLimits(max_body_bytes=2_048))
+    app = create_app(deps(), http=HttpSettings(max_body_bytes=2_048))
     async with client(app) as http:
         response = await http.post(
             f"/v1/tickets/{uuid.uuid4()}/events",

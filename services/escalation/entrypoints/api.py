@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.common import problems
 from services.common.api_keys import ApiKeyVerifier
 from services.common.health import TaskRegistry
+from services.common.http_limits import install_limits
+from services.common.http_settings import HttpSettings
 from services.common.ops import NO_OTEL, ops_router
 from services.common.problems import Problem
 from services.common.web_auth import Key, app_deps
@@ -78,7 +80,8 @@ async def get_deps(request: Request) -> EscalationApiDeps:
 Deps = Annotated[EscalationApiDeps, Depends(get_deps)]
 
 
-def create_app(lifespan: Any = None) -> FastAPI:
+def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAPI:
+    """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
     app = FastAPI(
         title="ticketflow escalation",
         version="1",
@@ -87,6 +90,7 @@ def create_app(lifespan: Any = None) -> FastAPI:
         telemetry=NO_OTEL,
     )
     problems.install(app)
+    install_limits(app, "escalation", http or HttpSettings())
 
     @app.get("/v1/escalations", response_model=list[EscalationView])
     async def list_escalations(

@@ -24,6 +24,8 @@ from prometheus_client import (
 
 from services.common import problems
 from services.common.api_keys import ApiKey
+from services.common.http_limits import install_limits
+from services.common.http_settings import HttpSettings
 from services.common.ops import NO_OTEL
 from services.common.problems import Problem
 from services.intake.adapters.accounts import AccountExists, UnknownAccount
@@ -37,7 +39,6 @@ from services.intake.domain.opening import OpenTicket, Refusal, decide_open, eve
 from services.intake.domain.ticket_number import find_in, new_ticket_number
 from services.intake.domain.tickets import TicketRow
 from services.intake.entrypoints import schemas
-from services.intake.entrypoints.body_limit import BodyTooLarge, LimitBody, body_too_large
 from services.intake.entrypoints.deps import (
     Admin,
     Deps,
@@ -249,13 +250,8 @@ async def _open(deps: IntakeDeps, metrics: Metrics, command: OpenTicket) -> sche
                 number=new_ticket_number(deps.random_digits),
             )
         except Refusal as refusal:
-            raise Problem(
-                422,
-                "Ticket refused",
-                str(refusal),
-                policy=policy.ref,
-                **({"field": refusal.field} if refusal.field else {}),
-            ) from None
+            named: dict[str, Any] = {"field": refusal.field} if refusal.field else {}
+            raise Problem(422, "Ticket refused", str(refusal), policy=policy.ref, **named) from None
         try:
             recorded = await deps.store.open_ticket(envelope)
             break
@@ -332,9 +328,11 @@ def create_app(
     *,
     limits: RequestLimits | None = None,
     retry_after: int = 5,
+    http: HttpSettings | None = None,
 ) -> FastAPI:
-    """`limits`: request and text sizes (defaults of `RequestLimits`); `retry_after`: the
-    seconds a 503 asks a client to wait while the database is unreachable."""
+    """`limits`: text sizes (defaults of `RequestLimits`); `retry_after`: the seconds a 503
+    asks a client to wait while the database is unreachable; `http`: the body limit and the
+    per-key rate limit (defaults of `HttpSettings`)."""
     limits = limits or RequestLimits()
     app = FastAPI(
         title="ticketflow intake",
@@ -350,9 +348,8 @@ def create_app(
     app.state.metrics = metrics
     problems.install(app)
 
-    app.add_middleware(LimitBody, max_bytes=limits.max_body_bytes)
+    install_limits(app, "intake", http or HttpSettings())
     app.add_middleware(MeasureRequests, metrics=metrics)  # outermost: 413s are counted too
-    app.add_exception_handler(BodyTooLarge, body_too_large)
     document_security(app, require_key, require_admin)
 
     async def database_down(request: Request, exc: Exception) -> Response:
@@ -636,7 +633,7 @@ def create_app(
                 body.plan,
                 body.entitled_from,
                 body.entitled_until,
-                {metric: hours for metric, hours in body.target_overrides.items()},
+                body.target_overrides,
                 body.escalation,
             )
         except AccountExists:

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.common.api_keys import ApiKey, bearer
+from services.common.http_limits import check_rate
 from services.common.problems import Problem
 from services.intake.adapters.accounts import AccountStore
 from services.intake.adapters.event_store import EventStore
@@ -54,7 +55,8 @@ async def require_key(request: Request) -> ApiKey:
 
     Read from the request rather than declared as header parameters: FastAPI solves every
     declared parameter and sub-dependency on every request, and this runs on all of them.
-    The OpenAPI document declares both headers as security schemes (`SECURITY_SCHEMES`)."""
+    The OpenAPI document declares both headers as security schemes (`SECURITY_SCHEMES`).
+    A key over its rate limit is a 429 with Retry-After (`check_rate`)."""
     deps: IntakeDeps = request.app.state.deps
     headers = request.headers
     presented = bearer(headers.get("authorization"), headers.get("x-api-key"))
@@ -63,6 +65,7 @@ async def require_key(request: Request) -> ApiKey:
     key = await deps.accounts.authenticate(presented)
     if key is None:
         raise Problem(401, "Unauthorized", "unknown or revoked API key")
+    check_rate(request, key.id)
     return key
 
 

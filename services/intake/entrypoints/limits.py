@@ -1,7 +1,9 @@
-"""How big a request and each string in it may be (`IntakeSettings.max_*`).
+"""How big each string of a request may be (`IntakeSettings.max_*_chars`), and how long an
+account's escalation delays.
 
-The body limit is enforced before the body is parsed (`body_limit.py`); the string limits
-on the parsed body, by `check_text`, so that the 422 names the field and its limit."""
+The body limit is enforced before the body is parsed (`services/common/http_limits.py`); the
+string limits on the parsed body, by `check_text`, so that the 422 names the field and its
+limit."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ SUBJECT_FIELDS = frozenset({"subject"})
 
 @dataclass(frozen=True, slots=True)
 class RequestLimits:
-    max_body_bytes: int = 262_144
     max_subject_chars: int = 1_000
     max_text_chars: int = 65_536
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared.events.types import Channel
-from shared.policy.model import MetricName
+from shared.policy.model import METRICS
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -155,7 +155,7 @@ class CreateAccountBody(ApiModel):
     plan: str | None = None
     entitled_from: date | None = Field(default=None, description="Support agreement start")
     entitled_until: date | None = Field(default=None, description="Support agreement end")
-    target_overrides: dict[MetricName, TargetHours] = Field(
+    target_overrides: dict[str, TargetHours] = Field(
         default_factory=dict,
         description="Per-metric target in hours from the account's order: finite, above 0, "
         "at most 8,760 (a year)",
@@ -167,6 +167,14 @@ class CreateAccountBody(ApiModel):
         "([{priorities, plans, metrics, levels}]: levels by priority, plan and metric)",
         examples=[{"levels": [{"level": 1, "after_hours": 0}, {"level": 2, "after_hours": 1}]}],
     )
+
+    @field_validator("target_overrides")
+    @classmethod
+    def _known_metrics(cls, overrides: dict[str, float]) -> dict[str, float]:
+        for metric in overrides:
+            if metric not in METRICS:
+                raise ValueError(f"unknown metric {metric!r}; use one of: {', '.join(METRICS)}")
+        return overrides
 
 
 class ContactBody(ApiModel):
