@@ -139,9 +139,11 @@ def worker(
     Reads ticketflow.ticket-events; writes ticketflow.sla-events (clock changes, warnings,
     breaches, retractions), ticketflow.ticket-commands (close-by-timeout, severity-downgrade)
     and ticketflow.ticket-events.dlq for bad messages. Needs KAFKA_BOOTSTRAP_SERVERS and
-    DATABASE_URL (read-only). Serves
-    GET /v1/tickets/{id}/sla, /healthz, /readyz (state recovered) and /metrics. Run several
-    with the same TICKETFLOW_SLA_APP_ID to share the partitions.
+    DATABASE_URL (read-only: events, and api_keys to check API keys). Serves
+    GET /v1/tickets/{id}/sla (an API key of the ticket's account, or the internal token
+    TICKETFLOW_INTERNAL_TOKEN, as a bearer), /openapi.json, and, open, /healthz, /readyz
+    (state recovered) and /metrics. Run several with the same TICKETFLOW_SLA_APP_ID to share
+    the partitions.
     """
     from services.sla.bootstrap import run_worker
     from services.sla.settings import SlaSettings
@@ -149,6 +151,14 @@ def worker(
     overrides = {"database_url": database_url} if database_url else {}
     settings = SlaSettings(host=host, port=port, **overrides)  # type: ignore[arg-type]
     run_worker(settings, policy_dir, loglevel)
+
+
+@app.command("openapi")
+def openapi_command() -> None:
+    """Print the SLA worker's OpenAPI 3.1 document (the one it serves at /openapi.json)."""
+    from services.sla.entrypoints.openapi import document
+
+    typer.echo(orjson.dumps(document(), option=orjson.OPT_INDENT_2).decode())
 
 
 @app.command("replay")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import SLA_STATE
+
+PLACEHOLDERS = {"", "changeme", "change-me", "secret", "internal", "dev-internal-token"}
 
 
 class SlaSettings(BaseSettings):
@@ -61,3 +63,58 @@ class SlaSettings(BaseSettings):
         ge=6,
         description="Consumer group session: a dead worker's partitions move after this long",
     )
+
+    # The HTTP API (GET /v1/tickets/{id}/sla, /openapi.json; /healthz, /readyz and /metrics
+    # stay open for probes and Prometheus).
+    internal_token: SecretStr = Field(
+        default=SecretStr("dev-internal-token"),
+        validation_alias=AliasChoices("TICKETFLOW_INTERNAL_TOKEN", "TICKETFLOW_SLA_INTERNAL_TOKEN"),
+        description="Bearer token of the other services (intake): reads any account's ticket, "
+        "not rate limited. Refused as a placeholder or under 24 characters in production",
+    )
+    api_key_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="A verified API key is trusted this long: a revocation takes effect within it",
+    )
+    rate_limit_per_second: float = Field(
+        default=50.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Requests a second per API key on average, per worker (0: no limit)",
+    )
+    rate_limit_burst: int = Field(default=100, ge=1, description="Requests per API key at once")
+    max_body_bytes: int = Field(
+        default=1024,
+        ge=0,
+        le=1_048_576,
+        description="The API is read-only: a request declaring a longer body (or a body of "
+        "unknown length, chunked) is refused with 413",
+    )
+    max_header_bytes: int = Field(
+        default=8192,
+        ge=256,
+        le=65_536,
+        description="A request header (name and value) longer than this is refused with 400",
+    )
+    keep_alive_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="An idle connection, or one still sending its request line and headers, "
+        "is closed after this long",
+    )
+    route_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a worker waits for the partition owner it forwards a request to",
+    )
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> SlaSettings:
+        token = self.internal_token.get_secret_value()
+        if self.environment == "production" and (token in PLACEHOLDERS or len(token) < 24):
+            raise ValueError(
+                "TICKETFLOW_INTERNAL_TOKEN must be set to a real secret (24+ characters) "
+                "in production"
+            )
+        return self

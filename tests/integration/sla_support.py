@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import uuid
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.common.api_keys import KEY_PREFIX, digest
 from services.devstack.provisioning import ensure_topics
 from services.devstack.services import RunningService, start_sla
 from services.intake.adapters.append_rows import envelope_json
@@ -33,6 +35,9 @@ OPENED = {
     "subject": "No dial tone",
     "description": "All trunks down",
 }
+# The workers' internal token (TICKETFLOW_INTERNAL_TOKEN), as intake sends it.
+INTERNAL_TOKEN = "sla-test-internal-token-0123456789"
+INTERNAL = {"Authorization": f"Bearer {INTERNAL_TOKEN}"}
 
 
 @dataclass
@@ -46,6 +51,8 @@ class SlaApp:
     database_url: str
     app_id: str = field(default_factory=lambda: f"sla-test-{uuid.uuid4().hex[:8]}")
     workers: list[RunningService] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+    """More TICKETFLOW_SLA_* variables for the workers (rate limits, ...)."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -55,6 +62,8 @@ class SlaApp:
             "TICKETFLOW_SLA_STATE_TOPIC": f"{SLA_STATE.name}.{self.app_id}",
             "TICKETFLOW_SLA_SESSION_TIMEOUT_S": "6",
             "TICKETFLOW_SLA_COMMIT_INTERVAL_S": "0.5",
+            "TICKETFLOW_INTERNAL_TOKEN": INTERNAL_TOKEN,
+            **self.settings,
         }
 
     async def provision(self) -> None:
@@ -96,6 +105,22 @@ class SlaApp:
         finally:
             await conn.close()
 
+    async def issue_key(self, *accounts: str) -> str:
+        """A new API key of `accounts`, written to the `api_keys` table as intake does."""
+        key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(24).replace("_", "-")
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await conn.execute(
+                "INSERT INTO api_keys (id, secret_hash, accounts, label) VALUES ($1, $2, $3, $4)",
+                key_id,
+                digest(secret),
+                list(accounts),
+                "sla test",
+            )
+        finally:
+            await conn.close()
+        return f"{KEY_PREFIX}_{key_id}_{secret}"
+
     def start(self, wait: bool = True) -> RunningService:
         name = f"{self.app_id}-{len(self.workers)}"
         worker = start_sla(
@@ -107,6 +132,10 @@ class SlaApp:
     def stop_all(self) -> None:
         for worker in self.workers:
             worker.stop()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def opened(ticket: str, due: datetime, **data: Any) -> Envelope:

@@ -17,10 +17,13 @@ import pytest
 
 from services.devstack.infrastructure import Infrastructure
 from services.devstack.services import wait_ready
+from services.sla.adapters.partitioning import partition_of
 from shared.topics import TICKET_EVENTS
 from tests.integration.sla_support import (
     FIRST_RESPONSE,
+    INTERNAL,
     SlaApp,
+    bearer,
     collect,
     following,
     of_type,
@@ -75,7 +78,7 @@ async def test_breach_fires_at_the_deadline_and_bad_messages_go_to_the_dlq(
     assert headers["dlq_source_topic"] == TICKET_EVENTS.name.encode()
     assert b"missing header(s): ce_id" in headers["dlq_error"]
 
-    async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
+    async with httpx.AsyncClient(base_url=worker.url, timeout=5, headers=INTERNAL) as http:
         view = (await http.get(f"/v1/tickets/{ticket}/sla")).json()
         assert view["metrics"]["first_response"]["status"] == "breached"
         running = (await http.get(f"/v1/tickets/{other}/sla")).json()
@@ -162,6 +165,8 @@ async def test_kill_9_mid_stream_loses_no_breach_and_duplicates_share_ids(
 async def test_two_workers_share_partitions_and_a_rebalance_loses_no_timer(
     sla_app: SlaApp,
 ) -> None:
+    sla_app.settings["TICKETFLOW_SLA_RATE_LIMIT_PER_SECOND"] = "0.01"
+    sla_app.settings["TICKETFLOW_SLA_RATE_LIMIT_BURST"] = "20"
     first = sla_app.start()
     bootstrap = sla_app.bootstrap_servers
     _, dues = await open_staggered(sla_app, 48, first_due_s=14)
@@ -182,11 +187,34 @@ async def test_two_workers_share_partitions_and_a_rebalance_loses_no_timer(
         ]
         assert owned[0] and owned[1] and not owned[0] & owned[1]
         assert owned[0] | owned[1] == set(range(TICKET_EVENTS.partitions))
-        # Any worker answers for any ticket: Faust routes to the owner.
+        # Any worker answers for any ticket: Faust routes to the owner, with the credential.
+        own, other, throttled = (
+            await sla_app.issue_key("acme"),
+            await sla_app.issue_key("globex"),
+            await sla_app.issue_key("acme"),
+        )
         for ticket in tickets[:6]:
-            response = await http.get(f"{first.url}/v1/tickets/{ticket}/sla")
-            assert response.status_code == 200, response.text
-            assert response.json()["ticket_id"] == ticket
+            for worker in (first, second):
+                url = f"{worker.url}/v1/tickets/{ticket}/sla"
+                response = await http.get(url, headers=bearer(own))
+                assert response.status_code == 200, response.text
+                assert response.json()["ticket_id"] == ticket
+                assert (await http.get(url, headers=INTERNAL)).status_code == 200
+                assert (await http.get(url, headers=bearer(other))).status_code == 404
+                anonymous = await http.get(url)
+                assert anonymous.status_code == 401
+                assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        # The owner limits the key once per request, and its Retry-After survives forwarding.
+        elsewhere = next(
+            t for t in tickets if partition_of(t.encode(), TICKET_EVENTS.partitions) in owned[1]
+        )
+        url = f"{first.url}/v1/tickets/{elsewhere}/sla"
+        codes = [(await http.get(url, headers=bearer(throttled))).status_code for _ in range(20)]
+        assert codes == [200] * 20
+        refused = await http.get(url, headers=bearer(throttled))
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert int(refused.headers["retry-after"]) >= 1
 
     wanted = set(tickets)
     events = await collect(

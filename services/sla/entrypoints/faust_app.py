@@ -9,13 +9,18 @@ from typing import Any
 import faust
 
 from services.common.kafka_security import KafkaSecurity
+from services.common.rate_limit import RateLimiter
 from services.sla.adapters import faust_transport
+from services.sla.adapters.api_key_store import ApiKeyStore
 from services.sla.adapters.event_store_truth import EventStoreTruth
 from services.sla.adapters.faust_io import FaustOffsets, FaustStateTable, KafkaPublisher
 from services.sla.adapters.messages import RawMessage
 from services.sla.adapters.metrics import SlaMetrics
+from services.sla.entrypoints.api_auth import Authenticator
+from services.sla.entrypoints.http_limits import application_options
+from services.sla.entrypoints.table_routing import forwarding_router
 from services.sla.entrypoints.tracker import SlaTracker
-from services.sla.entrypoints.web import register_pages
+from services.sla.entrypoints.web import ApiAccess, register_pages
 from services.sla.settings import SlaSettings
 from shared.policy import Policy
 from shared.topics import SLA_STATE, TICKET_EVENTS
@@ -60,6 +65,16 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
         web_bind=settings.host,
         web_port=settings.port,
         web_host=settings.advertised_host or settings.host,
+        # Only this app's pages (web.py): Faust's router, table, statistics, graph and
+        # performance pages are off. Table routing needs none of them: the owner of a key
+        # comes from the partition assignment, not from /router.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
+        web_application_options=application_options(settings),
+        Router=forwarding_router(settings.route_timeout_s),
         broker_credentials=KafkaSecurity().faust_credentials(),
     )
     source = app.topic(
@@ -93,6 +108,7 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
     offsets = FaustOffsets(app, TICKET_EVENTS.name)
     truth = EventStoreTruth(settings.database_url)
+    keys = ApiKeyStore(settings.database_url, cache_seconds=settings.api_key_cache_seconds)
     tracker = SlaTracker(
         store,
         publisher,
@@ -129,11 +145,16 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_clients(sender: Any, *args: Any, **kwargs: Any) -> None:
-        """The reconciliation, the tracker's producer (flushing) and its event store pool stop
-        with the app."""
+        """The reconciliation, the tracker's producer (flushing), its event store pool and
+        the API keys' pool stop with the app."""
         tracker.stop_reconciliation()
         await publisher.close()
         await truth.close()
+        await keys.close()
 
-    register_pages(app, table, tracker, store, metrics)
+    access = ApiAccess(
+        Authenticator(keys, settings.internal_token.get_secret_value()),
+        RateLimiter("sla", settings.rate_limit_per_second, settings.rate_limit_burst),
+    )
+    register_pages(app, table, tracker, store, metrics, access)
     return app, tracker
