@@ -85,7 +85,9 @@ async def test_quiet_hours_delay_a_low_priority_escalation_and_not_an_emergency(
         (low, "escalation.deferred", 0, "2026-11-21T10:00:00Z"),
         (emergency, "escalation.raised", 1, "2026-11-21T10:00:00Z"),
         (emergency, "escalation.level_advanced", 2, "2026-11-21T12:00:00Z"),
-        (emergency, "escalation.level_advanced", 3, "2026-11-21T18:00:00Z"),
+        # Level 3 fell due Saturday 18:00Z, but the scheduler next ran on Monday: the page
+        # is stamped when it went out.
+        (emergency, "escalation.level_advanced", 3, "2026-11-23T16:00:00Z"),
         (low, "escalation.raised", 1, "2026-11-23T16:00:00Z"),
     ]
     assert records[0]["data"] == {"until": "2026-11-23T16:00:00+00:00"}
@@ -215,3 +217,30 @@ async def test_a_customer_escalation_request_pages_with_the_tickets_priority_and
     stranger = ticket_event(str(uuid.uuid4()), "ticket.escalation_requested", 2, reason="quality")
     with pytest.raises(BadMessage, match="no ticket.opened"):
         await consumer.on_ticket(stranger)
+
+
+async def test_a_ticket_logged_long_after_its_deadline_gets_one_page_at_the_level_due(
+    pool: asyncpg.Pool,
+) -> None:
+    # voximplant sev2: levels at 0, 1 and 4 h. The breach reaches escalation 5 h after its
+    # deadline (a ticket imported late): one page at level 3, not three within milliseconds.
+    # The account has no level-3 contacts, so the page goes to the highest level it skipped
+    # that has some (level 2), never to nobody.
+    await account_with_matrix(pool, "late", "voximplant", LEVELS)
+    clock = Clock(TUESDAY + timedelta(hours=5))
+    escalator = Escalator(pool, policies_by_ref(), clock)
+    ticket = str(uuid.uuid4())
+    event = breach(ticket, TUESDAY, account="late")
+    assert await EscalationConsumer(escalator).on_sla(event) == "escalation.raised"
+    assert await escalator.run_due(clock()) == 0
+    records = [r for r in await outbox_records(pool, "escalation") if r["ticket_id"] == ticket]
+    assert [(r["type"], r["level"], r["at"], r["data"]) for r in records] == [
+        ("escalation.raised", 3, "2026-11-17T17:00:00Z", {"skipped_levels": [1, 2]})
+    ]
+    assert records[0]["deadline"] == "2026-11-17T12:00:00Z"
+    assert records[0]["recipients"] == LEVELS[2]
+    row = await pool.fetchrow(
+        "SELECT raised_at, deadline, levels_from FROM escalations WHERE ticket_id = $1", ticket
+    )
+    assert row["raised_at"] == TUESDAY + timedelta(hours=5)
+    assert row["deadline"] == row["levels_from"] == TUESDAY

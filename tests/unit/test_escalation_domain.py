@@ -174,3 +174,50 @@ def test_rules_pick_levels_by_priority_plan_and_metric() -> None:
     fast = replace(trigger("sev1", at, policy="voximplant"), plan="platinum")
     state, _ = machine.on_raise(None, fast, matrix)
     assert state is not None and state.next_at == at + timedelta(minutes=15)
+
+
+def test_a_breach_logged_long_after_its_deadline_pages_once_the_highest_level_due() -> None:
+    # voximplant sev2 levels at 0, 1 and 4 h. The breach was at `at`, but the ticket was
+    # logged 5 h later: one page to level 3, saying it skipped 1 and 2, not three at once.
+    matrix = matrix_for(POLICIES["voximplant"])
+    at = datetime(2026, 11, 17, 8, 0, tzinfo=UTC)
+    now = at + timedelta(hours=5)
+    state, happened = machine.on_raise(None, trigger("sev2", at, policy="voximplant"), matrix, now)
+    assert state is not None and state.status == "raised" and state.level == 3
+    assert [(h.type, h.level, h.at, h.data) for h in happened] == [
+        ("escalation.raised", 3, now, {"skipped_levels": [1, 2]})
+    ]
+    assert state.raised_at == now and state.deadline == at and state.levels_from == at
+    assert state.next_at is None
+
+
+def test_a_late_breach_still_climbs_from_its_deadline_not_from_when_it_was_seen() -> None:
+    matrix = matrix_for(POLICIES["voximplant"])
+    at = datetime(2026, 11, 17, 8, 0, tzinfo=UTC)
+    now = at + timedelta(minutes=90)
+    state, happened = machine.on_raise(None, trigger("sev2", at, policy="voximplant"), matrix, now)
+    assert state is not None and state.level == 2
+    assert happened[0].data == {"skipped_levels": [1]} and happened[0].at == now
+    assert state.next_at == at + timedelta(hours=4)
+
+
+def test_a_scheduler_that_comes_late_pages_only_the_highest_level_due() -> None:
+    matrix = matrix_for(POLICIES["voximplant"])
+    at = datetime(2026, 11, 17, 8, 0, tzinfo=UTC)
+    state, _ = machine.on_raise(None, trigger("sev2", at, policy="voximplant"), matrix)
+    assert state is not None and state.level == 1
+    late = at + timedelta(hours=6)
+    state, happened = machine.on_due(state, matrix, late)
+    assert [(h.type, h.level, h.at, h.data) for h in happened] == [
+        ("escalation.level_advanced", 3, late, {"skipped_levels": [2]})
+    ]
+    assert state is not None and state.raised_at == at and state.next_at is None
+
+
+def test_a_warned_episode_shows_the_level_its_warning_told() -> None:
+    matrix = matrix_for(POLICIES["voximplant"])
+    at = datetime(2026, 11, 17, 8, 0, tzinfo=UTC)
+    warned, happened = machine.on_warning(
+        None, trigger("sev2", at, "sla.warning", "voximplant"), matrix
+    )
+    assert warned is not None and warned.level == happened[0].level == 1

@@ -5,6 +5,12 @@ current state and the time, and returns the new state and what happened.
     (none) --breach/customer request--> raised(1), or deferred until the next opening when
                                         it is not critical and outside support hours
     any open state --met / retraction / ticket resolved or closed--> resolved
+
+The levels are timed from when the escalation fell due (`levels_from`: the breach, or the
+opening a quiet-hours page waited for), and pages go out when they are sent (`raised_at`, each
+event's `at`). When several levels are due at once - a ticket logged long after its deadline,
+or a scheduler that was down - one page goes to the highest level due, naming the levels it
+skipped (`data.skipped_levels`), instead of a burst of pages within milliseconds.
 """
 
 from __future__ import annotations
@@ -71,10 +77,14 @@ class Escalation:
     reason: str | None = None
     ticket_number: str | None = None
     raised_at: datetime | None = None
+    """When the first page went out."""
     next_at: datetime | None = None
     """When the scheduler acts on it next: the deferred first page or the next level."""
     acknowledged_by: str | None = None
     resolution: str | None = None
+    levels_from: datetime | None = None
+    """What the level delays count from: when the escalation fell due (None on episodes
+    stored before it was kept: `raised_at`)."""
 
     @property
     def is_open(self) -> bool:
@@ -118,27 +128,61 @@ def _new(trigger: Trigger, matrix: Matrix, status: Status) -> Escalation:
 
 
 def _next_level(
-    escalation: Escalation, matrix: Matrix, level: int, raised_at: datetime
+    escalation: Escalation, matrix: Matrix, level: int, levels_from: datetime
 ) -> datetime | None:
     return matrix.next_level_due(
-        escalation.priority, escalation.plan, escalation.metric, level, raised_at
+        escalation.priority, escalation.plan, escalation.metric, level, levels_from
     )
 
 
-def _page_first_level(escalation: Escalation, matrix: Matrix, at: datetime) -> Decision:
-    """Page level 1 now, or defer to the next opening (quiet hours)."""
-    page_at = matrix.page_time(escalation.priority, at)
-    if page_at > at:
-        deferred = replace(escalation, status="deferred", next_at=page_at)
-        return deferred, [Happened("escalation.deferred", 0, at, {"until": page_at.isoformat()})]
-    raised = replace(
+def _climb(
+    escalation: Escalation, matrix: Matrix, level: int, levels_from: datetime, now: datetime
+) -> tuple[int, list[int], datetime | None]:
+    """From `level` (due now), the highest level already due at `now`, the levels passed on
+    the way, and when the one after it falls due."""
+    skipped: list[int] = []
+    next_at = _next_level(escalation, matrix, level, levels_from)
+    while next_at is not None and next_at <= now:
+        skipped.append(level)
+        level += 1
+        next_at = _next_level(escalation, matrix, level, levels_from)
+    return level, skipped, next_at
+
+
+def _page(
+    escalation: Escalation,
+    matrix: Matrix,
+    kind: str,
+    level: int,
+    levels_from: datetime,
+    now: datetime,
+) -> Decision:
+    """Page `level` (or the highest level due by `now` from it) at `now`."""
+    reached, skipped, next_at = _climb(escalation, matrix, level, levels_from, now)
+    paged = replace(
         escalation,
         status="raised",
-        level=1,
-        raised_at=at,
-        next_at=_next_level(escalation, matrix, 1, at),
+        level=reached,
+        raised_at=escalation.raised_at or now,
+        levels_from=levels_from,
+        next_at=next_at,
     )
-    return raised, [Happened("escalation.raised", 1, at)]
+    data: dict[str, Any] = {"skipped_levels": skipped} if skipped else {}
+    return paged, [Happened(kind, reached, now, data)]
+
+
+def _page_first_level(
+    escalation: Escalation, matrix: Matrix, at: datetime, now: datetime
+) -> Decision:
+    """Page level 1 now, or defer to the next opening (quiet hours). `at` is when the
+    escalation fell due; a non-critical one that fell due in quiet hours counts its levels
+    from the opening it would have waited for."""
+    levels_from = matrix.page_time(escalation.priority, at)
+    page_at = matrix.page_time(escalation.priority, max(at, now))
+    if page_at > now:
+        deferred = replace(escalation, status="deferred", next_at=page_at, levels_from=levels_from)
+        return deferred, [Happened("escalation.deferred", 0, now, {"until": page_at.isoformat()})]
+    return _page(escalation, matrix, "escalation.raised", 1, levels_from, now)
 
 
 def on_warning(current: Escalation | None, trigger: Trigger, matrix: Matrix) -> Decision:
@@ -147,13 +191,16 @@ def on_warning(current: Escalation | None, trigger: Trigger, matrix: Matrix) -> 
         return current, []
     if trigger.metric not in matrix.metrics:
         return current, []
-    warned = _new(trigger, matrix, "warned")
+    warned = replace(_new(trigger, matrix, "warned"), level=1)
     return warned, [Happened("escalation.warned", 1, trigger.at)]
 
 
-def on_raise(current: Escalation | None, trigger: Trigger, matrix: Matrix) -> Decision:
-    """A breach or a customer's escalation request: page level 1 (or defer it). A warned
-    episode becomes raised; an episode already raised is left alone (redelivery)."""
+def on_raise(
+    current: Escalation | None, trigger: Trigger, matrix: Matrix, now: datetime | None = None
+) -> Decision:
+    """A breach or a customer's escalation request: page level 1 (or defer it), at `now`
+    (default: the trigger's instant). A warned episode becomes raised; an episode already
+    raised is left alone (redelivery)."""
     if trigger.metric != CUSTOMER_REQUEST and trigger.metric not in matrix.metrics:
         return current, []
     if current is not None and current.status != "warned" and current.is_open:
@@ -162,32 +209,21 @@ def on_raise(current: Escalation | None, trigger: Trigger, matrix: Matrix) -> De
         base = replace(current, trigger=trigger.kind, deadline=trigger.deadline or current.deadline)
     else:
         base = _new(trigger, matrix, "raised")
-    return _page_first_level(base, matrix, trigger.at)
+    return _page_first_level(base, matrix, trigger.at, max(trigger.at, now or trigger.at))
 
 
 def on_due(current: Escalation, matrix: Matrix, now: datetime) -> Decision:
-    """The scheduler's step: send a deferred first page, or page the next level."""
+    """The scheduler's step at `now`: send a deferred first page, or page the next level
+    (the highest one due, when the scheduler comes late)."""
     if current.next_at is None or current.next_at > now or current.status not in OPEN:
         return current, []
     due = current.next_at
+    levels_from = current.levels_from or current.raised_at or due
     if current.status == "deferred":
-        raised = replace(
-            current,
-            status="raised",
-            level=1,
-            raised_at=due,
-            next_at=_next_level(current, matrix, 1, due),
-        )
-        return raised, [Happened("escalation.raised", 1, due)]
-    if current.status != "raised" or current.raised_at is None:
+        return _page(current, matrix, "escalation.raised", 1, levels_from, now)
+    if current.status != "raised":
         return replace(current, next_at=None), []
-    level = current.level + 1
-    advanced = replace(
-        current,
-        level=level,
-        next_at=_next_level(current, matrix, level, current.raised_at),
-    )
-    return advanced, [Happened("escalation.level_advanced", level, due)]
+    return _page(current, matrix, "escalation.level_advanced", current.level + 1, levels_from, now)
 
 
 class NotOpen(ValueError):

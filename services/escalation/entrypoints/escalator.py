@@ -72,7 +72,7 @@ class Escalator:
         await store.save(conn, escalation)
         contacts = await store.contacts_by_level(conn, escalation.account) if happened else {}
         for item in happened:
-            event = _event(escalation, item, contacts.get(item.level, []), causation)
+            event = _event(escalation, item, _recipients(contacts, item), causation)
             await outbox.append(
                 conn,
                 SERVICE,
@@ -106,7 +106,7 @@ class Escalator:
             if trigger.kind == "sla.warning":
                 decision = machine.on_warning(current, trigger, matrix)
             else:
-                decision = machine.on_raise(current, trigger, matrix)
+                decision = machine.on_raise(current, trigger, matrix, self._clock())
             happened = await self._apply(conn, decision, trigger.event_id)
         self._on_commit()
         return happened[0].type if happened else "unchanged"
@@ -199,6 +199,15 @@ class Escalator:
         self, accounts: Sequence[str], ticket_id: str | None, status: str | None, limit: int
     ) -> list[Escalation]:
         return await store.listing(self._pool, accounts, ticket_id, status, limit)
+
+
+def _recipients(contacts: dict[int, list[str]], item: Happened) -> list[str]:
+    """The contacts of the level paged; a page that skipped levels goes to the highest of
+    them that has contacts when its own level has none, so a catch-up page reaches someone."""
+    for level in (item.level, *reversed(item.data.get("skipped_levels", ()))):
+        if contacts.get(level):
+            return contacts[level]
+    return []
 
 
 def _event(
