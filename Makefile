@@ -14,14 +14,26 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,local]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# checkov (scans the rendered prod manifests in `make test`) in a venv of its own: it pins
+# packages that conflict with the project's. tests/integration/test_checkov.py finds it here.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_REQUIREMENTS := deploy/k8s/checkov-requirements.txt
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+
+$(CHECKOV_STAMP): $(CHECKOV_REQUIREMENTS) | $(BIN)/python
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r $(CHECKOV_REQUIREMENTS)
+	touch $(CHECKOV_STAMP)
+
+install: $(STAMP) $(CHECKOV_STAMP)
 
 ## run: the whole stack on embedded PostgreSQL and the Tansu broker (Ctrl-C stops everything)
 run: $(STAMP)
 	$(BIN)/ticketflow dev
 
-## test: the whole suite (unit, integration on real Postgres + broker, e2e) with the coverage gate
-test: $(STAMP)
+## test: the whole suite (unit, integration on real Postgres + broker, e2e, checkov on the prod
+## manifests) with the coverage gate
+test: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report
 
