@@ -88,6 +88,11 @@ class WorkerPool:
         self.started = 0
         """Workers started so far (replacements included)."""
 
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the workers running now (idle or busy)."""
+        return sorted(worker.process.pid for worker in (*self._idle, *self._busy))
+
     async def run(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """Send one job to an idle worker (starting one if none is idle) and return its reply."""
         if self._closed:

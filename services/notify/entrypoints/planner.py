@@ -5,6 +5,7 @@ and sends nothing twice. Emails are rendered before that transaction, outside it
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -48,9 +49,12 @@ class Planner:
 
         Reads, then renders with no connection held (an account template may use its whole
         time budget), then writes the tracking row, the ticket's facts and the notifications
-        in one transaction. A redelivery may render again but finds its tracking row there."""
+        in one transaction. A redelivery stops at the tracking row, before rendering; one
+        racing the first delivery renders again but finds the row in that transaction."""
         facts = _facts(opened)
         async with self._pool.acquire() as conn:
+            if await _seen(conn, source.event_id):
+                return "duplicate"
             known = await store.ticket(conn, source.ticket_id)
             subscriptions = await store.subscriptions(conn, source.account)
             ticket = _merged(known, source, facts if opened is not None else None)
@@ -134,6 +138,16 @@ class Planner:
             subject=subject,
             body=body,
         )
+
+
+async def _seen(conn: asyncpg.Connection, event_id: uuid.UUID) -> bool:
+    """Whether the tracking row is there already (read only; `first_time` decides)."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)",
+        SERVICE,
+        event_id,
+    )
+    return found
 
 
 TICKET_FACTS = ("number", "contact", "subject", "priority")
