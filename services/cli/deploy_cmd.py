@@ -39,3 +39,38 @@ def generate(
         f"{'checked' if check else 'wrote'} {len(generated())} files in {out}"
         + (f" ({len(stale)} changed)" if stale and not check else "")
     )
+
+
+PROD = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "overlays" / "prod"
+
+
+@app.command("set-image")
+def set_image(
+    digest: Annotated[
+        str,
+        typer.Option(
+            help="The pushed image's digest, sha256:<64 hex> (e.g. from `docker buildx build "
+            "--push --metadata-file` or `crane digest`)."
+        ),
+    ],
+    tag: Annotated[
+        str | None, typer.Option(help="The release tag, kept beside the digest for people.")
+    ] = None,
+    overlay: Annotated[
+        Path, typer.Option(help="The overlay whose kustomization.yaml to edit.")
+    ] = PROD,
+) -> None:
+    """Pin the overlay's image to a released digest (and tag): rewrites `newTag:` and
+    `digest:` of the `ticketflow` entry under `images:`, keeping every other line. The
+    kubelet then pulls exactly that image: `ghcr.io/ticketflow/ticketflow:TAG@DIGEST`."""
+    from services.deployment.images import ImagePinError
+    from services.deployment.images import set_image as pin
+
+    path = overlay / "kustomization.yaml"
+    try:
+        text = pin(path.read_text(), digest=digest, tag=tag)
+    except (OSError, ImagePinError) as exc:
+        typer.echo(f"error: {path}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    path.write_text(text)
+    typer.echo(f"pinned {path}: {tag + '@' if tag else ''}{digest}")

@@ -23,6 +23,7 @@ import yaml
 
 from services.common.secret_files import SECRET_VARIABLES
 from services.deployment.access import ACCESS
+from services.deployment.images import PLACEHOLDER_DIGEST, ImagePinError, pinned, set_image
 from services.deployment.manifests import generated
 from shared.topics import topics_with_dead_letters
 
@@ -432,3 +433,71 @@ def test_dockerfile_is_multi_stage_pinned_and_unprivileged() -> None:
     assert "build-essential" not in final and "apt-get install" not in final
     assert re.search(r"^USER 10001", final, re.M)
     assert 'ENTRYPOINT ["ticketflow"]' in final
+
+
+def test_the_release_pins_the_prod_image_by_digest(tmp_path: Path) -> None:
+    """`ticketflow deploy set-image` (deploy/k8s/README.md, "Release") on a copy of deploy/k8s:
+    only the tag and digest lines change, and every workload then runs exactly that image."""
+    from typer.testing import CliRunner
+
+    from services.cli.main import app
+
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy, ignore=shutil.ignore_patterns("schemas"))
+    prod = copy / "overlays" / "prod" / "kustomization.yaml"
+    before = prod.read_text()
+    assert pinned(before) == (pinned(before)[0], PLACEHOLDER_DIGEST), "ship the placeholder"
+    digest = "sha256:" + "ab12" * 16
+    done = CliRunner().invoke(
+        app,
+        [
+            "deploy",
+            "set-image",
+            "--overlay",
+            str(prod.parent),
+            "--tag",
+            "0.2.0",
+            "--digest",
+            digest,
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    after = prod.read_text()
+    changed = [
+        (old, new)
+        for old, new in zip(before.splitlines(), after.splitlines(), strict=True)
+        if old != new
+    ]
+    assert [new.strip() for _, new in changed] == ['newTag: "0.2.0"', f"digest: {digest}"]
+    images = {
+        container["image"]
+        for doc in render(prod.parent)
+        if doc["kind"] in {"Deployment", "Job"}
+        for container in doc["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {f"ghcr.io/ticketflow/ticketflow:0.2.0@{digest}"}
+    refused = CliRunner().invoke(
+        app, ["deploy", "set-image", "--overlay", str(prod.parent), "--digest", "sha256:abc"]
+    )
+    assert refused.exit_code == 1 and "64 lowercase hex" in refused.output
+    assert prod.read_text() == after
+
+
+@pytest.mark.parametrize(
+    ("digest", "tag", "error"),
+    [
+        ("sha256:" + "0" * 64, None, "placeholder"),
+        ("sha256:" + "A" * 64, None, "lowercase hex"),
+        ("ab" * 32, None, "sha256:"),
+        ("sha256:" + "1" * 64, "bad tag!", "not a valid image tag"),
+    ],
+)
+def test_set_image_refuses_what_is_not_a_release(digest: str, tag: str | None, error: str) -> None:
+    text = (K8S / "overlays" / "prod" / "kustomization.yaml").read_text()
+    with pytest.raises(ImagePinError, match=error):
+        set_image(text, digest=digest, tag=tag)
+    with pytest.raises(ImagePinError, match="no single `images:` entry"):
+        set_image("resources: [../../base]\n", digest="sha256:" + "1" * 64)
+    without_digest = "images:\n  - name: ticketflow\n    newTag: '1'\nreplicas: []\n"
+    with pytest.raises(ImagePinError, match="no digest line"):
+        set_image(without_digest, digest="sha256:" + "1" * 64)
