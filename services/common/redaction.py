@@ -5,6 +5,7 @@ reader needs to tell destinations apart."""
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import urlsplit
 
@@ -34,3 +35,19 @@ def redact_url(url: str) -> str:
 def redact_urls_in(text: str) -> str:
     """Every URL inside a free text (an exception message) redacted."""
     return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+
+
+class RedactUrls(logging.Filter):
+    """Redacts the URLs in a logger's records (`httpx` logs every request's full URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_urls_in(record.getMessage())
+        record.args = None
+        return True
+
+
+def redact_logger(name: str) -> None:
+    """Make `name`'s records carry redacted URLs only (once per logger)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactUrls) for f in logger.filters):
+        logger.addFilter(RedactUrls())

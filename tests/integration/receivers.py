@@ -51,6 +51,10 @@ class HttpReceiver:
     script: list[int] = field(default_factory=list)
     """Status codes to answer in order; 200 once it runs out."""
     requests: list[Received] = field(default_factory=list)
+    delay_s: float = 0.0
+    """How long each answer takes (a slow receiver)."""
+    started: threading.Event = field(default_factory=threading.Event)
+    """Set when the first request arrived."""
 
     @property
     def accepted(self) -> list[Received]:
@@ -58,10 +62,14 @@ class HttpReceiver:
 
 
 @contextmanager
-def http_receiver(script: list[int] | None = None) -> Iterator[HttpReceiver]:
+def http_receiver(
+    script: list[int] | None = None, *, delay_s: float = 0.0
+) -> Iterator[HttpReceiver]:
+    """A receiver on loopback; a 3xx answer redirects to the receiver's `/moved`."""
     port = free_port()
-    receiver = HttpReceiver(f"http://127.0.0.1:{port}/hook", list(script or []))
+    receiver = HttpReceiver(f"http://127.0.0.1:{port}/hook", list(script or []), delay_s=delay_s)
     lock = threading.Lock()
+    stopping = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
@@ -69,7 +77,12 @@ def http_receiver(script: list[int] | None = None) -> Iterator[HttpReceiver]:
             with lock:
                 status = receiver.script.pop(0) if receiver.script else 200
                 receiver.requests.append(Received(dict(self.headers.items()), body, status))
+            receiver.started.set()
+            if stopping.wait(receiver.delay_s):
+                return
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", f"http://127.0.0.1:{port}/moved")
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -82,5 +95,6 @@ def http_receiver(script: list[int] | None = None) -> Iterator[HttpReceiver]:
     try:
         yield receiver
     finally:
+        stopping.set()
         server.shutdown()
         server.server_close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ from services.common.api_keys import ApiKeyVerifier
 from services.common.consumer import BadMessage
 from services.devstack.infrastructure import Infrastructure
 from services.notify.adapters import store
+from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.email import EmailSender
+from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
-from services.notify.adapters.webhooks import WebhookSender
+from services.notify.adapters.webhooks import WebhookSender, WebhookTimeouts
+from services.notify.domain.destinations import Address, DestinationPolicy
 from services.notify.domain.retries import Outcome, RetryPolicy
 from services.notify.domain.signing import BadSignature, verify
 from services.notify.entrypoints.api import NotifyApiDeps, create_app
@@ -43,6 +47,18 @@ from tests.integration.receivers import http_receiver, smtp_server
 
 NOW = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)
 CONTACTS = ["oncall@acme.example", "lead@acme.example"]
+BOX = SecretBox([b"dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC0="])
+LOCAL = DestinationGuard(DestinationPolicy(allow_private=True))
+"""These tests' receivers listen on loopback: they opt in to private destinations."""
+
+
+def local_webhooks(total_s: float = 5.0) -> WebhookSender:
+    return WebhookSender(BOX, LOCAL, timeouts=WebhookTimeouts(total_s=total_s, read_s=total_s))
+
+
+async def public_dns(host: str, port: int) -> list[Address]:
+    """A resolver for API tests (no DNS needed): every name has one public address."""
+    return [ipaddress.ip_address("93.184.215.14")]
 
 
 @pytest.fixture
@@ -60,7 +76,7 @@ class Notify:
     def __init__(self, pool: asyncpg.Pool, smtp_port: int, retry: RetryPolicy) -> None:
         self.clock = Clock(NOW)
         self.pool = pool
-        self.webhooks = WebhookSender(timeout_s=5)
+        self.webhooks = local_webhooks()
         self.consumer = NotifyConsumer(Planner(pool, Templates(), self.clock))
         self.deliverer = Deliverer(
             pool,
@@ -143,7 +159,7 @@ def ticket_record(envelope: Envelope) -> Record:
 
 
 async def subscribe(pool: asyncpg.Pool, url: str, events: list[str]) -> str:
-    _, secret = await store.create_subscription(pool, "acme", url, events)
+    _, secret = await store.create_subscription(pool, "acme", url, events, BOX)
     return secret
 
 
@@ -247,7 +263,15 @@ async def test_the_contact_gets_the_opening_confirmation_with_the_accounts_templ
         return {"database": True}
 
     app.state.deps = NotifyApiDeps(
-        pool, ApiKeyVerifier(pool), Templates(), "admin-token", notify.clock, ready, lambda: None
+        pool,
+        ApiKeyVerifier(pool),
+        Templates(),
+        "admin-token",
+        notify.clock,
+        ready,
+        lambda: None,
+        guard=DestinationGuard(resolver=public_dns),
+        secrets=BOX,
     )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://notify"
@@ -327,7 +351,7 @@ async def test_a_crash_mid_batch_leaves_only_the_sends_in_flight_unrecorded(
     clock = Clock(NOW)
     consumer = NotifyConsumer(Planner(pool, Templates(), clock))
     email = HalfHungEmail()
-    webhooks = WebhookSender(timeout_s=5)
+    webhooks = local_webhooks()
     deliverer = Deliverer(pool, email, webhooks, clock, RetryPolicy())  # type: ignore[arg-type]
     ticket = str(uuid.uuid4())
     await consumer.handle(escalation_record(raised(ticket)))
@@ -344,6 +368,7 @@ async def test_a_crash_mid_batch_leaves_only_the_sends_in_flight_unrecorded(
         sending.cancel()  # the process dies with the second mail in flight
         with contextlib.suppress(asyncio.CancelledError):
             await sending
+        await deliverer.close(grace_s=0)
         await webhooks.close()
     rows = await pool.fetch("SELECT recipient, status FROM notifications ORDER BY recipient")
     assert sorted(r["status"] for r in rows) == ["delivered", "pending"], rows

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from services.common.redaction import redact_url, redact_urls_in
+from services.common.redaction import redact_logger, redact_url, redact_urls_in
 
 
 @pytest.mark.parametrize(
@@ -41,3 +43,13 @@ def test_urls_inside_a_text_are_redacted() -> None:
         "ConnectError: posting to https://[redacted]@x.example/y?[redacted] failed; "
         "see http://z.example/"
     )
+
+
+def test_a_logger_can_be_made_to_redact(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    redact_logger("tests.redaction")
+    redact_logger("tests.redaction")  # once only
+    logger = logging.getLogger("tests.redaction")
+    assert len(logger.filters) == 1
+    logger.info("HTTP Request: %s %s", "POST", "https://u:pw@h.example/x?t=1")
+    assert caplog.messages == ["HTTP Request: POST https://[redacted]@h.example/x?[redacted]"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from services.common.redaction import redact_urls_in
+from services.common.redaction import redact_logger, redact_urls_in
 from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.pinned_http import PinnedTransport
 from services.notify.adapters.secret_box import SecretBox, UnreadableSecret
@@ -40,6 +40,7 @@ class WebhookSender:
         timeouts: WebhookTimeouts = WebhookTimeouts(),
         max_connections: int = 64,
     ) -> None:
+        redact_logger("httpx")  # it logs each request's URL, credentials included
         self._secrets = secrets
         self._guard = guard or DestinationGuard()
         self._timeouts = timeouts
