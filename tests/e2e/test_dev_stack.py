@@ -16,6 +16,8 @@ import httpx
 import psutil
 import pytest
 
+from tests.e2e.topic_contracts import check_every_topic, per_topic
+
 CLI = [sys.executable, "-m", "services.cli.main", "dev"]
 
 
@@ -114,6 +116,14 @@ def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Pat
     assert clocks["first_response"]["target"]["calendar"] == "standard"
 
     breach_is_escalated_and_emailed_within_5_s(stack, demo["demo-voximplant"], tmp_path / "var")
+    # Everything this run published keeps the topic contract (attributes, schemas, ids).
+    published = check_every_topic(stack["kafka"]["bootstrap_servers"])  # type: ignore[index]
+    counts = per_topic(published)
+    for topic in ("ticket-events", "sla-events", "escalations", "notifications"):
+        assert counts[f"ticketflow.{topic}"] > 0, counts
+    # Every page names the ticket number, whichever topic reached escalation first.
+    pages = [r["payload"] for r in published if r["topic"] == "ticketflow.escalations"]
+    assert all(page["ticket_number"] for page in pages), pages
 
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
