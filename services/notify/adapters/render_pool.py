@@ -48,7 +48,12 @@ class _Worker:
             raise WorkerFailed(f"template worker failed: {type(exc).__name__}") from None
         if not line.endswith(b"\n"):
             raise WorkerFailed("template worker exited during a job")
-        reply: dict[str, Any] = json.loads(line)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            raise WorkerFailed("template worker answered something else than a reply")
         return reply
 
     async def kill(self) -> None:

@@ -9,10 +9,11 @@ job (`render_worker`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Generator, Mapping
 from typing import Any, cast
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -100,6 +101,13 @@ def _failure(part: str, exc: Exception) -> RenderFailure:
     return RenderFailure(part, "error", f"{type(exc).__name__}: {exc}", line)
 
 
+@functools.lru_cache(maxsize=256)
+def compiled(env: BoundedSandbox, source: str) -> Template:
+    """Compiled templates, kept for the sources used most (an account's override is rendered
+    for every notification of its kind)."""
+    return env.from_string(source)
+
+
 def render_part(
     env: BoundedSandbox,
     part: str,
@@ -114,7 +122,7 @@ def render_part(
     chunks: list[str] = []
     size = 0
     try:
-        generator = cast(Generator[str, None, None], env.from_string(source).generate(context))
+        generator = cast(Generator[str, None, None], compiled(env, source).generate(context))
         try:
             for chunk in generator:
                 chunks.append(chunk)

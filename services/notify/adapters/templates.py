@@ -93,7 +93,6 @@ class Templates:
         workers: int = 2,
         memory_mb: int = 256,
         wall_timeout_s: float | None = None,
-        pool: WorkerPool | None = None,
     ) -> None:
         """`budget_s`: CPU time an account template may use per rendering (subject and body
         together). `wall_timeout_s`: when a worker that has not answered is killed (default
@@ -103,7 +102,7 @@ class Templates:
         self._subject_chars = subject_chars
         self._body_chars = body_chars
         self._wall_timeout_s = wall_timeout_s or budget_s * 2 + 1.0
-        self._pool = pool or WorkerPool(workers, memory_mb=memory_mb)
+        self._pool = WorkerPool(workers, memory_mb=memory_mb)
         self._strict = sandbox(strict=True)
         self._lenient = sandbox(strict=False)
         folder = resources.files("services.notify").joinpath("templates")
@@ -206,9 +205,14 @@ class Templates:
         except WorkerFailed as exc:
             raise TemplateError(f"template: {exc}", "unavailable") from None
         failure = reply.get("failure")
-        if failure is not None:
+        if isinstance(failure, dict):
             raise _from_failure(RenderFailure(**failure))
-        return Rendered(reply["subject"], reply["body"])
+        rendered_subject, rendered_body = reply.get("subject"), reply.get("body")
+        if not isinstance(rendered_subject, str) or not isinstance(rendered_body, str):
+            raise TemplateError(
+                "template: the worker's reply has no subject and body", "unavailable"
+            )
+        return Rendered(rendered_subject, rendered_body)
 
     async def aclose(self) -> None:
         """Stop the template workers."""
