@@ -24,8 +24,7 @@ def serve(
     stops further levels. Needs DATABASE_URL (the intake database: contacts and accounts)
     and KAFKA_BOOTSTRAP_SERVERS.
     """
-    import uvicorn
-
+    from services.common.serving import serve as serve_api
     from services.escalation.bootstrap import build_app
     from services.escalation.settings import EscalationSettings
 
@@ -33,4 +32,4 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = EscalationSettings(host=host, port=port)
-    uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    serve_api(build_app(settings), host, port, settings)

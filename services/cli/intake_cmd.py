@@ -49,8 +49,7 @@ def serve(
     Needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS; TICKETFLOW_ADMIN_TOKEN guards the admin
     endpoints (must be a real secret when TICKETFLOW_ENVIRONMENT=production).
     """
-    import uvicorn
-
+    from services.common.serving import serve as serve_api
     from services.intake.bootstrap import build_app
     from services.intake.settings import IntakeSettings
 
@@ -59,20 +58,17 @@ def serve(
     )
     settings = IntakeSettings(host=host, port=port, relay_enabled=not no_relay)
     if workers == 1:
-        uvicorn.run(
-            build_app(settings), host=host, port=port, log_level="warning", access_log=False
-        )
+        serve_api(build_app(settings), host, port, settings)
         return
     # Worker processes import the app themselves: pass the options through the environment.
     os.environ["TICKETFLOW_RELAY_ENABLED"] = "false" if no_relay else "true"
-    uvicorn.run(
+    serve_api(
         "services.intake.bootstrap:app_from_environment",
+        host,
+        port,
+        settings,
         factory=True,
-        host=host,
-        port=port,
         workers=workers,
-        log_level="warning",
-        access_log=False,
     )
 
 

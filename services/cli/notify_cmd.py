@@ -26,8 +26,8 @@ def serve(
     _SMTP_PORT / _SMTP_USERNAME / _SMTP_PASSWORD and the sender TICKETFLOW_NOTIFY_MAIL_FROM;
     TICKETFLOW_ADMIN_TOKEN guards the admin endpoints.
     """
-    import uvicorn
-
+    from services.common.http_settings import HttpSettings
+    from services.common.serving import serve as serve_api
     from services.notify.bootstrap import build_app
     from services.notify.settings import NotifySettings
 
@@ -35,7 +35,7 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = NotifySettings(host=host, port=port)
-    uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    serve_api(build_app(settings), host, port, HttpSettings.from_env("TICKETFLOW_NOTIFY_"))
 
 
 def _database_url() -> str:

@@ -9,6 +9,7 @@ on how late a revocation reaches another replica or service)."""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class HttpSettings(BaseModel):
@@ -79,3 +80,13 @@ class HttpSettings(BaseModel):
         if self.max_head_bytes < self.max_header_bytes:
             raise ValueError("max_head_bytes must be at least max_header_bytes")
         return self
+
+    @classmethod
+    def from_env(cls, prefix: str) -> HttpSettings:
+        """Just these fields, read from the environment under `prefix` (for a service whose
+        settings class does not inherit them)."""
+
+        class FromEnv(BaseSettings, HttpSettings):
+            model_config = SettingsConfigDict(env_prefix=prefix, extra="ignore")
+
+        return HttpSettings.model_validate(FromEnv().model_dump())
