@@ -31,6 +31,7 @@ SECRET_VARIABLES: frozenset[str] = frozenset(
         "TICKETFLOW_NOTIFY_ADMIN_TOKEN",
         # The service token intake presents to the SLA API (intake, sla)
         "TICKETFLOW_INTERNAL_TOKEN",
+        "TICKETFLOW_SLA_INTERNAL_TOKEN",
         # Fernet keys encrypting the webhook signing secrets, newest first (notify)
         "TICKETFLOW_NOTIFY_SECRET_KEYS",
         # The SMTP relay's credentials (notify)
