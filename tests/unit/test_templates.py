@@ -367,3 +367,9 @@ def test_check_still_compiles_only() -> None:
     templates.check("Ticket {{ ticket.number }}", "{{ tikcet }}")
     with pytest.raises(TemplateError, match=r"^subject, line 1: "):
         templates.check("{{ broken", "x")
+
+
+async def test_an_unknown_template_name_sends_a_plain_message(templates: Templates) -> None:
+    context = {"ticket": {}, "event": {"ticket_id": "t-7"}, "account": "acme"}
+    rendered = await templates.render("no_such_template", context)
+    assert rendered.subject == "[t-7] no such template"

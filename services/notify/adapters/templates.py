@@ -37,7 +37,7 @@ FAILURES = Counter(
 class TemplateError(ValueError):
     """A template that cannot be used; the message names the part, the line when known, and
     the problem. `reason` is a short code (syntax, undefined, security, time_budget,
-    output_cap, memory, error, unavailable)."""
+    output_cap, memory, error, unavailable, unknown)."""
 
     def __init__(self, message: str, reason: str = "error", part: str = "template") -> None:
         super().__init__(message)
@@ -96,8 +96,9 @@ class Templates:
     ) -> None:
         """`budget_s`: CPU time an account template may use per rendering (subject and body
         together). `wall_timeout_s`: when a worker that has not answered is killed (default
-        `budget_s` plus one second and as much again, for a busy machine). `workers`: processes
-        rendering account templates at once; `memory_mb`: address-space cap of each."""
+        twice `budget_s` plus one second: on a busy machine a worker gets less than a core).
+        `workers`: processes rendering account templates at once; `memory_mb`: the
+        address-space cap of each."""
         self._budget_s = budget_s
         self._subject_chars = subject_chars
         self._body_chars = body_chars
@@ -165,10 +166,13 @@ class Templates:
                     exc.part,
                     exc.reason,
                 )
+        default = self._defaults.get(name)
+        if default is None:
+            return _plain(name, copied)
         try:
             subject, body = render_template(
                 self._lenient,
-                *self._defaults[name],
+                *default,
                 copied,
                 subject_chars=self._subject_chars,
                 body_chars=self._body_chars,
