@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import asyncpg
 import httpx
 import jsonschema
 import pytest
@@ -95,9 +96,17 @@ async def test_an_anonymous_read_is_401_with_a_bearer_challenge(served: Served) 
     assert "acme" not in response.text and "account" not in body
 
 
-async def test_a_wrong_credential_is_401(served: Served) -> None:
+async def test_a_wrong_or_revoked_credential_is_401(served: Served) -> None:
     real = await served.app.issue_key("acme")
     key_id = real.split("_")[1]
+    revoked = await served.app.issue_key("acme")
+    conn = await asyncpg.connect(served.app.database_url)
+    try:
+        await conn.execute(
+            "UPDATE api_keys SET revoked_at = now() WHERE id = $1", revoked.split("_")[1]
+        )
+    finally:
+        await conn.close()
     for headers in (
         bearer("tf_000000000000_nosuchsecret"),
         bearer(f"tf_{key_id}_wrongsecret"),
@@ -105,6 +114,7 @@ async def test_a_wrong_credential_is_401(served: Served) -> None:
         bearer(INTERNAL_TOKEN + "x"),
         {"X-Api-Key": f"tf_{key_id}_wrongsecret"},
         {"Authorization": f"Basic {real}"},
+        bearer(revoked),
     ):
         response = await get(served, headers=headers)
         is_problem(response, 401)
@@ -124,6 +134,7 @@ async def test_a_key_of_the_account_reads_its_ticket_as_bearer_or_x_api_key(
     served: Served,
 ) -> None:
     key = await served.app.issue_key("globex", "acme")
+    assert (await get(served)).status_code == 401  # the key is what lets it through
     for headers in (bearer(key), {"X-Api-Key": key}):
         response = await get(served, headers=headers)
         assert response.status_code == 200, response.text
