@@ -39,6 +39,7 @@ from services.intake.domain.opening import OpenTicket, Refusal, decide_open, eve
 from services.intake.domain.ticket_number import find_in, new_ticket_number
 from services.intake.domain.tickets import TicketRow
 from services.intake.entrypoints import schemas
+from services.intake.entrypoints.api_keys import api_keys_router
 from services.intake.entrypoints.deps import (
     Admin,
     Deps,
@@ -650,14 +651,7 @@ def create_app(
         await deps.accounts.add_contact(account_id, body.email, body.role, body.name, body.level)
         return {"account": account_id, "email": body.email.lower(), "role": body.role}
 
-    @app.post(
-        "/v1/admin/api-keys", status_code=201, response_model=schemas.ApiKeyIssued, tags=["admin"]
-    )
-    async def issue_key(
-        body: schemas.ApiKeyBody, deps: Deps, _admin: Admin
-    ) -> schemas.ApiKeyIssued:
-        issued = await deps.accounts.issue_key(body.accounts, body.label)
-        return schemas.ApiKeyIssued(id=issued.id, key=issued.secret, accounts=list(issued.accounts))
+    app.include_router(api_keys_router(limits))
 
     @app.exception_handler(TicketNotFound)
     async def _not_found(request: Request, exc: TicketNotFound) -> JSONResponse:

@@ -184,15 +184,65 @@ class ContactBody(ApiModel):
     level: int | None = Field(default=None, ge=1, le=9, description="Escalation level")
 
 
+MAX_GRACE_SECONDS = 86_400
+
+
 class ApiKeyBody(ApiModel):
-    accounts: list[str] = Field(min_length=1)
-    label: str | None = None
+    accounts: list[str] = Field(min_length=1, max_length=1_000)
+    label: str | None = Field(default=None, description="What the key is for, shown in listings")
 
 
 class ApiKeyIssued(BaseModel):
     id: str
     key: str = Field(description="Shown once; store it now")
     accounts: list[str]
+    prefix: str = Field(
+        description="`tf_<id>_` and the secret's first 4 characters, shown in listings"
+    )
+    created_at: datetime
+
+
+class ApiKeyView(BaseModel):
+    """A key as an operator sees it: never its secret or its digest."""
+
+    id: str
+    prefix: str = Field(description="`tf_<id>_` and the secret's first 4 characters")
+    accounts: list[str]
+    label: str | None
+    created_at: datetime
+    last_used_at: datetime | None = Field(
+        description="When a service last accepted it (recorded at most about once a minute)"
+    )
+    revoked_at: datetime | None = Field(
+        description="When it stops (or stopped) working; in the future during a rotation's "
+        "grace period"
+    )
+    replaced_by: str | None = Field(description="The key that replaced it, if rotated")
+    status: Literal["active", "expiring", "revoked"]
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyView]
+
+
+class RotateKeyBody(ApiModel):
+    grace_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_GRACE_SECONDS,
+        description="How long the old key keeps working (0 to 86,400 s), while clients "
+        "switch to the new one",
+    )
+
+
+class ApiKeyRotated(BaseModel):
+    id: str
+    key: str = Field(description="The new key, shown once; store it now")
+    accounts: list[str]
+    prefix: str
+    created_at: datetime
+    replaces: str = Field(description="The old key's id")
+    old_key_revoked_at: datetime = Field(description="When the old key stops working")
 
 
 class InboundEmailBody(ApiModel):
