@@ -14,11 +14,15 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import asyncpg
 import httpx
 import jsonschema
 import pytest
+from faust.exceptions import SameNode
+from multidict import CIMultiDict
 from pydantic import ValidationError
+from yarl import URL
 
 from services.common.api_keys import ApiKey
 from services.common.rate_limit import RateLimiter
@@ -27,6 +31,7 @@ from services.intake.adapters.sla_client import SlaClient, SlaUnavailable
 from services.sla.adapters.api_key_store import KeyStoreUnavailable
 from services.sla.entrypoints.api_auth import INTERNAL, Authenticator, Caller
 from services.sla.entrypoints.openapi import document
+from services.sla.entrypoints.table_routing import ROUTED_HEADER, forwarding_router
 from services.sla.entrypoints.web import ApiAccess, _caller
 from services.sla.settings import SlaSettings
 from tests.integration.sla_support import INTERNAL as INTERNAL_HEADERS
@@ -303,3 +308,79 @@ def test_production_refuses_a_placeholder_or_short_internal_token(token: str) ->
         TICKETFLOW_ENVIRONMENT="production", TICKETFLOW_INTERNAL_TOKEN=real, **base
     )
     assert settings.internal_token.get_secret_value() == real and real not in repr(settings)
+
+
+class Owner:
+    """The owner's answer, as Faust's aiohttp client session gives it."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.sent: dict[str, Any] = {}
+        self.status = 429
+        self.content_type = "application/problem+json"
+        self.headers = CIMultiDict(
+            {"Retry-After": "3", "WWW-Authenticate": "Bearer", "Set-Cookie": "x"}
+        )
+
+    def request(self, **kwargs: Any) -> Owner:
+        self.sent = kwargs
+        return self
+
+    async def __aenter__(self) -> Owner:
+        if self.fail:
+            raise aiohttp.ClientConnectionError("refused")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def read(self) -> bytes:
+        return b'{"status": 429}'
+
+
+class Web:
+    def bytes(self, value: bytes, **kwargs: Any) -> Any:
+        return SimpleNamespace(body=value, **kwargs)
+
+
+def routing(owner_url: str, client: Owner) -> Any:
+    here = URL("http://10.0.0.1:8081")
+    app = SimpleNamespace(
+        assignor=None,
+        conf=SimpleNamespace(canonical_url=here),
+        http_client=client,
+    )
+    router = forwarding_router(timeout_s=2.0)(app)  # type: ignore[arg-type]
+    router.key_store = lambda table, key: URL(owner_url)  # the assignment's answer
+    return router
+
+
+def routed_request(**headers: str) -> Any:
+    url = URL("http://10.0.0.1:8081/v1/tickets/t/sla")
+    return SimpleNamespace(method="GET", url=url, headers=CIMultiDict(headers))
+
+
+async def test_a_forwarded_request_carries_the_credential_and_keeps_the_owners_headers() -> None:
+    owner = Owner()
+    router = routing("http://10.0.0.2:8081", owner)
+    request = routed_request(Authorization="Bearer tf_a_b", Host="evil", Cookie="c")
+    answer = await router.route_req("sla_state", "t", Web(), request)
+    assert owner.sent["url"] == URL("http://10.0.0.2:8081/v1/tickets/t/sla")
+    assert owner.sent["headers"] == {"authorization": "Bearer tf_a_b", ROUTED_HEADER: "1"}
+    assert owner.sent["timeout"].total == 2.0
+    assert (answer.status, answer.content_type) == (429, "application/problem+json")
+    assert answer.headers == {"retry-after": "3", "www-authenticate": "Bearer"}
+
+
+async def test_a_request_is_forwarded_once_and_an_unreachable_owner_is_503() -> None:
+    here = routing("http://10.0.0.1:8081", Owner())
+    with pytest.raises(SameNode):
+        await here.route_req("sla_state", "t", Web(), routed_request(**{ROUTED_HEADER: "1"}))
+    elsewhere = routing("http://10.0.0.2:8081", Owner())
+    bounced = await elsewhere.route_req(
+        "sla_state", "t", Web(), routed_request(**{ROUTED_HEADER: "1"})
+    )
+    assert bounced.status == 503 and bounced.headers["Retry-After"] == "1"
+    assert elsewhere.app.http_client.sent == {}
+    down = routing("http://10.0.0.2:8081", Owner(fail=True))
+    assert (await down.route_req("sla_state", "t", Web(), routed_request())).status == 503

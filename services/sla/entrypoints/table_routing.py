@@ -5,9 +5,10 @@ included), waits as long as its HTTP client lets it (minutes) and answers with t
 body and status only, so a forwarded 401 loses `WWW-Authenticate` and a 429 `Retry-After`.
 This one forwards the credentials and content negotiation only, keeps the owner's
 authentication and rate-limit headers, gives up after `timeout_s` (503 with Retry-After),
-and forwards a request at most once (a worker that receives a forwarded request answers it
-itself, so two workers disagreeing about an assignment during a rebalance cannot bounce it
-between them)."""
+and forwards a request at most once: a worker receiving a forwarded request it does not own
+answers 503, so two workers disagreeing about an assignment during a rebalance cannot
+bounce it between them (a client sending the marker itself gains nothing: the owner answers
+as it would anyway, any other worker refuses)."""
 
 from __future__ import annotations
 
@@ -30,18 +31,23 @@ def forwarding_router(timeout_s: float) -> type[Router]:
 
     class ForwardingRouter(Router):
         async def route_req(self, table_name: str, key: Any, web: Any, request: Any) -> Any:
-            if request.headers.get(ROUTED_HEADER):
-                raise SameNode()
             try:
-                destination: URL = self.app.router.key_store(table_name, key)
+                destination: URL = self.key_store(table_name, key)
             except KeyError:
+                return _unavailable("the partitions are being reassigned")
+            if request.headers.get(ROUTED_HEADER) and not self._here(destination):
+                # Forwarded here by a worker that takes this one for the owner: the two
+                # disagree about the assignment (a rebalance). Never forward twice.
                 return _unavailable("the partitions are being reassigned")
             return await self._route_req(destination, web, request)
 
+        def _here(self, url: URL) -> bool:
+            return self._urlident(url) == self._urlident(self.app.conf.canonical_url)
+
         async def _route_req(self, dest_url: URL, web: Any, request: Any) -> Any:
-            host, port = self._urlident(dest_url)
-            if (host, port) == self._urlident(self.app.conf.canonical_url):
+            if self._here(dest_url):
                 raise SameNode()
+            host, port = self._urlident(dest_url)
             headers = {
                 name: value
                 for name in FORWARDED_HEADERS
