@@ -37,8 +37,10 @@ def test_simulate_prints_the_contract(tmp_path: Path) -> None:
         '{"type": "ticket.comment_added", "occurred_at": "2026-11-17T10:10:00-05:00", '
         '"data": {"body": "looking"}}',
     )
+    # --now is after both lines (10:10 ET = 15:10Z): a line recorded after --now has not
+    # arrived yet.
     done = ticketflow(
-        "sla", "simulate", "--policy", "voipster", "--now", "2026-11-17T12:00:00Z", str(timeline)
+        "sla", "simulate", "--policy", "voipster", "--now", "2026-11-17T15:30:00Z", str(timeline)
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
@@ -66,7 +68,7 @@ def test_simulate_reports_a_rejection(tmp_path: Path) -> None:
         '"data": {"channel": "email", "priority": "emergency"}}',
     )
     done = ticketflow(
-        "sla", "simulate", "--policy", "voipster", "--now", "2026-11-17T12:00:00Z", str(timeline)
+        "sla", "simulate", "--policy", "voipster", "--now", "2026-11-17T15:30:00Z", str(timeline)
     )
     result = json.loads(done.stdout)
     assert result["accepted"] is False
