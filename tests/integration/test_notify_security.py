@@ -455,12 +455,9 @@ async def test_a_slow_webhook_does_not_hold_up_another_accounts_email(
             took = time.monotonic() - queued
             assert mails and mails[0]["To"] == "noc@fastco.example", "email not sent"
             assert took < 2.0, f"the email waited {took:.1f}s behind the slow webhook"
-            assert sender.in_flight == 4, "the slow subscription has 4 sends in flight"
-            attempts = await pool.fetch(
-                "SELECT attempts FROM notifications WHERE channel = 'webhook'"
-            )
-            assert sorted(r["attempts"] for r in attempts) == [0, 0, 1, 1, 1, 1]
-            clock.advance(timedelta(minutes=5))  # the lane stays full: nothing more is claimed
+            assert len(slow.requests) == 4, "the slow subscription has 4 sends at once"
+            assert sender.in_flight == 6  # 4 sending, 2 claimed waiting for a slot
+            clock.advance(timedelta(minutes=5))  # past the lease: nothing is claimed again
             assert await sender.start_due(clock()) == 0
             assert len(slow.requests) == 4
         finally:
@@ -494,3 +491,45 @@ async def test_a_send_in_flight_is_not_claimed_again_when_its_lease_runs_out(
         finally:
             await sender.close(grace_s=0)
             await webhooks.close()
+
+
+async def test_a_send_is_cut_off_and_a_row_waiting_too_long_is_handed_back(
+    pool: asyncpg.Pool,
+) -> None:
+    """With a 4 s lease a send may take 1 s and a claimed row may wait 0.5 s for its slot:
+    every send ends while the lease still covers recording its outcome."""
+    box = new_box()
+    guard = DestinationGuard(DestinationPolicy(allow_private=True))
+    clock = Clock(NOW)
+    with smtp_server() as (smtp, _), http_receiver(delay_s=10) as slow, bounded(10):
+        sub, _ = await store.create_subscription(pool, "slowco", slow.url, ["*"], box)
+        await queue(pool, [webhook_row(sub, "slowco") for _ in range(3)], NOW)
+        webhooks = WebhookSender(box, guard, timeouts=WebhookTimeouts(total_s=30, read_s=30))
+        email = EmailSender("127.0.0.1", smtp, "support@provider.example", start_tls=False)
+        sender = Deliverer(
+            pool,
+            email,
+            webhooks,
+            clock,
+            RetryPolicy(),
+            lease=timedelta(seconds=4),
+            per_subscription=1,
+        )
+        try:
+            assert await sender.start_due(clock()) == 3
+            began = time.monotonic()
+            while sender.in_flight and time.monotonic() - began < 5:
+                await asyncio.sleep(0.05)
+            assert sender.in_flight == 0
+        finally:
+            await sender.close(grace_s=0)
+            await webhooks.close()
+    rows = await pool.fetch(
+        "SELECT attempts, next_attempt_at, last_error FROM notifications ORDER BY attempts"
+    )
+    assert [(r["attempts"], r["next_attempt_at"], r["last_error"]) for r in rows] == [
+        (0, NOW, None),
+        (0, NOW, None),
+        (1, NOW + timedelta(seconds=5), "send timed out after 1s"),
+    ]
+    assert len(slow.requests) == 1

@@ -182,6 +182,16 @@ async def claim(
     return rows
 
 
+async def release(conn: asyncpg.Connection, ids: Sequence[uuid.UUID], now: datetime) -> None:
+    """Give claimed rows back unsent: the attempt not counted, due at `now`."""
+    await conn.execute(
+        "UPDATE notifications SET attempts = attempts - 1, next_attempt_at = $2 "
+        "WHERE id = ANY($1::uuid[]) AND status = 'pending'",
+        list(ids),
+        now,
+    )
+
+
 async def finish(conn: asyncpg.Connection, results: Sequence[Attempted], now: datetime) -> None:
     await conn.execute(
         "UPDATE notifications n SET status = r.status, next_attempt_at = r.next_at, "

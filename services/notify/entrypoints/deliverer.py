@@ -6,9 +6,11 @@ transaction).
 Fairness: every webhook subscription and the email channel is a lane with its own cap of
 sends in flight (`per_subscription`, `email_concurrency`), webhooks together are capped by
 `concurrency` (the connection pool), and claiming does not wait for the sends already in
-flight: one account's slow receiver fills its own lane and nothing else. A row is claimed
-only when its lane has room, so no claimed row waits in a queue while its lease runs out; a
-row in flight is never claimed again by this process.
+flight: one account's slow receiver fills its own lane and nothing else. A lane claims at
+most `prefetch` rounds of its slots, so one claim serves several sends; a claimed row that
+waited more than an eighth of the lease for its slot is handed back unsent, and a send is cut
+off after a quarter of the lease, so every send ends while its lease still covers the
+recording. A row in flight is never claimed again by this process.
 
 Recording the outcomes is retried through a database outage for as long as the claim's lease
 still covers the rows, so a delivery already made is not made again after a short outage.
@@ -17,11 +19,12 @@ A recording that gave up is raised by the next `start_due` (the delivery loop re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from collections import Counter as Tally
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -69,6 +72,35 @@ class Webhooks(Protocol):
     ) -> Outcome: ...
 
 
+class Lanes:
+    """Send slots: one semaphore per webhook subscription and one for email, plus one for
+    all webhooks together (the connection pool). Pure bookkeeping, no I/O."""
+
+    def __init__(self, per_subscription: int, email: int, webhooks: int) -> None:
+        self.per_subscription = per_subscription
+        self.email = email
+        self._webhooks = asyncio.Semaphore(webhooks)
+        self._lanes: dict[str, asyncio.Semaphore] = {}
+        self._users: Tally[str] = Tally()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, lane: str) -> AsyncIterator[None]:
+        cap = self.email if lane == EMAIL_LANE else self.per_subscription
+        semaphore = self._lanes.setdefault(lane, asyncio.Semaphore(cap))
+        self._users[lane] += 1
+        try:
+            async with semaphore:
+                if lane == EMAIL_LANE:
+                    yield
+                else:
+                    async with self._webhooks:
+                        yield
+        finally:
+            self._users[lane] -= 1
+            if self._users[lane] <= 0:
+                del self._users[lane], self._lanes[lane]
+
+
 class Deliverer:
     def __init__(
         self,
@@ -83,6 +115,7 @@ class Deliverer:
         concurrency: int = 64,
         per_subscription: int = 4,
         email_concurrency: int = 8,
+        prefetch: int = 4,
         on_commit: Callable[[], None] = lambda: None,
         on_capacity: Callable[[], None] = lambda: None,
     ) -> None:
@@ -94,13 +127,15 @@ class Deliverer:
         self._batch_size = batch_size
         self._lease = lease
         self._concurrency = concurrency
-        self._per_subscription = per_subscription
-        self._email_concurrency = email_concurrency
+        self._prefetch = prefetch
+        self._lanes = Lanes(per_subscription, email_concurrency, concurrency)
         self._on_commit = on_commit
         self.on_capacity = on_capacity
-        """Called when a send finished (its lane has room again): the delivery loop's wake."""
+        """Called when a claimed row is done (its lane has room again): the loop's wake."""
+        self._send_timeout = lease.total_seconds() / 4
+        self._slot_wait = lease.total_seconds() / 8
         self._in_flight: dict[uuid.UUID, str] = {}
-        self._busy: Tally[str] = Tally()
+        self._claimed: Tally[str] = Tally()
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[Any, Outcome, float]] = []
         self._recording = asyncio.Lock()
@@ -108,19 +143,22 @@ class Deliverer:
 
     @property
     def in_flight(self) -> int:
+        """Rows claimed by this process whose outcome is not recorded yet."""
         return len(self._in_flight)
 
     def _capacity(self) -> Capacity:
-        webhooks = sum(n for lane, n in self._busy.items() if lane != EMAIL_LANE)
+        """What may be claimed: `prefetch` rounds of each lane's slots (so a claim serves
+        several sends), never more than can start while the lease still covers a send."""
+        webhooks = sum(n for lane, n in self._claimed.items() if lane != EMAIL_LANE)
         return Capacity(
             in_flight=list(self._in_flight),
-            busy={lane: n for lane, n in self._busy.items() if n > 0},
-            per_subscription=self._per_subscription,
-            email=self._email_concurrency,
-            webhooks_free=self._concurrency - webhooks,
+            busy=dict(self._claimed),
+            per_subscription=self._lanes.per_subscription * self._prefetch,
+            email=self._lanes.email * self._prefetch,
+            webhooks_free=self._concurrency * self._prefetch - webhooks,
         )
 
-    async def _send_now(self, row: Any, now: datetime) -> Outcome:
+    async def _send_now(self, row: Any) -> Outcome:
         if row["channel"] == "email":
             return await self._email.send(
                 row["id"], row["recipient"], row["subject"], bytes(row["body"]).decode()
@@ -135,7 +173,7 @@ class Deliverer:
             row["secret_sealed"],
             row["source_type"],
             bytes(row["body"]),
-            int(now.timestamp()),
+            int(self._clock().timestamp()),
         )
 
     async def start_due(self, now: datetime) -> int:
@@ -152,26 +190,24 @@ class Deliverer:
         for row in rows:
             lane = EMAIL_LANE if row["channel"] == "email" else row["recipient"]
             self._in_flight[row["id"]] = lane
-            self._busy[lane] += 1
-            task = asyncio.create_task(self._deliver(row, now, claimed_at))
+            self._claimed[lane] += 1
+            task = asyncio.create_task(self._deliver(row, lane, claimed_at))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(rows)
 
     async def run_due(self, now: datetime) -> int:
-        """One whole pass: claim what fits, send it and wait until every send in flight is
-        recorded (tests, benchmarks; the service's loop uses `start_due`)."""
-        claimed = await self.start_due(now)
-        await self.settle()
-        return claimed
-
-    async def settle(self) -> None:
-        """Wait until every send in flight finished and was recorded."""
+        """Send everything due at `now` and wait until every outcome is recorded; return
+        how many rows were claimed (tests, benchmarks; the service's loop uses `start_due`
+        and is woken when a lane has room)."""
+        total = await self.start_due(now)
         while self._tasks:
-            await asyncio.wait(set(self._tasks))
+            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            total += await self.start_due(now)
         failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
+        return total
 
     async def close(self, grace_s: float = 15.0) -> None:
         """Let the sends in flight finish and be recorded for up to `grace_s`, then cancel
@@ -182,9 +218,17 @@ class Deliverer:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
 
-    async def _deliver(self, row: Any, now: datetime, claimed_at: float) -> None:
+    async def _deliver(self, row: Any, lane: str, claimed_at: float) -> None:
         try:
-            outcome = await self._send_now(row, now)
+            async with self._lanes.slot(lane):
+                if time.monotonic() - claimed_at > self._slot_wait:
+                    await self._hand_back(row)  # its lease would not cover the send
+                    return
+                try:
+                    async with asyncio.timeout(self._send_timeout):
+                        outcome = await self._send_now(row)
+                except TimeoutError:
+                    outcome = Outcome(False, f"send timed out after {self._send_timeout:g}s")
             self._finished.append((row, outcome, claimed_at))
             async with self._recording:  # sends finishing meanwhile share the next record
                 if self._finished:
@@ -195,12 +239,18 @@ class Deliverer:
             log.warning("delivering notification %s failed: %s", row["id"], type(exc).__name__)
             self._failure = exc
         finally:
-            lane = self._in_flight.pop(row["id"], None)
-            if lane is not None:
-                self._busy[lane] -= 1
-                if self._busy[lane] <= 0:
-                    del self._busy[lane]
+            if self._in_flight.pop(row["id"], None) is not None:
+                self._claimed[lane] -= 1
+                if self._claimed[lane] <= 0:
+                    del self._claimed[lane]
             self.on_capacity()
+
+    async def _hand_back(self, row: Any) -> None:
+        """A claimed row that waited too long for a slot goes back unsent, its attempt not
+        counted, due at once (for whichever process has room)."""
+        async with self._pool.acquire() as conn:
+            await store.release(conn, [row["id"]], self._clock())
+        log.info("notification %s waited too long for a send slot; handed back", row["id"])
 
     async def _record_group(self, group: list[tuple[Any, Outcome, float]]) -> None:
         done = self._clock()
