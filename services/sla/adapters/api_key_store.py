@@ -1,6 +1,7 @@
 """API keys, verified against the `api_keys` table of the event-store database (intake
-issues them; this worker only reads). The pool opens on the first lookup, read-only and
-under the truth reader's application name, so the event-store horizon ignores it."""
+issues them; this worker only reads: it does not record `last_used_at`, intake does). The
+pool opens on the first lookup, read-only and under the truth reader's application name, so
+the event-store horizon ignores it."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class ApiKeyStore:
                 )
                 assert pool is not None
                 self._pool = pool
-                self._verifier = ApiKeyVerifier(pool, self._cache_seconds)
+                self._verifier = ApiKeyVerifier(pool, self._cache_seconds, record_use=False)
         return self._verifier
 
     async def authenticate(self, presented: str) -> ApiKey | None:
