@@ -237,7 +237,8 @@ async def test_a_request_body_is_413(served: Served) -> None:
 async def test_an_oversized_header_is_400_before_any_work(served: Served) -> None:
     headers = {**INTERNAL_HEADERS, "X-Padding": "p" * 9000}
     body = is_problem(await get(served, headers=headers), 400)
-    assert "X-Padding" in body["detail"] and "ppp" not in body["detail"]
+    assert (body["header"], body["limit_bytes"]) == ("X-Padding", 8192)
+    assert "ppp" not in str(body)  # never the value
     # Far over the limit, aiohttp's parser refuses it itself (a plain 400).
     assert (await get(served, headers={"X-Padding": "p" * 40_000})).status_code == 400
     assert (await get(served, headers={**INTERNAL_HEADERS, "X-Ok": "p" * 8000})).status_code == 200

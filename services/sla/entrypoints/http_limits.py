@@ -26,31 +26,38 @@ MAX_HEADERS = 64
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def oversized_header(request: web.Request, limit: int) -> str | None:
-    """The name of the first header whose name and value together exceed `limit` bytes."""
+def oversized_header(request: web.Request, limit: int) -> tuple[str, int] | None:
+    """The first header longer than `limit` bytes (name, ": ", value and CRLF, as the
+    FastAPI services count it) and its size."""
     for name, value in request.raw_headers:
-        if len(name) + len(value) > limit:
-            return name.decode("latin-1")[:64]
+        size = len(name) + len(value) + 4
+        if size > limit:
+            return name.decode("latin-1")[:64], size
     return None
 
 
 def bounded_requests(max_body_bytes: int, max_header_bytes: int) -> Any:
     @web.middleware
     async def bounded(request: web.Request, handler: Handler) -> web.StreamResponse:
-        name = oversized_header(request, max_header_bytes)
-        if name is not None:
+        oversized = oversized_header(request, max_header_bytes)
+        if oversized is not None:
+            name, size = oversized
             return problem(
                 400,
-                f"header {name!r} is longer than {max_header_bytes} bytes",
-                title="Header too large",
+                f"the {name} header is {size} bytes long; the limit is {max_header_bytes}",
+                title="Request header too large",
                 instance=request.path,
+                header=name,
+                limit_bytes=max_header_bytes,
             )
         length = request.content_length
         if (length is None and request.body_exists) or (length or 0) > max_body_bytes:
             refused = problem(
                 413,
-                f"this API is read-only: send no body (at most {max_body_bytes} bytes)",
+                f"this API is read-only: send no body (a declared length of at most "
+                f"{max_body_bytes} bytes is ignored, a chunked one refused)",
                 instance=request.path,
+                limit_bytes=max_body_bytes,
             )
             refused.force_close()  # rather than draining the body
             return refused

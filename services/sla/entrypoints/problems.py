@@ -14,7 +14,7 @@ TITLES = {
     401: "Unauthorized",
     404: "Not found",
     405: "Method not allowed",
-    413: "Payload too large",
+    413: "Request body too large",
     422: "Invalid request",
     429: "Too many requests",
     500: "Internal error",
@@ -29,6 +29,7 @@ def problem(
     title: str | None = None,
     instance: str | None = None,
     headers: Mapping[str, str] | None = None,
+    **extra: object,
 ) -> web.Response:
     title = title or TITLES.get(status, "HTTP error")
     body: dict[str, object] = {
@@ -39,6 +40,7 @@ def problem(
     }
     if instance is not None:
         body["instance"] = instance
+    body.update(extra)
     return web.Response(
         body=orjson.dumps(body),
         status=status,
