@@ -91,19 +91,27 @@ def install_limits(app: FastAPI, service: str, settings: HttpSettings) -> None:
     )
 
 
-def check_rate(request: Request, key_id: str) -> None:
-    """Problem(429) with Retry-After when the key is over its rate on this replica."""
-    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-    if limiter is None:
-        return
+def rate_refusal(limiter: RateLimiter, key_id: str) -> Problem | None:
+    """None when the key may go ahead; else the 429 to answer, with its Retry-After header
+    (framework-neutral, for APIs that are not FastAPI)."""
     wait = limiter.take(key_id)
-    if wait is not None:
-        retry_after = retry_after_header(wait)
-        raise Problem(
-            429,
-            "Too many requests",
-            f"this API key is over its limit of {limiter.rate:g} requests a second (bursts "
-            f"of {limiter.burst}); retry after {retry_after} s",
-            headers={"Retry-After": retry_after},
-            retry_after_seconds=int(retry_after),
-        )
+    if wait is None:
+        return None
+    retry_after = retry_after_header(wait)
+    return Problem(
+        429,
+        "Too many requests",
+        f"this API key is over its limit of {limiter.rate:g} requests a second (bursts of "
+        f"{limiter.burst}); retry after {retry_after} s",
+        headers={"Retry-After": retry_after},
+        retry_after_seconds=int(retry_after),
+    )
+
+
+def check_rate(request: Request, key_id: str) -> None:
+    """Raise the 429 Problem when the key is over its rate on this replica (a no-op on an app
+    without `install_limits`)."""
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    refusal = None if limiter is None else rate_refusal(limiter, key_id)
+    if refusal is not None:
+        raise refusal

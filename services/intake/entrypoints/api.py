@@ -339,7 +339,12 @@ def create_app(
         title="ticketflow intake",
         version="1",
         description="Open support tickets and post their events. Every request is scoped to the "
-        "accounts of its API key; errors are `application/problem+json`.",
+        "accounts of its API key; errors are `application/problem+json`.\n\n"
+        "Limits (configurable per deployment): a request body over 256 KiB is a 413; one header "
+        "over 8 KiB or all headers over 32 KiB a 400 naming the header; headers not complete "
+        "within 10 s or a body within 30 s of its headers a 408; an API key over its request "
+        "rate a 429 with `Retry-After` (off unless the deployment sets a rate). Admins manage "
+        "keys under `/v1/admin/api-keys` (list, rotate with a grace period, revoke).",
         lifespan=lifespan,
         default_response_class=FastJSON,
         telemetry=NO_OTEL,

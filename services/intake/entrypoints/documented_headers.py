@@ -20,12 +20,14 @@ IDEMPOTENCY_KEY = "idempotency-key"
 IF_MATCH = "if-match"
 
 
-def _optional_header(name: str, description: str, example: str) -> dict[str, Any]:
+def _optional_header(
+    name: str, description: str, example: str, schema: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": "header",
         "required": False,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", **schema},
         "description": description,
         "example": example,
     }
@@ -33,15 +35,18 @@ def _optional_header(name: str, description: str, example: str) -> dict[str, Any
 
 _IDEMPOTENCY_KEY_PARAMETER = _optional_header(
     "Idempotency-Key",
-    "Any unique string per logical request: a retry with the same key returns the first "
-    "response (header `Idempotent-Replayed: true`) and writes nothing",
+    "Any unique string per logical request, 1 to 255 visible ASCII characters (no spaces): a "
+    "retry with the same key returns the first response (header `Idempotent-Replayed: true`) "
+    "and writes nothing; any other value is a 400",
     "3f0c2a52-retry-safe",
+    {"minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
 )
 _IF_MATCH_PARAMETER = _optional_header(
     "If-Match",
-    "The ticket version (its ETag) this event was decided on; 409 with the current version if "
-    "the ticket has moved since",
+    "The ticket version (its ETag, ASCII digits up to 2147483647) this event was decided on; "
+    "409 with the current version if the ticket has moved since; anything else is a 400",
     '"3"',
+    {"pattern": '^(W/)?"?[0-9]{1,10}"?$'},
 )
 IDEMPOTENT: dict[str, Any] = {"parameters": [_IDEMPOTENCY_KEY_PARAMETER]}
 CONDITIONAL: dict[str, Any] = {"parameters": [_IDEMPOTENCY_KEY_PARAMETER, _IF_MATCH_PARAMETER]}
