@@ -23,6 +23,31 @@ from services.sla.settings import SlaSettings
 log = logging.getLogger("ticketflow.sla")
 
 MAX_HEADERS = 64
+SERVER_LOG = "ticketflow.sla.http"
+
+
+class WithoutRequestBytes(logging.Filter):
+    """aiohttp logs a request it cannot parse with the parser's message, which quotes up to
+    100 bytes of the offending line: a header value, perhaps a credential. Keep the type of
+    the error only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()}: {type(record.exc_info[1]).__name__}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def server_logger() -> logging.Logger:
+    """The logger of aiohttp's request handler, which never logs request bytes."""
+    logger = logging.getLogger(SERVER_LOG)
+    if not any(isinstance(f, WithoutRequestBytes) for f in logger.filters):
+        logger.addFilter(WithoutRequestBytes())
+    return logger
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -84,6 +109,7 @@ def application_options(settings: SlaSettings) -> dict[str, Any]:
             "max_field_size": parser_limit,
             "max_headers": MAX_HEADERS,
             "keepalive_timeout": settings.keep_alive_seconds,
+            "logger": server_logger(),
         },
         "middlewares": [bounded_requests(settings.max_body_bytes, settings.max_header_bytes)],
     }
