@@ -114,7 +114,8 @@ async def insert(conn: asyncpg.Connection, rows: Sequence[NewNotification], now:
 
 
 EMAIL_LANE = "email"
-LANE = "CASE WHEN channel = 'webhook' THEN recipient ELSE channel END"
+LANE = "(CASE WHEN channel = 'webhook' THEN recipient ELSE channel END)"
+"""A row's lane, exactly as indexed by `notifications_due_lane` (migration 003)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,23 +148,34 @@ async def claim(
     """Due pending notifications that fit the capacity (per lane, oldest first, so a lane
     with a backlog does not hold up the others), with their attempt counted and leased until
     `lease_until` (a crashed sender's rows come back after the lease), with webhook URL and
-    sealed secret."""
+    sealed secret. Run it in a transaction of its own."""
     cap = capacity or Capacity()
     busy = dict(cap.busy)
+    # A claim lost in a database crash only makes its rows due again (a send made meanwhile
+    # is repeated: at-least-once, as for a sender that dies mid-send), so its commit does not
+    # wait for the WAL flush; claims are frequent (one per lane refill).
+    await conn.execute("SET LOCAL synchronous_commit = off")
     rows: list[asyncpg.Record] = await conn.fetch(
-        f"WITH due AS (SELECT id, channel, {LANE} AS lane, next_attempt_at FROM notifications "
-        "WHERE status = 'pending' AND next_attempt_at <= $1 AND NOT (id = ANY($4::uuid[]))), "
-        "ranked AS (SELECT due.*, row_number() OVER (PARTITION BY lane "
-        "ORDER BY next_attempt_at, id) AS lane_rank FROM due), "
-        "fitting AS (SELECT r.*, row_number() OVER (PARTITION BY channel "
-        "ORDER BY next_attempt_at, id) AS channel_rank FROM ranked r "
-        "LEFT JOIN unnest($5::text[], $6::int[]) AS b(lane, n) ON b.lane = r.lane "
-        "WHERE r.lane_rank <= (CASE WHEN r.channel = 'webhook' THEN $7::int ELSE $8::int END) "
-        "- coalesce(b.n, 0)), "
-        "picked AS (SELECT n.id FROM notifications n JOIN fitting f ON f.id = n.id "
+        # The lanes with due rows (a skip scan of notifications_due_lane), then each lane's
+        # oldest due rows, as many as it has room for.
+        f"WITH RECURSIVE lanes(lane) AS (SELECT min({LANE}) FROM notifications "
+        "WHERE status = 'pending' AND next_attempt_at <= $1 "
+        f"UNION ALL SELECT (SELECT min({LANE}) FROM notifications WHERE status = 'pending' "
+        f"AND next_attempt_at <= $1 AND {LANE} > lanes.lane) FROM lanes "
+        "WHERE lanes.lane IS NOT NULL), "
+        "fitting AS (SELECT d.id, d.next_attempt_at, l.lane FROM lanes l "
+        "LEFT JOIN unnest($5::text[], $6::int[]) AS b(lane, n) ON b.lane = l.lane "
+        "CROSS JOIN LATERAL (SELECT id, next_attempt_at FROM notifications "
+        f"WHERE status = 'pending' AND {LANE} = l.lane AND next_attempt_at <= $1 "
+        "AND NOT (id = ANY($4::uuid[])) ORDER BY next_attempt_at "
+        "LIMIT greatest((CASE WHEN l.lane = 'email' THEN $8::int ELSE $7::int END) "
+        "- coalesce(b.n, 0), 0)) d WHERE l.lane IS NOT NULL), "
+        "ranked AS (SELECT f.*, row_number() OVER (PARTITION BY f.lane = 'email' "
+        "ORDER BY f.next_attempt_at, f.id) AS channel_rank FROM fitting f), "
+        "picked AS (SELECT n.id FROM notifications n JOIN ranked r ON r.id = n.id "
         "WHERE n.status = 'pending' AND n.next_attempt_at <= $1 "
-        "AND (f.channel <> 'webhook' OR f.channel_rank <= $9::int) "
-        "ORDER BY f.next_attempt_at LIMIT $3 FOR UPDATE OF n SKIP LOCKED), "
+        "AND (r.lane = 'email' OR r.channel_rank <= $9::int) "
+        "ORDER BY r.next_attempt_at LIMIT $3 FOR UPDATE OF n SKIP LOCKED), "
         "claimed AS (UPDATE notifications n SET attempts = n.attempts + 1, "
         "next_attempt_at = $2 FROM picked WHERE n.id = picked.id RETURNING n.*) "
         "SELECT c.*, s.url, s.secret_sealed FROM claimed c LEFT JOIN webhook_subscriptions s "

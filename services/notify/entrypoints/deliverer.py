@@ -83,9 +83,12 @@ class Lanes:
         self._lanes: dict[str, asyncio.Semaphore] = {}
         self._users: Tally[str] = Tally()
 
+    def slots(self, lane: str) -> int:
+        return self.email if lane == EMAIL_LANE else self.per_subscription
+
     @contextlib.asynccontextmanager
     async def slot(self, lane: str) -> AsyncIterator[None]:
-        cap = self.email if lane == EMAIL_LANE else self.per_subscription
+        cap = self.slots(lane)
         semaphore = self._lanes.setdefault(lane, asyncio.Semaphore(cap))
         self._users[lane] += 1
         try:
@@ -140,6 +143,7 @@ class Deliverer:
         self._finished: list[tuple[Any, Outcome, float]] = []
         self._recording = asyncio.Lock()
         self._failure: BaseException | None = None
+        self._room = asyncio.Event()
 
     @property
     def in_flight(self) -> int:
@@ -202,7 +206,14 @@ class Deliverer:
         and is woken when a lane has room)."""
         total = await self.start_due(now)
         while self._tasks:
-            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            self._room.clear()
+            waiters = {
+                asyncio.ensure_future(asyncio.wait(set(self._tasks))),
+                asyncio.ensure_future(self._room.wait()),
+            }
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
             total += await self.start_due(now)
         failure, self._failure = self._failure, None
         if failure is not None:
@@ -243,7 +254,18 @@ class Deliverer:
                 self._claimed[lane] -= 1
                 if self._claimed[lane] <= 0:
                     del self._claimed[lane]
-            self.on_capacity()
+            if self._running_low(lane):
+                self._room.set()
+                self.on_capacity()
+
+    def _running_low(self, lane: str) -> bool:
+        """Time to claim again: the lane (or all webhooks) has at most one round of its slots
+        claimed, so its sends do not run dry while a claim is made. Waking on every finished
+        send would make one claim per send."""
+        if self._claimed[lane] <= self._lanes.slots(lane):
+            return True
+        webhooks = sum(n for name, n in self._claimed.items() if name != EMAIL_LANE)
+        return lane != EMAIL_LANE and webhooks <= self._concurrency
 
     async def _hand_back(self, row: Any) -> None:
         """A claimed row that waited too long for a slot goes back unsent, its attempt not
