@@ -41,13 +41,18 @@ from services.devstack.infrastructure import infrastructure  # noqa: E402
 from services.devstack.processes import free_port  # noqa: E402
 from services.devstack.provisioning import ensure_database  # noqa: E402
 from services.notify.adapters import store  # noqa: E402
+from services.notify.adapters.destination_guard import DestinationGuard  # noqa: E402
 from services.notify.adapters.email import EmailSender  # noqa: E402
+from services.notify.adapters.secret_box import SecretBox  # noqa: E402
 from services.notify.adapters.store import NewNotification  # noqa: E402
 from services.notify.adapters.webhooks import WebhookSender  # noqa: E402
+from services.notify.domain.destinations import DestinationPolicy  # noqa: E402
 from services.notify.domain.retries import RetryPolicy  # noqa: E402
 from services.notify.entrypoints.deliverer import Deliverer  # noqa: E402
 
 BATCH = 200
+BOX = SecretBox([b"YmVuY2gtb25seS1rZXktYmVuY2gtb25seS1rZXktISE="])
+LOCAL = DestinationGuard(DestinationPolicy(allow_private=True))
 CONCURRENCY = 4
 """In flight at once, both sides (httpx's pool slows down with many concurrent requests on
 one host; 4 is where this machine's local receiver peaks)."""
@@ -118,10 +123,10 @@ def deliverer_for(pool: asyncpg.Pool, webhooks: WebhookSender) -> Deliverer:
 
 
 async def system_throughput(pool: asyncpg.Pool, url: str, bodies: list[bytes]) -> float:
-    subscription, _ = await store.create_subscription(pool, "bench", url, ["*"])
+    subscription, _ = await store.create_subscription(pool, "bench", url, ["*"], BOX)
     async with pool.acquire() as conn:
         await store.insert(conn, rows(bodies, subscription), clock())
-    webhooks = WebhookSender(max_connections=CONCURRENCY)
+    webhooks = WebhookSender(BOX, LOCAL, max_connections=CONCURRENCY)
     deliverer = deliverer_for(pool, webhooks)
     began = time.perf_counter()
     while await deliverer.run_due(clock()):
@@ -153,10 +158,11 @@ async def baseline_throughput(url: str, bodies: list[bytes]) -> float:
 async def system_latency(pool: asyncpg.Pool, url: str, count: int, rate: float) -> list[float]:
     """Log notifications one by one (as the planner does) with the scheduler running."""
     await pool.execute("TRUNCATE notifications")
-    subscription, _ = await store.create_subscription(pool, "bench", url, ["*"])
-    webhooks = WebhookSender(max_connections=CONCURRENCY)
+    subscription, _ = await store.create_subscription(pool, "bench", url, ["*"], BOX)
+    webhooks = WebhookSender(BOX, LOCAL, max_connections=CONCURRENCY)
     deliverer = deliverer_for(pool, webhooks)
-    loop = DueLoop("bench", deliverer.next_due, deliverer.run_due, clock, max_sleep=1.0)
+    loop = DueLoop("bench", deliverer.next_due, deliverer.start_due, clock, max_sleep=1.0)
+    deliverer.on_capacity = loop.wake
     stop = asyncio.Event()
     task = asyncio.create_task(loop.run(stop))
     for index in range(count):

@@ -59,9 +59,23 @@ def read_timeline(path: Path) -> list[Any]:
         except ValueError as exc:
             first = str(exc).splitlines()
             raise TimelineError(f"{where}: data: {' '.join(first[:3])}") from exc
-        if events and at < events[-1].at:
-            raise TimelineError(f"{where}: occurred_at is earlier than the line before it")
-        events.append(TimelineEvent(body["type"], at, data, sequence=len(events) + 1))
+        recorded = None
+        if body.get("recorded_at") is not None:
+            if not isinstance(body["recorded_at"], str):
+                raise TimelineError(f"{where}: recorded_at: an ISO-8601 string")
+            recorded = parse_instant(body["recorded_at"], f"{where}: recorded_at")
+            if recorded < at:
+                raise TimelineError(f"{where}: recorded_at is earlier than occurred_at")
+        arrived = recorded or at
+        if events and arrived < events[-1].arrived_at:
+            raise TimelineError(
+                f"{where}: recorded at {arrived.isoformat()}, before the line above it: list "
+                "lines in the order they were recorded (give recorded_at to a line that was "
+                "logged late)"
+            )
+        events.append(
+            TimelineEvent(body["type"], at, data, sequence=len(events) + 1, recorded_at=recorded)
+        )
     if not events:
         raise TimelineError(f"{path}: no events")
     if events[0].type != "ticket.opened":
@@ -74,9 +88,11 @@ def simulate(
     timeline: Annotated[
         Path,
         typer.Argument(
-            help="JSON Lines, one event a line: "
+            help="JSON Lines, one event a line, in the order they were recorded: "
             '{"type": "ticket.opened", "occurred_at": "2026-03-06T16:30:00-08:00", '
-            '"data": {"channel": "email", "priority": "p2"}}'
+            '"data": {"channel": "email", "priority": "p2"}}. A line may carry "recorded_at" '
+            "(when it reached the store, default occurred_at): a response logged after its "
+            "deadline arrives after the breach and retracts it"
         ),
     ],
     policy: Annotated[
@@ -90,7 +106,7 @@ def simulate(
         typer.Option(
             "--now",
             help="Evaluate the clocks as of this ISO-8601 instant (with offset). "
-            "Default: the current time.",
+            "Lines recorded after it have not arrived yet. Default: the current time.",
         ),
     ] = None,
 ) -> None:
@@ -98,8 +114,13 @@ def simulate(
 
     Prints one object: `accepted` (with `rejection` when refused), `metrics` (first_response,
     resolution, rfo, closure_confirmation, customer_response: `due_at` in UTC, `status`
-    running|paused|met|breached|none, `breached_at`) and the derived SLA `events` in time
-    order. Timers due before NOW have fired. Exit code 2 on bad input, naming line and field.
+    running|paused|met|breached|none, `breached_at`) and the derived SLA `events` in the
+    order the SLA service would publish them. Lines are taken in arrival order and timers
+    fire by the clock in between, as in the live service: a line whose `recorded_at` is after
+    a deadline it precedes arrives after the breach, which it then retracts
+    (`sla.breach_retracted`, `sla.corrected`); such events carry `emitted_at`. Timers due
+    before NOW have fired and lines recorded after NOW are ignored. Exit code 2 on bad input,
+    naming line and field.
     """
     from shared.sla.report import simulate as run_simulation
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -45,9 +46,12 @@ CREATE INDEX IF NOT EXISTS service_outbox_pending ON service_outbox (service, id
 Send = Callable[[str, bytes, bytes, list[tuple[str, bytes]]], Awaitable[Any]]
 
 
-def _headers_json(service: str, value: dict[str, Any], event_type: str) -> str:
-    """The record's CloudEvents headers, as the JSON the outbox row stores."""
-    headers = record_headers({**value, "type": event_type}, service)
+def _headers_json(service: str, key: str, value: dict[str, Any], event_type: str) -> str:
+    """The record's CloudEvents headers, as the JSON the outbox row stores: the subject is
+    the record key (the ticket id) unless the value names its ticket."""
+    headers = record_headers(
+        {"ticket_id": key, **value, "type": event_type}, service, queued_at=datetime.now(UTC)
+    )
     return orjson.dumps([[name, raw.decode()] for name, raw in headers]).decode()
 
 
@@ -67,7 +71,7 @@ async def append(
         topic,
         key.encode(),
         orjson.dumps(value),
-        _headers_json(service, value, event_type),
+        _headers_json(service, key, value, event_type),
     )
 
 
@@ -88,7 +92,7 @@ async def append_many(
         topic,
         [key.encode() for key, _, _ in records],
         [orjson.dumps(value) for _, value, _ in records],
-        [_headers_json(service, value, kind) for _, value, kind in records],
+        [_headers_json(service, key, value, kind) for key, value, kind in records],
     )
 
 

@@ -183,6 +183,8 @@ def start_services(
         notify_env = {
             "TICKETFLOW_NOTIFY_SMTP_PORT": str(smtp_port),
             "TICKETFLOW_NOTIFY_SMTP_START_TLS": "false",
+            # Local webhook receivers listen on loopback; production refuses this setting.
+            "TICKETFLOW_NOTIFY_WEBHOOK_ALLOW_PRIVATE": "true",
         }
         running.append(
             start_service(

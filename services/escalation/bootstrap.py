@@ -78,4 +78,4 @@ def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc
             yield
             log.info("escalation stopping")
 
-    return create_app(lifespan=lifespan)
+    return create_app(lifespan=lifespan, http=settings)

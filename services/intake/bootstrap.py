@@ -128,7 +128,11 @@ def build_app(settings: IntakeSettings) -> FastAPI:
             admin_token=settings.admin_token.get_secret_value(),
             readiness=readiness,
             relay=relay,
-            sla=SlaClient(settings.sla_url) if settings.sla_url else None,
+            sla=(
+                SlaClient(settings.sla_url, token=settings.internal_token.get_secret_value())
+                if settings.sla_url
+                else None
+            ),
             tasks=tasks,
         )
         app.state.deps = deps

@@ -33,6 +33,12 @@ class IntakeSettings(BaseSettings, HttpSettings):
     sla_url: str | None = Field(
         default=None, description="Base URL of the SLA service, for GET /v1/tickets/{id}/sla"
     )
+    internal_token: SecretStr = Field(
+        default=SecretStr("dev-internal-token"),
+        validation_alias=AliasChoices("TICKETFLOW_INTERNAL_TOKEN", "TICKETFLOW_SLA_INTERNAL_TOKEN"),
+        description="Bearer token intake sends the SLA service (the same value the SLA "
+        "service accepts); refused as a placeholder or under 24 characters in production",
+    )
     relay_enabled: bool = True
     commands_enabled: bool = True
     commands_group: str = "ticketflow-intake-commands"
@@ -62,5 +68,13 @@ class IntakeSettings(BaseSettings, HttpSettings):
         ):
             raise ValueError(
                 "TICKETFLOW_ADMIN_TOKEN must be set to a real secret (24+ characters) in production"
+            )
+        internal = self.internal_token.get_secret_value()
+        if self.environment == "production" and (
+            internal in PLACEHOLDERS | {"dev-internal-token"} or len(internal) < 24
+        ):
+            raise ValueError(
+                "TICKETFLOW_INTERNAL_TOKEN must be set to a real secret (24+ characters) in "
+                "production"
             )
         return self

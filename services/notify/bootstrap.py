@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from services.common.api_keys import ApiKeyVerifier
 from services.common.consumer import ConsumerLoop
 from services.common.gc_tuning import freeze_startup_objects
+from services.common.http_settings import HttpSettings
 from services.common.outbox import OutboxPublisher, kafka_send
 from services.common.retrying import retry_until_done
 from services.common.runtime import migrate_until_done, readiness_check, running
@@ -138,7 +139,13 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 max_sleep=settings.max_sleep_s,
             )
             deliverer.on_capacity = scheduler.wake
-            templates = Templates()
+            templates = Templates(
+                budget_s=settings.template_budget_s,
+                workers=settings.template_workers,
+                memory_mb=settings.template_memory_mb,
+                body_chars=settings.template_body_chars,
+            )
+            rt.closers.append(templates.aclose)
             planner = Planner(rt.pool, templates, clock, scheduler.wake)
             consumer = await rt.consumer(TOPICS, settings.group_id)
             loop = ConsumerLoop(SERVICE, consumer, rt.producer, NotifyConsumer(planner).handle)
@@ -168,4 +175,4 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
             yield
             log.info("notify stopping")
 
-    return create_app(lifespan=lifespan)
+    return create_app(lifespan=lifespan, http=HttpSettings.from_env("TICKETFLOW_NOTIFY_"))

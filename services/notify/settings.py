@@ -77,6 +77,21 @@ class NotifySettings(BaseSettings):
         "all open. Required in production",
     )
     max_sleep_s: float = 5.0
+    template_budget_s: float = Field(
+        default=1.0, gt=0, le=10, description="CPU seconds an account template may use a render"
+    )
+    template_workers: int = Field(
+        default=2, ge=1, le=32, description="Worker processes rendering account templates"
+    )
+    template_memory_mb: int = Field(
+        default=256, ge=64, le=4096, description="Address-space cap of each template worker"
+    )
+    template_body_chars: int = Field(
+        default=65_536,
+        ge=1_024,
+        le=1_048_576,
+        description="Largest email body: longer output is refused at PUT, falls back at send",
+    )
     stuck_after_s: float = Field(
         default=60.0, gt=0, description="/readyz: a background task silent this long is stuck"
     )

@@ -33,10 +33,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def record_headers(value: Mapping[str, Any], source: str) -> list[tuple[str, bytes]]:
+def record_headers(
+    value: Mapping[str, Any], source: str, *, queued_at: datetime | None = None
+) -> list[tuple[str, bytes]]:
     """The `ce_*` headers (and `content-type`) of a published record, from its JSON-mode or
-    model-dump `value`. Raises `MissingAttribute` naming what is missing."""
-    time = next((value[name] for name in _TIME_FIELDS if value.get(name) is not None), None)
+    model-dump `value` (`queued_at`: the time of a record that names no instant of its own).
+    Raises `MissingAttribute` naming what is missing."""
+    time = next((value[name] for name in _TIME_FIELDS if value.get(name) is not None), queued_at)
     required = {
         "ce_id": value.get("id"),
         "ce_type": value.get("type"),

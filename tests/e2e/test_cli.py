@@ -150,3 +150,56 @@ def test_a_missing_setting_is_named_not_a_traceback() -> None:
     assert "DATABASE_URL: Field required" in done.stderr
     assert "KAFKA_BOOTSTRAP_SERVERS" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+LATE = (
+    '{"type": "ticket.opened", "occurred_at": "2026-11-16T10:00:00Z", '
+    '"data": {"channel": "web", "priority": "sev1", "plan": "gold"}}',
+    '{"type": "ticket.responded", "occurred_at": "2026-11-16T10:50:00Z", '
+    '"recorded_at": "2026-11-16T11:30:00Z", "data": {}}',
+)
+
+
+def test_simulate_a_late_logged_response_retracts_its_breach(tmp_path: Path) -> None:
+    done = ticketflow(
+        "sla",
+        "simulate",
+        "-p",
+        "voximplant",
+        "--now",
+        "2026-11-16T12:00:00Z",
+        str(write(tmp_path, *LATE)),
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    kinds = [e["type"] for e in result["events"] if e.get("metric") == "first_response"]
+    assert kinds.index("sla.breached") < kinds.index("sla.breach_retracted")
+    assert result["metrics"]["first_response"]["status"] == "met"
+
+
+def test_simulate_now_ignores_lines_recorded_after_it(tmp_path: Path) -> None:
+    done = ticketflow(
+        "sla",
+        "simulate",
+        "-p",
+        "voximplant",
+        "--now",
+        "2026-11-16T11:15:00Z",
+        str(write(tmp_path, *LATE)),
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["metrics"]["first_response"]["status"] == "breached"
+
+
+def test_simulate_refuses_lines_out_of_recorded_order(tmp_path: Path) -> None:
+    done = ticketflow(
+        "sla",
+        "simulate",
+        "-p",
+        "voximplant",
+        "--now",
+        "2026-11-16T12:00:00Z",
+        str(write(tmp_path, LATE[0], LATE[1], LATE[1].replace("11:30", "11:10"))),
+    )
+    assert done.returncode == 2
+    assert "line 3" in done.stderr and "order they were recorded" in done.stderr

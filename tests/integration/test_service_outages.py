@@ -25,6 +25,7 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
@@ -49,10 +50,13 @@ from services.escalation.entrypoints.consumer import EscalationConsumer
 from services.escalation.entrypoints.escalator import Escalator
 from services.escalation.settings import EscalationSettings
 from services.notify.adapters import store as notify_store
+from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.email import EmailSender
+from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
-from services.notify.adapters.webhooks import WebhookSender
+from services.notify.adapters.webhooks import WebhookSender, WebhookTimeouts
 from services.notify.bootstrap import build_app as build_notify
+from services.notify.domain.destinations import DestinationPolicy
 from services.notify.domain.retries import RetryPolicy
 from services.notify.entrypoints.consumer import TOPICS as NOTIFY_TOPICS
 from services.notify.entrypoints.consumer import NotifyConsumer
@@ -477,10 +481,17 @@ async def test_a_webhook_sent_just_before_an_outage_is_recorded_after_it_and_not
 ) -> None:
     pool = await service_database(pg_up.url, "services.notify.adapters", 725005)
     clock = Clock(NOW)
-    webhooks = WebhookSender(timeout_s=20)
+    box = SecretBox([Fernet.generate_key()])
+    webhooks = WebhookSender(
+        box,
+        DestinationGuard(DestinationPolicy(allow_private=True)),
+        timeouts=WebhookTimeouts(read_s=20, total_s=20),
+    )
     try:
         with held_receiver() as receiver:
-            await notify_store.create_subscription(pool, "acme", receiver.url, ["sla.breached"])
+            await notify_store.create_subscription(
+                pool, "acme", receiver.url, ["sla.breached"], box
+            )
             deliverer = Deliverer(
                 pool,
                 EmailSender("127.0.0.1", free_port(), "support@provider.example"),

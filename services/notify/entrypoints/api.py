@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from services.common import outbox, problems
 from services.common.api_keys import ApiKeyVerifier
 from services.common.health import TaskRegistry
+from services.common.http_limits import install_limits
+from services.common.http_settings import HttpSettings
 from services.common.ops import NO_OTEL, OUTBOX_PENDING, ops_router
 from services.common.problems import Problem
 from services.common.redaction import redact_url
@@ -130,7 +132,8 @@ async def get_deps(request: Request) -> NotifyApiDeps:
 Deps = Annotated[NotifyApiDeps, Depends(get_deps)]
 
 
-def create_app(lifespan: Any = None) -> FastAPI:
+def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAPI:
+    """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
     app = FastAPI(
         title="ticketflow notify",
         version="1",
@@ -141,6 +144,7 @@ def create_app(lifespan: Any = None) -> FastAPI:
         telemetry=NO_OTEL,
     )
     problems.install(app)
+    install_limits(app, "notify", http or HttpSettings())
 
     @app.get("/v1/notifications", response_model=list[NotificationView])
     async def notifications(
@@ -205,12 +209,14 @@ def create_app(lifespan: Any = None) -> FastAPI:
         deps: Deps,
         _admin: Admin,
     ) -> None:
-        """Override one email template for an account (Jinja2, sandboxed). Variables:
+        """Override one email template for an account (Jinja2, immutable sandbox). The
+        template is rendered against sample data before it is stored: undefined names, unsafe
+        calls, more than the CPU budget or the body cap are refused with 422. Variables:
         `ticket` (number, subject, contact, priority), `event` (the event), `account`."""
         if name not in TEMPLATES:
             raise Problem(404, "Not found", f"no template {name!r}; have {', '.join(TEMPLATES)}")
         try:
-            deps.templates.check(body.subject, body.body)
+            await deps.templates.validate(name, body.subject, body.body)
         except TemplateError as exc:
             raise Problem(422, "Invalid template", str(exc)) from None
         await store.put_template(deps.pool, account, name, body.subject, body.body)
