@@ -17,6 +17,7 @@ from services.cli import (
     policy_cmd,
     schemas_cmd,
     sla_cmd,
+    topics_cmd,
 )
 from services.common.secret_files import SecretFileError, load_secret_files
 
@@ -40,6 +41,7 @@ app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(deploy_cmd.app, name="deploy")
 app.add_typer(intake_cmd.db_app, name="db")
 app.add_typer(schemas_cmd.app, name="schemas")
+app.add_typer(topics_cmd.app, name="topics")
 app.command("openapi")(intake_cmd.openapi)
 
 

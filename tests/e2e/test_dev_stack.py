@@ -124,6 +124,30 @@ def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Pat
     # Every page names the ticket number, whichever topic reached escalation first.
     pages = [r["payload"] for r in published if r["topic"] == "ticketflow.escalations"]
     assert all(page["ticket_number"] for page in pages), pages
+    # The documented consumer prints the same escalations, each once, with no violation.
+    tailed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli.main",
+            "topics",
+            "tail",
+            "--from-beginning",
+            "--idle-timeout",
+            "2",
+            "--bootstrap-servers",
+            stack["kafka"]["bootstrap_servers"],
+            "ticketflow.escalations",
+        ],  # type: ignore[index]
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert tailed.returncode == 0, tailed.stderr
+    lines = [json.loads(line) for line in tailed.stdout.splitlines()]
+    ids = [line["attributes"]["ce_id"] for line in lines]
+    assert len(ids) == len(set(ids)) == len(pages)
 
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
