@@ -83,6 +83,11 @@ def record_schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
+# Record topics whose records carry the full CloudEvents attribute set (escalation and
+# notification records carry `ce_type` only for now).
+WITH_ATTRIBUTES = frozenset({"ticketflow.sla-events", "ticketflow.ticket-commands"})
+
+
 def asyncapi() -> dict[str, Any]:
     headers = {
         "type": "object",
@@ -159,10 +164,10 @@ def asyncapi() -> dict[str, Any]:
             "contentType": "application/json",
             "summary": "Deduplicate by ce_id (= `id`): a record re-published after a crash "
             "keeps its id.",
-            "headers": record_headers,
+            **({"headers": record_headers} if topic in WITH_ATTRIBUTES else {}),
             "payload": {"$ref": f"schemas/{name}"},
         }
-        for _, key, name, _, label in RECORDS
+        for topic, key, name, _, label in RECORDS
     }
     return {
         "asyncapi": "3.0.0",

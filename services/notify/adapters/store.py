@@ -151,10 +151,8 @@ async def claim(
     sealed secret. Run it in a transaction of its own."""
     cap = capacity or Capacity()
     busy = dict(cap.busy)
-    # A claim lost in a database crash only makes its rows due again (a send made meanwhile
-    # is repeated: at-least-once, as for a sender that dies mid-send), so its commit does not
-    # wait for the WAL flush; claims are frequent (one per lane refill).
-    await conn.execute("SET LOCAL synchronous_commit = off")
+    # The claim commits durably: it counts the attempt, and an attempt count lost in a
+    # database crash would let a crash-looping send retry past its maximum attempts.
     rows: list[asyncpg.Record] = await conn.fetch(
         # The lanes with due rows (a skip scan of notifications_due_lane), then each lane's
         # oldest due rows, as many as it has room for.
