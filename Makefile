@@ -25,7 +25,16 @@ $(CHECKOV_STAMP): $(CHECKOV_REQUIREMENTS) | $(BIN)/python
 	$(CHECKOV_VENV)/bin/pip install --quiet -r $(CHECKOV_REQUIREMENTS)
 	touch $(CHECKOV_STAMP)
 
-install: $(STAMP) $(CHECKOV_STAMP)
+# Node tools the suite runs over the published API documents (redocly lint, the AsyncAPI
+# parser), pinned by tools/contracts/package-lock.json; tests find them in its node_modules.
+CONTRACT_TOOLS := tools/contracts
+CONTRACT_STAMP := $(CONTRACT_TOOLS)/node_modules/.installed-stamp
+
+$(CONTRACT_STAMP): $(CONTRACT_TOOLS)/package.json $(CONTRACT_TOOLS)/package-lock.json
+	cd $(CONTRACT_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(CONTRACT_STAMP)
+
+install: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP)
 
 ## run: the whole stack on embedded PostgreSQL and the Tansu broker (Ctrl-C stops everything)
 run: $(STAMP)
@@ -33,7 +42,7 @@ run: $(STAMP)
 
 ## test: the whole suite (unit, integration on real Postgres + broker, e2e, checkov on the prod
 ## manifests) with the coverage gate
-test: $(STAMP) $(CHECKOV_STAMP)
+test: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP)
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report
 
