@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -21,6 +22,7 @@ import orjson
 from services.common import health
 from services.common.retrying import Outage
 from services.common.waiting import wait_for_either
+from shared.events.published import record_headers
 
 __all__ = ["OutboxPublisher", "append", "append_many", "kafka_send", "pending", "wait_for_either"]
 
@@ -44,6 +46,15 @@ CREATE INDEX IF NOT EXISTS service_outbox_pending ON service_outbox (service, id
 Send = Callable[[str, bytes, bytes, list[tuple[str, bytes]]], Awaitable[Any]]
 
 
+def _headers_json(service: str, key: str, value: dict[str, Any], event_type: str) -> str:
+    """The record's CloudEvents headers, as the JSON the outbox row stores: the subject is
+    the record key (the ticket id) unless the value names its ticket."""
+    headers = record_headers(
+        {"ticket_id": key, **value, "type": event_type}, service, queued_at=datetime.now(UTC)
+    )
+    return orjson.dumps([[name, raw.decode()] for name, raw in headers]).decode()
+
+
 async def append(
     conn: asyncpg.Connection,
     service: str,
@@ -60,7 +71,7 @@ async def append(
         topic,
         key.encode(),
         orjson.dumps(value),
-        orjson.dumps([["ce_type", event_type]]).decode(),
+        _headers_json(service, key, value, event_type),
     )
 
 
@@ -81,7 +92,7 @@ async def append_many(
         topic,
         [key.encode() for key, _, _ in records],
         [orjson.dumps(value) for _, value, _ in records],
-        [orjson.dumps([["ce_type", kind]]).decode() for _, _, kind in records],
+        [_headers_json(service, key, value, kind) for key, value, kind in records],
     )
 
 

@@ -116,18 +116,15 @@ def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Pat
     assert clocks["first_response"]["target"]["calendar"] == "standard"
 
     breach_is_escalated_and_emailed_within_5_s(stack, demo["demo-voximplant"], tmp_path / "var")
-    # What this run published on the ticket and SLA topics keeps the topic contract
-    # (attributes, schemas, ids). Escalation and notification records carry only ce_type
-    # for now: see the closing note of issue 15 (Tansu loses them after a broker restart).
-    bootstrap = stack["kafka"]["bootstrap_servers"]  # type: ignore[index]
-    published = check_every_topic(bootstrap, ["ticketflow.ticket-events", "ticketflow.sla-events"])
+    # Everything this run published keeps the topic contract (attributes, schemas, ids).
+    published = check_every_topic(stack["kafka"]["bootstrap_servers"])  # type: ignore[index]
     counts = per_topic(published)
-    for topic in ("ticket-events", "sla-events"):
+    for topic in ("ticket-events", "sla-events", "escalations", "notifications"):
         assert counts[f"ticketflow.{topic}"] > 0, counts
-    # Every SLA record names the ticket number, whichever topic reaches escalation first.
-    sla = [r["payload"] for r in published if r["topic"] == "ticketflow.sla-events"]
-    assert all(record["ticket_number"] for record in sla), sla
-    # The documented consumer prints the same SLA records, each once, with no violation.
+    # Every page names the ticket number, whichever topic reached escalation first.
+    pages = [r["payload"] for r in published if r["topic"] == "ticketflow.escalations"]
+    assert all(page["ticket_number"] for page in pages), pages
+    # The documented consumer prints the same escalations, each once, with no violation.
     tailed = subprocess.run(
         [
             sys.executable,
@@ -139,17 +136,18 @@ def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Pat
             "--idle-timeout",
             "2",
             "--bootstrap-servers",
-            bootstrap,
-            "ticketflow.sla-events",
-        ],
+            stack["kafka"]["bootstrap_servers"],
+            "ticketflow.escalations",
+        ],  # type: ignore[index]
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert tailed.returncode == 0, tailed.stderr
-    ids = [json.loads(line)["attributes"]["ce_id"] for line in tailed.stdout.splitlines()]
-    assert len(ids) == len(set(ids)) == len(sla)
+    lines = [json.loads(line) for line in tailed.stdout.splitlines()]
+    ids = [line["attributes"]["ce_id"] for line in lines]
+    assert len(ids) == len(set(ids)) == len(pages)
 
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)

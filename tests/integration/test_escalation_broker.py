@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -101,6 +102,18 @@ async def test_a_malformed_record_is_dead_lettered_and_the_partition_moves_on(
     )
     assert row is not None and (row["status"], row["level"]) == ("raised", 1)
     assert row["ticket_number"] == "TF-261117"
+    published = await pool.fetch(
+        "SELECT value, headers FROM service_outbox WHERE service = 'escalation'"
+    )
+    mine = [r for r in published if orjson.loads(r["value"])["ticket_id"] == ticket]
+    assert mine
+    for record in mine:
+        value = orjson.loads(record["value"])
+        headers = dict(orjson.loads(record["headers"]))
+        assert value["ticket_number"] == "TF-261117"
+        assert headers["ce_id"] == value["id"] and headers["ce_source"] == "escalation"
+        assert headers["ce_subject"] == ticket and headers["ce_specversion"] == "1.0"
+        assert headers["ce_type"] == value["type"] and headers["ce_time"]
     letters = await dead_letters(bootstrap, ticket.encode())
     assert len(letters) == 1
     assert letters[0]["dlq_reason"] == b"undecodable"
