@@ -1,5 +1,5 @@
 """The published contracts of ticketflow's topics, generated from the pydantic models:
-one JSON Schema per event type and version, and an AsyncAPI 3.0 document of the topics.
+one JSON Schema per event type and version, and an AsyncAPI 3.1 document of the topics.
 
 `ticketflow schemas write` regenerates the checked-in files; a test fails when they differ
 from the models, so a payload change cannot reach analytics consumers unannounced.
@@ -23,6 +23,7 @@ from shared.events.types import EVENT_TYPES
 from shared.topics import ALL_TOPICS
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+ASYNCAPI_VERSION = "3.1.0"
 
 
 def event_schemas() -> dict[str, dict[str, Any]]:
@@ -83,9 +84,19 @@ def record_schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
-# Record topics whose records carry the full CloudEvents attribute set (escalation and
-# notification records carry `ce_type` only for now).
-WITH_ATTRIBUTES = frozenset({"ticketflow.sla-events", "ticketflow.ticket-commands"})
+# How a consumer of each record topic deduplicates (delivery is at least once).
+DEDUPLICATION = {
+    "ticketflow.sla-events": "Deduplicate by ce_id (= `id`): a record re-published after a "
+    "crash keeps its id.",
+    "ticketflow.ticket-commands": "Deduplicate by ce_id (= `id`): a command re-published after "
+    "a crash keeps its id.",
+    "ticketflow.escalations": "Deduplicate by ce_id (= `id`, derived from escalation id, type "
+    "and level): a record re-published after a crash keeps its id, so a second copy of the "
+    "same page or acknowledgement is dropped.",
+    "ticketflow.notifications": "Deduplicate by ce_id (= `id`, derived from notification id, "
+    "type and attempt): a re-published outcome keeps its id; each retry attempt has an id of "
+    "its own.",
+}
 
 
 def asyncapi() -> dict[str, Any]:
@@ -139,6 +150,7 @@ def asyncapi() -> dict[str, Any]:
         for record_topic, key, *_ in RECORDS:
             if topic.name == record_topic:
                 channel["messages"] = {key: {"$ref": f"#/components/messages/{key}"}}
+                channel["description"] += " " + DEDUPLICATION[record_topic]
         channels[topic.name.removeprefix("ticketflow.")] = channel
     record_headers = {
         "type": "object",
@@ -162,15 +174,14 @@ def asyncapi() -> dict[str, Any]:
             "name": name.removesuffix(".json"),
             "title": label,
             "contentType": "application/json",
-            "summary": "Deduplicate by ce_id (= `id`): a record re-published after a crash "
-            "keeps its id.",
-            **({"headers": record_headers} if topic in WITH_ATTRIBUTES else {}),
+            "summary": DEDUPLICATION[topic],
+            "headers": record_headers,
             "payload": {"$ref": f"schemas/{name}"},
         }
         for topic, key, name, _, label in RECORDS
     }
     return {
-        "asyncapi": "3.0.0",
+        "asyncapi": ASYNCAPI_VERSION,
         "info": {
             "title": "ticketflow topics",
             "version": "1.0.0",
