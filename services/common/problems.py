@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,6 +63,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        unreadable = _unreadable_body(request, exc)
+        if unreadable is not None:
+            error = {"field": "body", "message": unreadable}
+            problem = Problem(422, "Invalid request", unreadable, errors=[error])
+            return problem_response(problem, request)
         errors = [
             {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
             for err in exc.errors()
@@ -75,3 +81,26 @@ def install(app: FastAPI) -> None:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         problem = Problem(exc.status_code, title, str(exc.detail))
         return problem_response(problem, request)
+
+
+def _unreadable_body(request: Request, exc: RequestValidationError) -> str | None:
+    """Why the body could not be read at all, or None when it was read and only its fields are
+    wrong. FastAPI reports a JSON syntax error with the character offset as the field name and a
+    non-JSON body as a body that is not an object: neither tells the caller what to fix."""
+    for err in exc.errors():
+        if err["type"] == "json_invalid":
+            body = exc.body
+            try:
+                json.loads(body if isinstance(body, str | bytes) else "")
+            except json.JSONDecodeError as decode_error:
+                return f"request body is not valid JSON: {decode_error}"
+            except ValueError as other:
+                return f"request body is not valid JSON: {other}"
+            return f"request body is not valid JSON: {err.get('ctx', {}).get('error', err['msg'])}"
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    is_json = media_type == "application/json" or media_type.endswith("+json")
+    if not is_json and any(tuple(err["loc"]) == ("body",) for err in exc.errors()):
+        sent = media_type or "no Content-Type"
+        return f"request body must be application/json (got {sent})"
+    return None
