@@ -337,6 +337,7 @@ def create_app(
     limits = limits or RequestLimits()
     app = FastAPI(
         title="ticketflow intake",
+        servers=[{"url": "/", "description": "The host serving this document"}],
         version="1",
         description="Open support tickets and post their events. Every request is scoped to the "
         "accounts of its API key; errors are `application/problem+json`.\n\n"

@@ -72,6 +72,10 @@ SECURITY_SCHEMES = {
 }
 
 
+OPEN: list[dict[str, list[str]]] = []
+"""An operation that needs no credentials (health probes), said explicitly."""
+
+
 def _calls(dependant: Dependant) -> Iterator[Any]:
     for sub in dependant.dependencies:
         yield sub.call
@@ -107,6 +111,11 @@ def document_security(
                 operation = schema["paths"][route.path_format].get(method.lower())
                 if operation is not None:
                     operation["security"] = security
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                if isinstance(operation, dict) and "security" not in operation:
+                    admin = path.startswith("/v1/admin/")
+                    operation["security"] = [{"AdminToken": []}] if admin else OPEN
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point

@@ -196,6 +196,7 @@ def document() -> dict[str, Any]:
             "`/readyz`, `/metrics` and `/openapi.json` are open. Every error is "
             "`application/problem+json`.",
         },
+        "servers": [{"url": "/", "description": "The host serving this document"}],
         "security": AUTHENTICATED,
         "paths": _paths(),
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},

@@ -1,0 +1,77 @@
+"""Every service's OpenAPI document passes `redocly lint` with the recommended rules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.escalation.entrypoints.api import create_app as escalation_app
+from services.intake.entrypoints.api import create_app as intake_app
+from services.intake.entrypoints.deps import IntakeDeps
+from services.notify.entrypoints.api import create_app as notify_app
+from services.sla.entrypoints.openapi import document as sla_document
+
+REDOCLY = Path(__file__).resolve().parents[2] / "tools/contracts/node_modules/.bin/redocly"
+
+
+async def _ready() -> dict[str, bool]:
+    return {"database": True, "broker": True}
+
+
+def _intake() -> dict[str, Any]:
+    deps = IntakeDeps(
+        store=None,  # type: ignore[arg-type]
+        accounts=None,  # type: ignore[arg-type]
+        idempotency=None,  # type: ignore[arg-type]
+        policies={},
+        clock=lambda: datetime.now(UTC),
+        random_digits=lambda n: "0" * n,
+        new_ticket_id=uuid.uuid4,
+        admin_token="t",
+        readiness=_ready,
+    )
+    return intake_app(deps).openapi()
+
+
+DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
+    "intake": _intake,
+    "sla": sla_document,
+    "escalation": lambda: escalation_app().openapi(),
+    "notify": lambda: notify_app().openapi(),
+}
+
+
+def lint(document: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "openapi.json"
+    path.write_text(json.dumps(document))
+    run = subprocess.run(
+        [str(REDOCLY), "lint", "--extends=recommended", "--format=json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(run.stdout[run.stdout.index("{") :])
+    problems: list[dict[str, Any]] = report["problems"]
+    return problems
+
+
+@pytest.mark.parametrize("service", ["intake", "sla"])
+def test_the_openapi_document_has_no_lint_errors(service: str, tmp_path: Path) -> None:
+    problems = lint(DOCUMENTS[service](), tmp_path)
+    errors = [(p["ruleId"], p["message"]) for p in problems if p["severity"] == "error"]
+    assert errors == []
+
+
+def test_the_linter_reports_a_document_without_servers(tmp_path: Path) -> None:
+    document = sla_document()
+    document["servers"] = []
+    rules = {p["ruleId"] for p in lint(document, tmp_path) if p["severity"] == "error"}
+    assert "no-empty-servers" in rules
