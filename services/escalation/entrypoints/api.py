@@ -80,16 +80,51 @@ async def get_deps(request: Request) -> EscalationApiDeps:
 Deps = Annotated[EscalationApiDeps, Depends(get_deps)]
 
 
+_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_SECURITY_SCHEMES: dict[str, Any] = {
+    "ApiKeyBearer": {"type": "http", "scheme": "bearer", "description": "An API key, `tf_...`"},
+    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    "AdminToken": {"type": "http", "scheme": "bearer", "description": "The admin token"},
+}
+
+
+def _document_security(app: FastAPI) -> None:
+    """Declare in `app.openapi()` what each operation accepts: the admin token under
+    `/v1/admin/`, nothing on the probes, an API key everywhere else."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {})["securitySchemes"] = _SECURITY_SCHEMES
+        for path, operations in schema["paths"].items():
+            security: list[dict[str, list[str]]] = (
+                []
+                if path in _OPEN_PATHS
+                else [{"AdminToken": []}]
+                if path.startswith("/v1/admin/")
+                else [{"ApiKeyBearer": []}, {"ApiKeyHeader": []}]
+            )
+            for operation in operations.values():
+                operation.setdefault("security", security)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
+
+
 def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAPI:
     """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
     app = FastAPI(
         title="ticketflow escalation",
+        servers=[{"url": "/", "description": "The host serving this document"}],
         version="1",
         description="Escalations raised from SLA warnings, breaches and customer requests.",
         lifespan=lifespan,
         telemetry=NO_OTEL,
     )
     problems.install(app)
+    _document_security(app)
     install_limits(app, "escalation", http or HttpSettings())
 
     @app.get("/v1/escalations", response_model=list[EscalationView])
