@@ -18,6 +18,7 @@ from services.intake.entrypoints.deps import IntakeDeps
 from services.notify.entrypoints.api import create_app as notify_app
 from services.sla.entrypoints.openapi import document as sla_document
 
+PROBES = {"~1healthz", "~1readyz", "~1metrics"}
 REDOCLY = Path(__file__).resolve().parents[2] / "tools/contracts/node_modules/.bin/redocly"
 
 
@@ -64,10 +65,19 @@ def lint(document: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("service", sorted(DOCUMENTS))
-def test_the_openapi_document_has_no_lint_errors(service: str, tmp_path: Path) -> None:
-    problems = lint(DOCUMENTS[service](), tmp_path)
-    errors = [(p["ruleId"], p["message"]) for p in problems if p["severity"] == "error"]
-    assert errors == []
+def test_the_openapi_document_lints_clean(service: str, tmp_path: Path) -> None:
+    """Errors and warnings alike, except `operation-4xx-response` on the probes: they answer
+    200 or 503 and have no client error to document."""
+    problems = [
+        (p["severity"], p["ruleId"], p["location"][0]["pointer"])
+        for p in lint(DOCUMENTS[service](), tmp_path)
+    ]
+    remaining = [
+        p
+        for p in problems
+        if not (p[1] == "operation-4xx-response" and p[2].split("/")[2] in PROBES)
+    ]
+    assert remaining == []
 
 
 def test_the_linter_reports_a_document_without_servers(tmp_path: Path) -> None:

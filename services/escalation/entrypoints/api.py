@@ -84,13 +84,12 @@ _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _SECURITY_SCHEMES: dict[str, Any] = {
     "ApiKeyBearer": {"type": "http", "scheme": "bearer", "description": "An API key, `tf_...`"},
     "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-    "AdminToken": {"type": "http", "scheme": "bearer", "description": "The admin token"},
 }
 
 
 def _document_security(app: FastAPI) -> None:
-    """Declare in `app.openapi()` what each operation accepts: the admin token under
-    `/v1/admin/`, nothing on the probes, an API key everywhere else."""
+    """Declare in `app.openapi()` what each operation accepts: nothing on the probes, an API
+    key everywhere else (escalation has no admin routes)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -100,11 +99,7 @@ def _document_security(app: FastAPI) -> None:
         schema.setdefault("components", {})["securitySchemes"] = _SECURITY_SCHEMES
         for path, operations in schema["paths"].items():
             security: list[dict[str, list[str]]] = (
-                []
-                if path in _OPEN_PATHS
-                else [{"AdminToken": []}]
-                if path.startswith("/v1/admin/")
-                else [{"ApiKeyBearer": []}, {"ApiKeyHeader": []}]
+                [] if path in _OPEN_PATHS else [{"ApiKeyBearer": []}, {"ApiKeyHeader": []}]
             )
             for operation in operations.values():
                 operation.setdefault("security", security)
@@ -117,6 +112,7 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
     """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
     app = FastAPI(
         title="ticketflow escalation",
+        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
         servers=[{"url": "/", "description": "The host serving this document"}],
         version="1",
         description="Escalations raised from SLA warnings, breaches and customer requests.",

@@ -337,6 +337,7 @@ def create_app(
     limits = limits or RequestLimits()
     app = FastAPI(
         title="ticketflow intake",
+        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
         servers=[{"url": "/", "description": "The host serving this document"}],
         version="1",
         description="Open support tickets and post their events. Every request is scoped to the "

@@ -169,6 +169,7 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
     """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
     app = FastAPI(
         title="ticketflow notify",
+        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
         servers=[{"url": "/", "description": "The host serving this document"}],
         version="1",
         description="Email and signed webhooks, with a delivery log, retries and dead letters. "

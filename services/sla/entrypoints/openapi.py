@@ -190,6 +190,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "ticketflow SLA service",
+            "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
             "version": API_VERSION,
             "description": "Read model of every ticket's SLA clocks, served by the SLA "
             "workers. `/v1/...` needs an API key or the internal token; `/healthz`, "
