@@ -57,7 +57,9 @@ class Planner:
                 return "duplicate"
             known = await store.ticket(conn, source.ticket_id)
             subscriptions = await store.subscriptions(conn, source.account)
-            ticket = _merged(known, source, facts if opened is not None else None)
+            ticket = _with_number(
+                _merged(known, source, facts if opened is not None else None), source
+            )
             planned = plan(source, ticket.get("contact"), recipients or [], subscriptions)
             names = sorted({item.template for item in planned if item.channel == "email"})
             overrides = {
@@ -162,6 +164,15 @@ def _facts(opened: dict[str, Any] | None) -> dict[str, Any]:
         "subject": given.get("subject"),
         "priority": given.get("priority"),
     }
+
+
+def _with_number(ticket: dict[str, Any], source: Source) -> dict[str, Any]:
+    """The ticket row, numbered from the event itself when notify has not seen the ticket
+    open yet (SLA and escalation records carry `ticket_number`: the ticket topic may lag)."""
+    number = source.body.get("ticket_number")
+    if ticket.get("number") or not number:
+        return ticket
+    return {**ticket, "number": number}
 
 
 def _merged(known: dict[str, Any], source: Source, facts: dict[str, Any] | None) -> dict[str, Any]:
