@@ -174,6 +174,8 @@ async def test_stale_if_match_is_409_with_current_version(client: httpx.AsyncCli
     assert codes == [201] + [409] * 7
     conflict = next(r for r in results if r.status_code == 409)
     assert conflict.json()["current_version"] == 2
+    # The ETag names the version to retry with, as GET /v1/tickets/{id} does.
+    assert conflict.headers["ETag"] == '"2"'
 
 
 async def test_nonsense_transition_is_422(client: httpx.AsyncClient) -> None:

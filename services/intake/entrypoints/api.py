@@ -464,7 +464,11 @@ def create_app(
                 )
             except VersionConflict as conflict:
                 raise Problem(
-                    409, "Version conflict", str(conflict), current_version=conflict.current
+                    409,
+                    "Version conflict",
+                    str(conflict),
+                    headers={"ETag": f'"{conflict.current}"'},
+                    current_version=conflict.current,
                 ) from None
             except TransitionRefused as refused:
                 raise Problem(422, "Transition refused", str(refused)) from None
