@@ -461,6 +461,16 @@ class Policy(Strict):
             value = memo[key] = compute()
             return value
 
+    def order_metrics(self) -> list[str]:
+        """The metrics whose target may come from the account's order (`target_overrides`):
+        those with a `from_account_order` row, directly or through `same_targets_as`."""
+        found = []
+        for metric, spec in self.metrics.items():
+            rows = self.metrics[spec.same_targets_as] if spec.same_targets_as else spec
+            if any(row.from_account_order for row in rows.targets):
+                found.append(str(metric))
+        return found
+
     def escalation_with(self, override: dict[str, Any] | None) -> EscalationSpec:
         """The escalation matrix with an account's override (`levels`, `critical`) on top;
         raises `ValueError` (pydantic's, naming the field) when the override is invalid."""

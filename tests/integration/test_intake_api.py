@@ -486,3 +486,196 @@ async def test_a_non_finite_number_anywhere_in_event_data_is_a_422(
     )
     assert response.status_code == 422, response.text
     assert "data.extra[0]" in response.text
+
+
+async def post_event(
+    http: httpx.AsyncClient, auth: dict[str, str], ticket_id: str, event_type: str, **data: object
+) -> httpx.Response:
+    return await http.post(
+        f"/v1/tickets/{ticket_id}/events", headers=auth, json={"type": event_type, "data": data}
+    )
+
+
+async def test_a_severity_change_names_one_of_the_pinned_policys_priorities(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    auth = await account_with_key(client, "sevp")
+    ticket = (await client.post("/v1/tickets", headers=auth, json=ticket_body("sevp"))).json()
+    changed = await post_event(
+        client, auth, ticket["ticket_id"], "ticket.severity_changed", priority="urgent!!"
+    )
+    assert changed.status_code == 422, changed.text
+    problem = changed.json()
+    assert problem["field"] == "data.priority"
+    assert "unknown priority 'urgent!!' for voipster" in problem["detail"]
+    assert "emergency, high, normal, low" in problem["detail"]
+    # nothing was written: the ticket keeps its priority and version, no event is stored
+    view = (await client.get(f"/v1/tickets/{ticket['ticket_id']}", headers=auth)).json()
+    assert (view["priority"], view["version"]) == ("normal", 1)
+    assert await pool.fetchval("SELECT count(*) FROM events") == 1
+    raised = await post_event(
+        client, auth, ticket["ticket_id"], "ticket.severity_changed", priority="high"
+    )
+    assert raised.status_code == 201, raised.text
+    view = (await client.get(f"/v1/tickets/{ticket['ticket_id']}", headers=auth)).json()
+    assert view["priority"] == "high"
+
+
+async def test_a_severity_change_keeps_the_policys_channel_rule(client: httpx.AsyncClient) -> None:
+    """VoIPster: "Emergency Tickets MUST be opened using the Support Center web portal." A
+    ticket mailed in cannot become an emergency by a later severity change; one opened on the
+    portal can."""
+    auth = await account_with_key(client, "sevc")
+    mailed = (
+        await client.post("/v1/tickets", headers=auth, json=ticket_body("sevc", channel="email"))
+    ).json()
+    refused = await post_event(
+        client, auth, mailed["ticket_id"], "ticket.severity_changed", priority="emergency"
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == "data.priority"
+    assert "opened by email" in refused.json()["detail"]
+    assert "web portal" in refused.json()["detail"]
+    portal = (await client.post("/v1/tickets", headers=auth, json=ticket_body("sevc"))).json()
+    accepted = await post_event(
+        client, auth, portal["ticket_id"], "ticket.severity_changed", priority="emergency"
+    )
+    assert accepted.status_code == 201, accepted.text
+
+
+async def test_a_ticket_shows_how_it_was_solved_and_why_it_was_closed(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await account_with_key(client, "outc")
+
+    async def view(ticket_id: str) -> tuple[str, str | None, str | None]:
+        body = (await client.get(f"/v1/tickets/{ticket_id}", headers=auth)).json()
+        return body["status"], body["resolution"], body["closed_reason"]
+
+    async def opened() -> str:
+        response = await client.post("/v1/tickets", headers=auth, json=ticket_body("outc"))
+        return str(response.json()["ticket_id"])
+
+    plain = await opened()
+    assert await view(plain) == ("open", None, None)
+    assert (await post_event(client, auth, plain, "ticket.closed")).status_code == 201
+    assert await view(plain) == ("closed", None, "closed")
+
+    worked = await opened()
+    assert (await post_event(client, auth, worked, "ticket.workaround_provided")).status_code == 201
+    assert await view(worked) == ("open", "workaround", None)
+    assert (await post_event(client, auth, worked, "ticket.closed")).status_code == 201
+    assert await view(worked) == ("closed", "workaround", "workaround")
+
+    solved = await opened()
+    for event_type in ("ticket.workaround_provided", "ticket.resolved"):
+        assert (await post_event(client, auth, solved, event_type)).status_code == 201
+    assert await view(solved) == ("resolved", "resolution", None)
+    assert (await post_event(client, auth, solved, "ticket.closed")).status_code == 201
+    assert await view(solved) == ("closed", "resolution", "resolution")
+    # a reopening forgets both; the list shows the same fields
+    assert (await post_event(client, auth, solved, "ticket.reopened")).status_code == 201
+    assert await view(solved) == ("open", None, None)
+    page = (await client.get("/v1/tickets?status=closed", headers=auth)).json()
+    assert sorted(t["closed_reason"] for t in page["items"]) == ["closed", "workaround"]
+
+
+async def test_a_ticket_closed_by_the_timeout_says_so(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """Voximplant 3.4.4: without an answer to the closure request within 48 hours "the Ticket
+    is considered successfully closed": the SLA service's command closes it, and the ticket
+    says it was the timeout, not an agent."""
+    auth = await account_with_key(client, "outt")
+    ticket_id = (await client.post("/v1/tickets", headers=auth, json=ticket_body("outt"))).json()[
+        "ticket_id"
+    ]
+    for event_type in ("ticket.resolved", "ticket.closure_requested"):
+        assert (await post_event(client, auth, ticket_id, event_type)).status_code == 201
+    store = EventStore(pool)
+    outcome, _detail = await store.apply_command(
+        uuid.uuid4(),
+        "close_by_timeout",
+        uuid.UUID(ticket_id),
+        3,
+        lambda ticket: ticket.next_event(
+            "ticket.closed_by_timeout", NOW, {"based_on_version": 3}, source="sla"
+        ),
+    )
+    assert outcome == "applied"
+    body = (await client.get(f"/v1/tickets/{ticket_id}", headers=auth)).json()
+    assert (body["status"], body["resolution"], body["closed_reason"]) == (
+        "closed",
+        "resolution",
+        "timeout",
+    )
+
+
+async def test_a_target_override_the_policy_cannot_use_is_refused(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """voice1 has no first-response clock, and voipster's first response is its own 2 hours:
+    neither would ever use the override, so neither account is created."""
+    for account, policy, metric, says in (
+        ("ovv", "voice1", "first_response", "voice1 has no first_response clock"),
+        ("ovp", "voipster", "first_response", "voipster sets first_response from its own"),
+    ):
+        response = await client.post(
+            "/v1/admin/accounts",
+            headers=ADMIN,
+            json={"id": account, "name": "O", "policy": policy, "target_overrides": {metric: 1}},
+        )
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["title"] == "Unusable target override"
+        assert problem["field"] == f"target_overrides.{metric}"
+        assert says in problem["detail"]
+        assert "takes no target from the account's order" in problem["detail"]
+    mixed = await client.post(
+        "/v1/admin/accounts",
+        headers=ADMIN,
+        json={
+            "id": "ovx",
+            "name": "O",
+            "policy": "voximplant",
+            "target_overrides": {"resolution": 8, "first_response": 1},
+        },
+    )
+    assert mixed.status_code == 422, mixed.text
+    assert "only resolution can come from the account's order" in mixed.json()["detail"]
+    assert await pool.fetchval("SELECT count(*) FROM accounts") == 0
+
+
+async def test_migration_fills_in_outcomes_of_tickets_from_before_it(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """Tickets written before migration 005 get their channel, resolution and closed reason
+    from their events, once."""
+    auth = await account_with_key(client, "migr")
+    ids = []
+    for events in (
+        ("ticket.workaround_provided", "ticket.closed"),
+        ("ticket.resolved", "ticket.closed", "ticket.reopened", "ticket.workaround_provided"),
+        ("ticket.responded",),
+    ):
+        body = ticket_body("migr", channel="email")
+        ticket_id = (await client.post("/v1/tickets", headers=auth, json=body)).json()["ticket_id"]
+        for event_type in events:
+            assert (await post_event(client, auth, ticket_id, event_type)).status_code == 201
+        ids.append(uuid.UUID(ticket_id))
+    outcome = "SELECT channel, resolution, closed_reason FROM tickets WHERE ticket_id = $1"
+    before = [tuple(await pool.fetchrow(outcome, ticket_id)) for ticket_id in ids]
+    await pool.execute(
+        "ALTER TABLE tickets DROP COLUMN channel, DROP COLUMN resolution, DROP COLUMN closed_reason"
+    )
+    await migrate(pool)
+    after = [tuple(await pool.fetchrow(outcome, ticket_id)) for ticket_id in ids]
+    assert (
+        after
+        == before
+        == [
+            ("email", "workaround", "workaround"),
+            ("email", "workaround", None),
+            ("email", None, None),
+        ]
+    )

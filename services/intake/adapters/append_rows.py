@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from services.intake.domain.lifecycle import next_closed_reason, next_resolution
 from services.intake.domain.tickets import TicketRow
 from shared.events import Envelope
 
@@ -58,11 +59,12 @@ def envelope_json(envelope: Envelope) -> str:
 
 
 def row_values(ticket: TicketRow, envelope: Envelope, status: str) -> tuple[Any, ...]:
-    """(ticket_id, version, event_id, type, occurred_at, envelope JSON, status, priority):
-    the event row and the ticket's read-model columns after it."""
+    """(ticket_id, version, event_id, type, occurred_at, envelope JSON, status, priority,
+    resolution, closed_reason): the event row and the ticket's read-model columns after it."""
     priority = ticket.priority
     if envelope.type == "ticket.severity_changed":
         priority = envelope.data["priority"]
+    resolution = next_resolution(ticket.resolution, envelope.type)
     return (
         ticket.ticket_id,
         envelope.sequence,
@@ -72,4 +74,6 @@ def row_values(ticket: TicketRow, envelope: Envelope, status: str) -> tuple[Any,
         envelope_json(envelope),
         status,
         priority,
+        resolution,
+        next_closed_reason(ticket.closed_reason, resolution, envelope.type),
     )

@@ -36,7 +36,8 @@ OPTIMISTIC_ATTEMPTS = 3
 # implicit transaction: all three rows or none.
 APPEND_IF_UNCHANGED = """
 WITH u AS (
-    UPDATE tickets SET version = $2, status = $7, priority = $8, updated_at = clock_timestamp()
+    UPDATE tickets SET version = $2, status = $7, priority = $8, resolution = $9,
+        closed_reason = $10, updated_at = clock_timestamp()
     WHERE ticket_id = $1 AND version = $2 - 1
     RETURNING updated_at),
 e AS (
@@ -105,8 +106,8 @@ class EventStore:
             recorded = await self._insert(conn, envelope)
             await conn.execute(
                 "INSERT INTO tickets (ticket_id, account_id, number, policy, priority, plan, "
-                "status, version, opened_at, updated_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9)",
+                "status, version, opened_at, updated_at, channel) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10)",
                 uuid.UUID(envelope.subject),
                 envelope.account,
                 data["ticket_number"],
@@ -116,6 +117,7 @@ class EventStore:
                 OPEN,
                 envelope.time,
                 recorded.recorded_at,
+                data.get("channel"),
             )
         self._on_commit()
         return recorded

@@ -41,8 +41,9 @@ READ_TICKETS = "SELECT * FROM tickets WHERE ticket_id = ANY($1::uuid[])"
 APPEND_BATCH = """
 WITH b AS (
     SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::timestamptz[],
-                         $6::text[], $7::text[], $8::text[])
-        AS b (ticket_id, version, event_id, type, occurred_at, envelope, status, priority)),
+                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+        AS b (ticket_id, version, event_id, type, occurred_at, envelope, status, priority,
+              resolution, closed_reason)),
 locked AS MATERIALIZED (
     SELECT t.ticket_id FROM tickets t
     JOIN b ON t.ticket_id = b.ticket_id AND t.version = b.version - 1
@@ -50,7 +51,7 @@ locked AS MATERIALIZED (
 u AS (
     UPDATE tickets t
     SET version = b.version, status = b.status, priority = b.priority,
-        updated_at = clock_timestamp()
+        resolution = b.resolution, closed_reason = b.closed_reason, updated_at = clock_timestamp()
     FROM b JOIN locked ON locked.ticket_id = b.ticket_id
     WHERE t.ticket_id = b.ticket_id AND t.version = b.version - 1
     RETURNING t.ticket_id, t.updated_at),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 OPEN = "open"
 AWAITING = "awaiting_customer"
@@ -88,3 +89,34 @@ def next_status(status: str, event_type: str) -> str:
     if event_type == "ticket.customer_replied" and status in (AWAITING, CLOSURE_REQUESTED):
         return OPEN
     return NEXT_STATUS.get(event_type, status)
+
+
+Resolution = Literal["resolution", "workaround"]
+ClosedReason = Literal["timeout", "resolution", "workaround", "closed"]
+
+
+def next_resolution(resolution: Resolution | None, event_type: str) -> Resolution | None:
+    """How the ticket's problem stands solved after `event_type`: a workaround, a resolution
+    (which a later workaround does not undo), or nothing again once it is reopened."""
+    if event_type == "ticket.reopened":
+        return None
+    if event_type == "ticket.resolved":
+        return "resolution"
+    if event_type == "ticket.workaround_provided" and resolution is None:
+        return "workaround"
+    return resolution
+
+
+def next_closed_reason(
+    closed_reason: ClosedReason | None, resolution: Resolution | None, event_type: str
+) -> ClosedReason | None:
+    """Why the ticket is closed after `event_type`: by the confirmation timeout (voximplant
+    3.4.4: no answer to a closure request within 48 hours), after its resolution or its
+    workaround, or plainly (closed with neither, e.g. withdrawn); None while it is open."""
+    if event_type == "ticket.closed_by_timeout":
+        return "timeout"
+    if event_type == "ticket.closed":
+        return resolution or "closed"
+    if event_type == "ticket.reopened":
+        return None
+    return closed_reason

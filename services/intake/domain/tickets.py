@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.intake.domain.lifecycle import ClosedReason, Resolution
 from shared.events import Envelope
 
 
@@ -22,6 +23,12 @@ class TicketRow:
     version: int
     opened_at: datetime
     updated_at: datetime
+    channel: str | None = None
+    """The channel it was opened through (None on rows from before migration 005)."""
+    resolution: Resolution | None = None
+    """`resolution` or `workaround` once either is given; None again after a reopen."""
+    closed_reason: ClosedReason | None = None
+    """`timeout`, `resolution`, `workaround` or `closed` while closed (`lifecycle.py`)."""
 
     def next_event(
         self,

@@ -33,6 +33,7 @@ from services.intake.adapters.event_store import TicketNotFound, VersionConflict
 from services.intake.adapters.idempotency import request_hash
 from services.intake.adapters.outage import DATABASE_UNAVAILABLE, database_unavailable
 from services.intake.adapters.sla_client import SlaUnavailable
+from services.intake.domain.event_checks import EventRefused, check_event
 from services.intake.domain.inbound_email import parse_subject, strip_reply_prefixes
 from services.intake.domain.lifecycle import TransitionRefused
 from services.intake.domain.opening import OpenTicket, Refusal, decide_open, event_time
@@ -58,6 +59,7 @@ from services.intake.entrypoints.documented_headers import (
 from services.intake.entrypoints.limits import RequestLimits, check_escalation_hours
 from services.intake.entrypoints.request_headers import parse_idempotency_key, parse_if_match
 from shared.events import TICKET_EVENT_TYPES, Envelope, parse_data
+from shared.policy import Policy
 
 SYSTEM_ONLY = {"ticket.opened", "ticket.closed_by_timeout"}
 API_EVENT_TYPES = sorted(t for t in TICKET_EVENT_TYPES if t not in SYSTEM_ONLY)
@@ -180,9 +182,30 @@ def _view(row: TicketRow) -> schemas.TicketView:
         priority=row.priority,
         plan=row.plan,
         status=row.status,
+        resolution=row.resolution,
+        closed_reason=row.closed_reason,
         version=row.version,
         opened_at=row.opened_at,
         updated_at=row.updated_at,
+    )
+
+
+def override_refusal(policy: Policy, unusable: list[str]) -> str:
+    """Why `policy` would never use the account's targets for the `unusable` metrics."""
+    reasons = [
+        f"{policy.id} {'sets' if metric in policy.metrics else 'has no'} {metric}"
+        + (" from its own targets" if metric in policy.metrics else " clock")
+        for metric in unusable
+    ]
+    usable = policy.order_metrics()
+    return (
+        "; ".join(reasons)
+        + ", so the override would never be used; "
+        + (
+            f"only {', '.join(usable)} can come from the account's order"
+            if usable
+            else f"{policy.id} takes no target from the account's order"
+        )
     )
 
 
@@ -456,6 +479,10 @@ def create_app(
                 ) from None
 
             def build(ticket: TicketRow) -> Envelope:
+                # the pinned policy's id; a newer version of it stands in for a retired one
+                policy = deps.policies.get(ticket.policy.partition("@")[0])
+                if policy is not None:
+                    check_event(policy, ticket, body.type, body.data)
                 return ticket.next_event(body.type, at, body.data)
 
             try:
@@ -472,6 +499,10 @@ def create_app(
                 ) from None
             except TransitionRefused as refused:
                 raise Problem(422, "Transition refused", str(refused)) from None
+            except EventRefused as refused:
+                raise Problem(
+                    422, "Invalid event data", str(refused), field=refused.field
+                ) from None
             metrics.events.labels(body.type).inc()
             return schemas.EventAppended(
                 event_id=recorded.id,
@@ -632,6 +663,14 @@ def create_app(
         if body.plan is not None and body.plan not in policy.plans and body.plan != "none":
             raise Problem(
                 422, "Unknown plan", f"{policy.id} plans are {', '.join(policy.plans) or 'none'}"
+            )
+        unusable = sorted(set(body.target_overrides) - set(policy.order_metrics()))
+        if unusable:
+            raise Problem(
+                422,
+                "Unusable target override",
+                override_refusal(policy, unusable),
+                field=f"target_overrides.{unusable[0]}",
             )
         try:
             check_escalation_hours(policy.escalation_with(body.escalation))

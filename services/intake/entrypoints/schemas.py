@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from services.intake.domain.lifecycle import ClosedReason, Resolution
 from shared.events.types import Channel
 from shared.policy.model import METRICS
 
@@ -138,6 +139,17 @@ class TicketView(BaseModel):
     priority: str
     plan: str | None
     status: str
+    resolution: Resolution | None = Field(
+        description="How the problem stands solved: `resolution` once resolved, `workaround` "
+        "once a workaround is given and until it is resolved; null before either and after a "
+        "reopening"
+    )
+    closed_reason: ClosedReason | None = Field(
+        description="Why a closed ticket is closed: `timeout` when the customer did not "
+        "answer the closure request in time (`ticket.closed_by_timeout`), `resolution` or "
+        "`workaround` when closed after one, `closed` when closed with neither; null unless "
+        "`status` is `closed`"
+    )
     version: int
     opened_at: datetime
     updated_at: datetime

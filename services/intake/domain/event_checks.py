@@ -1,0 +1,43 @@
+"""Checking an appended event's data against the ticket's pinned policy, as opening a ticket
+is checked: a severity change names one of the policy's priorities, and a priority that the
+policy accepts only through some channels is refused for a ticket opened through another."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.intake.domain.tickets import TicketRow
+from shared.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class EventRefused(Exception):
+    """The event's data breaks the ticket's policy (HTTP 422 naming `field`)."""
+
+    reason: str
+    field: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def check_event(policy: Policy, ticket: TicketRow, event_type: str, data: dict[str, Any]) -> None:
+    """Nothing, or EventRefused saying what the policy allows instead."""
+    if event_type != "ticket.severity_changed":
+        return
+    priority = data["priority"]
+    if priority not in policy.priorities:
+        raise EventRefused(
+            f"unknown priority {priority!r} for {policy.id} "
+            f"(expected one of: {', '.join(policy.priorities)})",
+            "data.priority",
+        )
+    for rule in policy.intake.channels:
+        if priority in rule.priorities and ticket.channel is not None:
+            if ticket.channel not in rule.channels:
+                raise EventRefused(
+                    f"this ticket was opened by {ticket.channel}, and {policy.id} accepts "
+                    f"{priority} only by {', '.join(rule.channels)}: {rule.rejection}",
+                    "data.priority",
+                )
