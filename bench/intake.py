@@ -39,7 +39,6 @@ from services.devstack.infrastructure import infrastructure  # noqa: E402
 from services.devstack.processes import free_port  # noqa: E402
 from services.devstack.provisioning import ensure_database, ensure_topics  # noqa: E402
 from services.intake.entrypoints.schemas import AppendEventBody, EventAppended  # noqa: E402
-from shared.events import parse_data  # noqa: E402
 from shared.topics import topics_with_dead_letters  # noqa: E402
 
 CLIENTS = 32
@@ -56,7 +55,6 @@ def serve_bare(port: int) -> None:
 
     @app.post("/v1/tickets/{ticket_id}/events", status_code=201)
     async def append(ticket_id: uuid.UUID, body: AppendEventBody) -> EventAppended:
-        parse_data(body.type, body.data)
         return EventAppended(
             event_id=uuid.uuid4(),
             ticket_id=ticket_id,

@@ -68,10 +68,7 @@ def install(app: FastAPI) -> None:
             error = {"field": "body", "message": unreadable}
             problem = Problem(422, "Invalid request", unreadable, errors=[error])
             return problem_response(problem, request)
-        errors = [
-            {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
-            for err in exc.errors()
-        ]
+        errors = [{"field": _field(err, exc.body), "message": err["msg"]} for err in exc.errors()]
         fields = ", ".join(e["field"] or "body" for e in errors)
         problem = Problem(422, "Invalid request", f"invalid fields: {fields}", errors=errors)
         return problem_response(problem, request)
@@ -81,6 +78,20 @@ def install(app: FastAPI) -> None:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         problem = Problem(exc.status_code, title, str(exc.detail))
         return problem_response(problem, request)
+
+
+def _field(err: Any, body: Any) -> str:
+    """The dotted path of the field an error is about, as the client sent it: pydantic puts
+    a discriminated union's tag (`ticket.assigned`) into the path, and names no field when
+    the tag itself is wrong or missing."""
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return str(err.get("ctx", {}).get("discriminator", "")).strip("'")
+    loc = [str(part) for part in err["loc"]]
+    if loc[:1] == ["body"]:
+        loc = loc[1:]
+        if isinstance(body, dict) and loc[:1] == [body.get("type")]:
+            loc = loc[1:]
+    return ".".join(loc)
 
 
 def _unreadable_body(request: Request, exc: RequestValidationError) -> str | None:

@@ -19,6 +19,7 @@ from services.intake.adapters.event_store import EventStore, migrate
 from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import OutboxRelay, kafka_sender
 from services.intake.domain.ticket_number import is_valid
+from services.intake.entrypoints import schemas
 from services.intake.entrypoints.api import create_app
 from services.intake.entrypoints.deps import IntakeDeps
 from shared.events.codec import from_kafka
@@ -679,3 +680,56 @@ async def test_migration_fills_in_outcomes_of_tickets_from_before_it(
             ("email", None, None),
         ]
     )
+
+
+async def test_event_bodies_are_typed_by_their_type(client: httpx.AsyncClient) -> None:
+    """The body is a union told apart by `type`: an unknown or system-only type, a missing
+    required field and a field the type does not have are 422s naming the field as sent."""
+    auth = await account_with_key(client, "typd")
+    ticket_id = (await client.post("/v1/tickets", headers=auth, json=ticket_body("typd"))).json()[
+        "ticket_id"
+    ]
+    url = f"/v1/tickets/{ticket_id}/events"
+    cases = [
+        ({"type": "ticket.teleported"}, "type", "ticket.assigned"),
+        ({"type": "ticket.closed_by_timeout", "data": {}}, "type", "ticket.comment_added"),
+        ({"data": {}}, "type", "discriminator"),
+        ({"type": "ticket.assigned", "data": {}}, "data.assignee", "required"),
+        ({"type": "ticket.comment_added", "data": {"body": "x", "colour": 1}}, "data.colour", ""),
+        ({"type": "ticket.escalation_requested", "data": {"reason": "bored"}}, "data.reason", ""),
+    ]
+    for body, field, says in cases:
+        response = await client.post(url, headers=auth, json=body)
+        assert response.status_code == 422, (body, response.text)
+        [error] = response.json()["errors"]
+        assert error["field"] == field, (body, error)
+        assert says in error["message"], (body, error)
+    comment = await client.post(
+        url, headers=auth, json={"type": "ticket.comment_added", "data": {"body": "hi"}}
+    )
+    assert comment.status_code == 201, comment.text
+    history = (await client.get(url, headers=auth)).json()
+    assert history[-1]["data"] == {"body": "hi", "public": True}
+    assert (await client.get(f"/v1/tickets/{ticket_id}", headers=auth)).json()["version"] == 2
+
+
+async def test_the_openapi_document_lists_every_event_type_with_an_example(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/v1/tickets/{ticket_id}/events"]["post"]
+    content = operation["requestBody"]["content"]["application/json"]
+    schema = content["schema"]
+    mapping = schema["discriminator"]["mapping"]
+    assert schema["discriminator"]["propertyName"] == "type"
+    assert sorted(mapping) == sorted(content["examples"]) == sorted(schemas.API_EVENT_TYPES)
+    assert "ticket.closed_by_timeout" not in mapping and "ticket.opened" not in mapping
+    components = document["components"]["schemas"]
+    for event_type, ref in mapping.items():
+        variant = components[ref.rsplit("/", 1)[1]]
+        assert variant["properties"]["type"]["const"] == event_type
+        [example] = variant["examples"]
+        assert example["type"] == event_type
+        schemas.APPEND_BODIES[event_type].model_validate(example)  # each example is valid
+        data_ref = variant["properties"]["data"]["$ref"].rsplit("/", 1)[1]
+        assert set(example["data"]) <= set(components[data_ref]["properties"])

@@ -29,17 +29,29 @@ from services.intake.entrypoints.supervisor import Supervisor
 # --- text limits and unencodable strings ------------------------------------------------------
 
 
+COMMENT = schemas.APPEND_BODIES["ticket.comment_added"]
+
+
 def test_every_string_of_a_body_is_bounded_and_the_problem_names_it() -> None:
     limits = RequestLimits(max_subject_chars=10, max_text_chars=20)
-    limits.check_text(schemas.AppendEventBody(type="ticket.comment_added", data={"body": "x" * 20}))
-    body = schemas.AppendEventBody(
-        type="ticket.comment_added", data={"body": "ok", "meta": {"notes": ["fine", "y" * 21]}}
+    limits.check_text(COMMENT(type="ticket.comment_added", data={"body": "x" * 20}))
+    with pytest.raises(Problem) as event:
+        limits.check_text(COMMENT(type="ticket.comment_added", data={"body": "x" * 21}))
+    assert event.value.status == 422
+    assert event.value.extra == {"field": "data.body", "limit_chars": 20}
+    account = schemas.CreateAccountBody(
+        id="acme",
+        name="Acme",
+        policy="voipster",
+        escalation={"rules": [{"notes": ["fine", "y" * 21]}]},
     )
     with pytest.raises(Problem) as refused:
-        limits.check_text(body)
+        limits.check_text(account)
     assert refused.value.status == 422
-    assert refused.value.extra == {"field": "data.meta.notes[1]", "limit_chars": 20}
-    assert "data.meta.notes[1] is 21 characters long; the limit is 20" == refused.value.detail
+    assert refused.value.extra == {"field": "escalation.rules[0].notes[1]", "limit_chars": 20}
+    assert "escalation.rules[0].notes[1] is 21 characters long; the limit is 20" == (
+        refused.value.detail
+    )
 
     opening = schemas.OpenTicketBody(
         account="a", contact="a@b.cc", channel="web", priority="p1", subject="s" * 11
@@ -53,7 +65,7 @@ def test_every_string_of_a_body_is_bounded_and_the_problem_names_it() -> None:
     ("data", "named"),
     [
         ({"body": "\udfff"}, "data.body"),
-        ({"body": "x", "deep": [{"k": "a\ud800b"}]}, "data.deep[0].k"),
+        ({"body": "x", "note": [{"k": "a\ud800b"}]}, "data.note[0].k"),
         ({"\udcff": "x"}, "data"),
     ],
 )
@@ -61,15 +73,15 @@ def test_lone_surrogates_anywhere_are_refused_at_validation(
     data: dict[str, Any], named: str
 ) -> None:
     with pytest.raises(ValidationError) as refused:
-        schemas.AppendEventBody(type="ticket.comment_added", data=data)
+        COMMENT(type="ticket.comment_added", data=data)
     [error] = refused.value.errors()
     assert error["loc"] == ("data",)
     assert f"{named}: text is not valid Unicode" in error["msg"]
 
 
 def test_valid_unicode_is_accepted() -> None:
-    body = schemas.AppendEventBody(type="ticket.comment_added", data={"body": "Grüße 📞 ok"})
-    assert body.data["body"] == "Grüße 📞 ok"
+    body = COMMENT(type="ticket.comment_added", data={"body": "Grüße 📞 ok"})
+    assert body.data.model_dump()["body"] == "Grüße 📞 ok"
 
 
 # --- classification of failures ---------------------------------------------------------------

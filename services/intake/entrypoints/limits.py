@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from services.common.problems import Problem
 from services.intake.entrypoints.schemas import MAX_HOURS
 from shared.policy.model import EscalationSpec
@@ -46,6 +48,9 @@ class RequestLimits:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 self._check(item, f"{path}[{index}]")
+        elif isinstance(value, BaseModel):  # an event's typed data
+            for name, item in vars(value).items():
+                self._check(item, f"{path}.{name}")
 
 
 def check_escalation_hours(spec: EscalationSpec) -> None:

@@ -5,12 +5,21 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from services.intake.domain.lifecycle import ClosedReason, Resolution
-from shared.events.types import Channel
+from shared.events.types import TICKET_EVENT_TYPES, Channel, Payload
 from shared.policy.model import METRICS
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -48,6 +57,13 @@ def _reject_unstorable(value: Any, path: str) -> None:
             _reject_unstorable(item, f"{path}[{index}]")
 
 
+def _storable_keys(values: Any) -> Any:
+    if isinstance(values, dict):
+        for key in values:
+            _reject_unstorable(key, "body")
+    return values
+
+
 class ApiModel(BaseModel):
     """Request bodies. PostgreSQL text and jsonb cannot hold NUL characters, and nothing
     can encode a lone surrogate (`"\\udfff"` is valid JSON but not valid Unicode), so every
@@ -61,10 +77,7 @@ class ApiModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _storable_keys(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            for key in values:
-                _reject_unstorable(key, "body")
-        return values
+        return _storable_keys(values)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -111,15 +124,97 @@ class TicketCreated(BaseModel):
     occurred_at: datetime
 
 
-class AppendEventBody(ApiModel):
-    type: str = Field(examples=["ticket.responded"])
-    occurred_at: datetime | None = None
-    data: dict[str, Any] = Field(
-        default_factory=dict,
-        description="The event type's payload; each string in it at most "
-        "TICKETFLOW_MAX_TEXT_CHARS characters (default 65,536)",
-        examples=[{"by": "noc-1"}],
+SYSTEM_ONLY = frozenset({"ticket.opened", "ticket.closed_by_timeout"})
+"""Events only intake itself (opening) or the SLA service (the closure timeout) write."""
+
+EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "ticket.responded": {"by": "noc-1", "note": "Looking at trunk 3 now"},
+    "ticket.awaiting_customer": {"reason": "Need a SIP trace of a failing call"},
+    "ticket.customer_replied": {"body": "Trace attached", "contact": "noc@acme.example"},
+    "ticket.severity_changed": {"priority": "high", "reason": "Second trunk down too"},
+    "ticket.assigned": {"assignee": "tier2-voice"},
+    "ticket.workaround_provided": {"note": "Calls rerouted over trunk 4"},
+    "ticket.resolved": {"note": "Carrier fixed the route"},
+    "ticket.closure_requested": {"note": "Please confirm the fix"},
+    "ticket.closed": {"by": "noc@acme.example"},
+    "ticket.reopened": {"reason": "Failing again since 14:00"},
+    "ticket.escalation_requested": {"reason": "sla_violated", "note": "Down for 3 hours"},
+    "ticket.rfo_delivered": {"summary": "Carrier routing fault", "url": "https://x.example/rfo"},
+    "ticket.comment_added": {"body": "Customer called for an update", "public": False},
+}
+"""One example `data` per event type a client may post, shown in the OpenAPI document."""
+
+
+class AppendEvent(BaseModel):
+    """What every appended event has; each event type's body narrows `type` and `data`.
+
+    Not an ApiModel: a discriminator (`type`) cannot pass through a validator of every field.
+    Its strings are all in `data`, checked as ApiModel checks every field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_keys(cls, values: Any) -> Any:
+        return _storable_keys(values)
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        _reject_unstorable(value, "data")
+        return value
+
+    type: str = Field(description="The event type")
+    occurred_at: datetime | None = Field(
+        default=None,
+        description="When it happened, if earlier than it is posted (at most 7 days back, "
+        "never in the future); the time of posting otherwise",
     )
+    data: Payload
+
+
+def _append_body(event_type: str) -> type[AppendEvent]:
+    """The request body that appends one `event_type`: its `type` is the discriminator, its
+    `data` the event type's payload model (`shared/events/types.py`)."""
+    payload = TICKET_EVENT_TYPES[event_type].model
+    required = any(field.is_required() for field in payload.model_fields.values())
+    example: dict[str, JsonValue] = {"type": event_type, "data": EVENT_EXAMPLES[event_type]}
+    fields: dict[str, Any] = {
+        "type": (Literal[event_type], Field(description="The event type")),
+        "data": (
+            payload,
+            Field(description="The event's data")
+            if required
+            else Field(default_factory=payload, description="The event's data; may be omitted"),
+        ),
+    }
+    words = event_type.removeprefix("ticket.").split("_")
+    model = create_model(
+        "Append" + "".join(word.title() for word in words),
+        __base__=AppendEvent,
+        __doc__=f"Append `{event_type}` to a ticket.",
+        **fields,
+    )
+    model.model_config = {**model.model_config, "json_schema_extra": {"examples": [example]}}
+    model.model_rebuild(force=True)
+    return model
+
+
+API_EVENT_TYPES = sorted(set(TICKET_EVENT_TYPES) - SYSTEM_ONLY)
+APPEND_BODIES = {event_type: _append_body(event_type) for event_type in API_EVENT_TYPES}
+if TYPE_CHECKING:
+    AppendEventBody = AppendEvent
+else:
+    AppendEventBody = Annotated[
+        Union[tuple(APPEND_BODIES.values())],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
+"""Any event a client may append, told apart by `type` (a discriminated union)."""
+APPEND_EXAMPLES = {
+    event_type: {"summary": event_type, "value": {"type": event_type, "data": example}}
+    for event_type, example in EVENT_EXAMPLES.items()
+}
+"""Named request examples for `/docs` (one per event type)."""
 
 
 class EventAppended(BaseModel):
