@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 
+import asyncpg
 from fastapi import FastAPI
 
 from services.common.api_keys import ApiKeyVerifier
@@ -17,11 +18,12 @@ from services.common.gc_tuning import freeze_startup_objects
 from services.common.outbox import OutboxPublisher, kafka_send
 from services.common.runtime import migrate_until_done, readiness_check, running
 from services.common.scheduler import DueLoop
+from services.escalation.adapters.postgres import PostgresEscalationStore
 from services.escalation.entrypoints.api import EscalationApiDeps, create_app
 from services.escalation.entrypoints.consumer import TOPICS, EscalationConsumer
-from services.escalation.entrypoints.escalator import SERVICE, Escalator
+from services.escalation.service_layer.escalations import SERVICE, Escalator
 from services.escalation.settings import EscalationSettings
-from shared.policy import policies_by_ref
+from shared.policy import Policy, policies_by_ref
 
 log = logging.getLogger("ticketflow.escalation")
 MIGRATION_LOCK = 724010
@@ -30,6 +32,19 @@ OUTBOX_LOCK = 724011
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class PostgresEscalator(Escalator):
+    """The escalation use cases on the PostgreSQL store of `pool`."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        policies: Mapping[str, Policy],
+        now: Callable[[], datetime],
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(PostgresEscalationStore(pool), policies, now, on_commit)
 
 
 def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
@@ -52,7 +67,7 @@ def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc
                 if scheduler is not None:
                     scheduler.wake()
 
-            escalator = Escalator(rt.pool, policies_by_ref(), clock, committed)
+            escalator = PostgresEscalator(rt.pool, policies_by_ref(), clock, committed)
             scheduler = DueLoop(
                 "escalation levels",
                 escalator.next_due,

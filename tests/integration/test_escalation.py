@@ -14,9 +14,9 @@ import pytest
 from services.common.api_keys import ApiKeyVerifier
 from services.common.consumer import BadMessage
 from services.devstack.infrastructure import Infrastructure
+from services.escalation.bootstrap import PostgresEscalator as Escalator
 from services.escalation.entrypoints.api import EscalationApiDeps, create_app
 from services.escalation.entrypoints.consumer import EscalationConsumer
-from services.escalation.entrypoints.escalator import Escalator
 from shared.events import Envelope
 from shared.policy import policies_by_ref
 from tests.integration.escalation_support import (

@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from services.common.consumer import ConsumerLoop
 from services.devstack.infrastructure import Infrastructure
 from services.devstack.provisioning import ensure_topics
+from services.escalation.bootstrap import PostgresEscalator as Escalator
 from services.escalation.entrypoints.consumer import EscalationConsumer
-from services.escalation.entrypoints.escalator import Escalator
 from shared.policy import policies_by_ref
 from shared.topics import SLA_EVENTS, topics_with_dead_letters
 from tests.integration.escalation_support import (

@@ -43,11 +43,11 @@ from services.devstack.infrastructure import Infrastructure
 from services.devstack.postgres import EmbeddedPostgres, EmbeddedPostgresUnavailable
 from services.devstack.processes import free_port
 from services.devstack.provisioning import ensure_database, ensure_topics
+from services.escalation.bootstrap import PostgresEscalator as Escalator
 from services.escalation.bootstrap import build_app as build_escalation
 from services.escalation.entrypoints.api import EscalationApiDeps, create_app
 from services.escalation.entrypoints.consumer import TOPICS as ESCALATION_TOPICS
 from services.escalation.entrypoints.consumer import EscalationConsumer
-from services.escalation.entrypoints.escalator import Escalator
 from services.escalation.settings import EscalationSettings
 from services.notify.adapters import store as notify_store
 from services.notify.adapters.destination_guard import DestinationGuard

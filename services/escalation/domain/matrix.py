@@ -14,6 +14,10 @@ from shared.policy import Policy
 from shared.policy.model import EscalationSpec
 
 
+class UnknownPolicy(LookupError):
+    """No policy is loaded under the reference a ticket pinned."""
+
+
 @dataclass(frozen=True, slots=True)
 class Matrix:
     spec: EscalationSpec

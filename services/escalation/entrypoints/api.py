@@ -21,7 +21,7 @@ from services.common.ops import NO_OTEL, ops_router
 from services.common.problems import Problem
 from services.common.web_auth import Key, app_deps
 from services.escalation.domain.escalation import Escalation, NotOpen
-from services.escalation.entrypoints.escalator import Escalator
+from services.escalation.service_layer.escalations import Escalator
 
 
 class EscalationView(BaseModel):

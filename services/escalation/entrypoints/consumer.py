@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from services.common.consumer import BadMessage
 from services.escalation.domain.escalation import CUSTOMER_REQUEST, TicketFacts, Trigger
-from services.escalation.entrypoints.escalator import Escalator, UnknownPolicy
+from services.escalation.domain.matrix import UnknownPolicy
+from services.escalation.service_layer.escalations import Escalator
 from shared.events.codec import DecodeError, from_kafka
 from shared.events.envelope import Envelope
 from shared.events.sla import SlaEvent
@@ -84,7 +85,7 @@ class EscalationConsumer:
             )
         if kind == "ticket.escalation_requested":
             known = await escalator.known_ticket(envelope.subject)
-            if known is None or known["priority"] is None:
+            if known is None or known.priority is None:
                 raise BadMessage("unknown_ticket", f"no ticket.opened seen for {envelope.subject}")
             return await escalator.on_trigger(
                 Trigger(
@@ -93,12 +94,12 @@ class EscalationConsumer:
                     ticket_id=envelope.subject,
                     account=envelope.account,
                     policy=envelope.policy,
-                    priority=known["priority"],
+                    priority=known.priority,
                     metric=CUSTOMER_REQUEST,
                     at=envelope.time,
-                    plan=known["plan"],
+                    plan=known.plan,
                     reason=str(envelope.data.get("reason")),
-                    ticket_number=known["number"],
+                    ticket_number=known.number,
                 )
             )
         return "ignored"
