@@ -33,7 +33,8 @@ from services.devstack.postgres import EmbeddedPostgres  # noqa: E402
 from services.devstack.provisioning import ensure_database  # noqa: E402
 from services.sla.adapters.event_store_truth import ALL_VERSIONS, EventStoreTruth  # noqa: E402
 from services.sla.adapters.metrics import SlaMetrics  # noqa: E402
-from services.sla.entrypoints.tracker import OutRecord, SlaTracker  # noqa: E402
+from services.sla.domain.records import OutRecord  # noqa: E402
+from services.sla.service_layer.tracker import SlaTracker  # noqa: E402
 from shared.policy import policies_by_ref  # noqa: E402
 from shared.topics import TICKET_EVENTS  # noqa: E402
 

@@ -10,7 +10,7 @@ import faust
 
 from services.common.gc_tuning import tune_for_held_state
 from services.sla.entrypoints.faust_app import create_app
-from services.sla.entrypoints.tracker import SlaTracker
+from services.sla.service_layer.tracker import SlaTracker
 from services.sla.settings import SlaSettings
 from shared.policy import policies_by_ref
 

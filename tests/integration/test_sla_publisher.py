@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from services.devstack.infrastructure import Infrastructure
 from services.devstack.provisioning import ensure_topics
 from services.sla.adapters.faust_io import KafkaPublisher
-from services.sla.entrypoints.tracker import OutRecord
+from services.sla.domain.records import OutRecord
 from shared.topics import Topic
 
 

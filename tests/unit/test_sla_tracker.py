@@ -15,8 +15,9 @@ from services.sla.adapters.messages import RawMessage, decode_message
 from services.sla.adapters.metrics import SlaMetrics
 from services.sla.adapters.partitioning import partition_of
 from services.sla.domain import state_codec
+from services.sla.domain.records import OutRecord
 from services.sla.domain.tracked import Incoming
-from services.sla.entrypoints.tracker import OutRecord, SlaTracker
+from services.sla.service_layer.tracker import SlaTracker
 from shared.events import Envelope
 from shared.events.codec import to_kafka
 from shared.policy import policies_by_ref

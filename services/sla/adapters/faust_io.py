@@ -11,7 +11,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from faust.types import TP
 
 from services.common.kafka_security import kafka_kwargs
-from services.sla.entrypoints.tracker import OutRecord
+from services.sla.domain.records import OutRecord
 
 
 class FaustStateTable:

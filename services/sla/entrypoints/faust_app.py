@@ -19,8 +19,8 @@ from services.sla.adapters.metrics import SlaMetrics
 from services.sla.entrypoints.api_auth import Authenticator
 from services.sla.entrypoints.http_limits import application_options
 from services.sla.entrypoints.table_routing import forwarding_router
-from services.sla.entrypoints.tracker import SlaTracker
 from services.sla.entrypoints.web import ApiAccess, register_pages
+from services.sla.service_layer.tracker import SlaTracker
 from services.sla.settings import SlaSettings
 from shared.policy import Policy
 from shared.topics import SLA_STATE, TICKET_EVENTS

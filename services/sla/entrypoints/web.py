@@ -29,7 +29,7 @@ from services.sla.domain.watermark import lag
 from services.sla.entrypoints import openapi
 from services.sla.entrypoints.api_auth import Authenticator, Caller
 from services.sla.entrypoints.problems import problem
-from services.sla.entrypoints.tracker import SlaTracker
+from services.sla.service_layer.tracker import SlaTracker
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ticketflow-sla"'}
 

@@ -1,0 +1,104 @@
+"""Tracking ticket events: a batch off `ticketflow.ticket-events` in, SLA events, commands,
+dead letters and new states out (written by `commit`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from services.sla.adapters.messages import RawMessage, decode_message
+from services.sla.domain import state_codec
+from services.sla.domain.processing import ProcessingError, apply_event
+from services.sla.domain.watermark import PartitionProgress
+from services.sla.service_layer.commit import Batch, commit, publish
+from services.sla.service_layer.dead_letters import dead_letter
+from services.sla.service_layer.effects import records_of
+from services.sla.service_layer.repair import repair_many
+from services.sla.service_layer.worker import Worker
+from shared.events.codec import DecodeError
+
+log = logging.getLogger("ticketflow.sla")
+
+Handle = Callable[[RawMessage, Batch], str]
+
+
+def handle_message(worker: Worker, message: RawMessage, batch: Batch) -> str:
+    """Apply one message to its ticket within `batch`; return its outcome (applied, duplicate,
+    held, dead_lettered)."""
+    try:
+        key, event = decode_message(message)
+    except DecodeError as exc:
+        batch.out.append(dead_letter(message, str(exc), "undecodable"))
+        return "dead_lettered"
+    policy = worker.policies.get(event.policy)
+    if policy is None:
+        batch.out.append(dead_letter(message, f"policy {event.policy} is not loaded", "policy"))
+        return "dead_lettered"
+    try:
+        tracked = batch.changed.get(key) or worker.load(key)
+        applied = apply_event(tracked, event, key.decode(), message.partition, policy)
+    except (ProcessingError, state_codec.StateDecodeError, KeyError) as exc:
+        batch.out.append(dead_letter(message, str(exc), "refused"))
+        return "dead_lettered"
+    except Exception as exc:  # a defect on one event must not stop the partition
+        log.exception("ticket %s: unexpected error on %s", key.decode(), event.type)
+        batch.out.append(dead_letter(message, f"{type(exc).__name__}: {exc}", "error"))
+        return "dead_lettered"
+    if applied.outcome != "duplicate":
+        batch.changed[key] = applied.tracked
+        batch.sources.setdefault(key, []).append(message)
+        batch.out.extend(records_of(applied, batch.emitted_at, worker.metrics))
+    if applied.outcome == "held":
+        log.warning(
+            "ticket %s: sequence %d arrived before %d; repairing from the event store",
+            key.decode(),
+            event.sequence,
+            applied.tracked.version + 1,
+        )
+    return applied.outcome
+
+
+async def handle_batch(worker: Worker, messages: list[RawMessage], handle: Handle) -> None:
+    """Apply the messages with `handle`, repair the tickets a gap held, commit the effects,
+    then note how far each partition got."""
+    async with worker.lock:
+        batch = Batch(worker.now())
+        for message in messages:
+            worker.metrics.events.labels(handle(message, batch)).inc()
+        gapped = [key for key, tracked in batch.changed.items() if tracked.held]
+        if gapped:
+            await repair_many(worker, gapped, batch, "gap")
+        await commit(worker, batch)
+        for message in messages:
+            progress = worker.progress.setdefault(message.partition, PartitionProgress())
+            progress.processed(message.offset)
+    worker.wake.set()
+
+
+async def handle_batch_isolated(
+    worker: Worker,
+    messages: list[RawMessage],
+    handle_batch: Callable[[list[RawMessage]], Awaitable[None]],
+) -> None:
+    """`handle_batch`, and if it fails on a defect, each message on its own, dead-lettering
+    the ones that still fail: the batch is never handed back half done (Faust would ack and
+    commit it all the same) and one bad record never stops its neighbours."""
+    try:
+        await handle_batch(messages)
+        return
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("a batch of %d failed; processing its records one by one", len(messages))
+    for message in messages:
+        try:
+            await handle_batch([message])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception(
+                "record %s[%d]@%d failed", message.topic, message.partition, message.offset
+            )
+            worker.metrics.events.labels("dead_lettered").inc()
+            await publish(worker, [dead_letter(message, f"{type(exc).__name__}: {exc}", "error")])
