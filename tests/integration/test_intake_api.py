@@ -718,6 +718,7 @@ async def test_the_openapi_document_lists_every_event_type_with_an_example(
 ) -> None:
     document = (await client.get("/openapi.json")).json()
     operation = document["paths"]["/v1/tickets/{ticket_id}/events"]["post"]
+    assert operation["security"] == [{"ApiKeyBearer": []}, {"ApiKeyHeader": []}]
     content = operation["requestBody"]["content"]["application/json"]
     schema = content["schema"]
     mapping = schema["discriminator"]["mapping"]

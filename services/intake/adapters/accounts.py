@@ -15,6 +15,7 @@ import asyncpg
 import orjson
 
 from services.common.api_keys import KEY_PREFIX, ApiKey, ApiKeyVerifier, digest
+from services.intake.domain.errors import AccountExists, UnknownAccount
 from services.intake.domain.opening import Account
 
 SHOWN_SECRET_CHARS = 4
@@ -58,14 +59,6 @@ class UnknownKey(LookupError):
 
 class KeyRevoked(Exception):
     """The key is revoked, or its revocation is already scheduled (it was rotated)."""
-
-
-class AccountExists(Exception):
-    pass
-
-
-class UnknownAccount(LookupError):
-    pass
 
 
 _KEY_COLUMNS = (

@@ -7,29 +7,15 @@ refuse the same things the same way.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import orjson
 
+from services.intake.domain.errors import TicketNotFound, VersionConflict
 from services.intake.domain.lifecycle import next_closed_reason, next_resolution
 from services.intake.domain.tickets import TicketRow
 from shared.events import Envelope
-
-
-@dataclass(frozen=True, slots=True)
-class VersionConflict(Exception):
-    ticket_id: uuid.UUID
-    expected: int
-    current: int
-
-    def __str__(self) -> str:
-        return f"ticket is at version {self.current}, not {self.expected}"
-
-
-class TicketNotFound(LookupError):
-    pass
 
 
 def ticket_from_row(row: asyncpg.Record) -> TicketRow:

@@ -15,14 +15,13 @@ import asyncpg
 import orjson
 
 from services.intake.adapters.append_rows import (
-    TicketNotFound,
-    VersionConflict,
     checked,
     envelope_json,
     row_values,
     ticket_from_row,
 )
 from services.intake.adapters.group_commit import GroupCommit
+from services.intake.domain.errors import TicketNotFound, TicketNumberTaken, VersionConflict
 from services.intake.domain.lifecycle import OPEN, TransitionRefused, next_status
 from services.intake.domain.tickets import TicketRow
 from shared.events import Envelope
@@ -101,6 +100,14 @@ class EventStore:
         return envelope.model_copy(update={"recorded_at": recorded_at})
 
     async def open_ticket(self, envelope: Envelope) -> Envelope:
+        """Store a new ticket's first event and its row; TicketNumberTaken when its number is
+        already in use."""
+        try:
+            return await self._open_ticket(envelope)
+        except asyncpg.UniqueViolationError:
+            raise TicketNumberTaken(envelope.data["ticket_number"]) from None
+
+    async def _open_ticket(self, envelope: Envelope) -> Envelope:
         data = envelope.data
         async with self._pool.acquire() as conn, conn.transaction():
             recorded = await self._insert(conn, envelope)

@@ -11,7 +11,7 @@ from services.intake.domain.tickets import TicketRow
 from shared.policy import Policy
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class EventRefused(Exception):
     """The event's data breaks the ticket's policy (HTTP 422 naming `field`)."""
 

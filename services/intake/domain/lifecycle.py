@@ -67,7 +67,7 @@ NEXT_STATUS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class TransitionRefused(Exception):
     event_type: str
     status: str

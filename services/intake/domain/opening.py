@@ -50,7 +50,7 @@ class OpenTicket:
     spam: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class Refusal(Exception):
     """The policy or the request's own facts refuse the ticket (HTTP 422)."""
 

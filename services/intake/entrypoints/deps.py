@@ -20,6 +20,7 @@ from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import OutboxRelay
 from services.intake.adapters.sla_client import SlaClient
 from services.intake.entrypoints.supervisor import Supervisor
+from services.intake.service_layer.ports import Ports
 from shared.policy import Policy
 
 
@@ -38,6 +39,17 @@ class IntakeDeps:
     sla: SlaClient | None = None
     tasks: Supervisor | None = None
     """The background tasks, reported by /readyz and /metrics."""
+
+    def ports(self) -> Ports:
+        """What the ticket use cases take (`service_layer/ports.py`)."""
+        return Ports(
+            store=self.store,
+            accounts=self.accounts,
+            policies=self.policies,
+            now=self.clock,
+            random_digits=self.random_digits,
+            new_ticket_id=self.new_ticket_id,
+        )
 
 
 async def get_deps(request: Request) -> IntakeDeps:

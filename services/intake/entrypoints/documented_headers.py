@@ -9,7 +9,7 @@ and `If-Match` as header parameters of the operations that honour them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -82,6 +82,19 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
         yield from _calls(sub)
 
 
+def _api_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every API route with its full path. FastAPI 0.165 keeps an included router as one
+    entry of `app.routes` (its `original_router` holds the routes, `include_context` the
+    prefix it was included under); earlier versions copied the routes in."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix + route.path_format, route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from _api_routes(inner.routes, prefix + getattr(context, "prefix", ""))
+
+
 def document_security(
     app: FastAPI, key_check: Callable[..., Any], admin_check: Callable[..., Any]
 ) -> None:
@@ -94,8 +107,8 @@ def document_security(
             return app.openapi_schema
         schema = generate()
         schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
-        for route in app.routes:
-            if not isinstance(route, APIRoute) or not route.include_in_schema:
+        for path, route in _api_routes(app.routes):
+            if not route.include_in_schema:
                 continue
             calls = set(_calls(route.dependant))
             security: list[dict[str, list[str]]] | None = (
@@ -108,7 +121,7 @@ def document_security(
             if security is None:
                 continue
             for method in route.methods or ():
-                operation = schema["paths"][route.path_format].get(method.lower())
+                operation = schema["paths"].get(path, {}).get(method.lower())
                 if operation is not None:
                     operation["security"] = security
         for path, operations in schema["paths"].items():

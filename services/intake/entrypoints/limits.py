@@ -1,5 +1,4 @@
-"""How big each string of a request may be (`IntakeSettings.max_*_chars`), and how long an
-account's escalation delays.
+"""How big each string of a request may be (`IntakeSettings.max_*_chars`).
 
 The body limit is enforced before the body is parsed (`services/common/http_limits.py`); the
 string limits on the parsed body, by `check_text`, so that the 422 names the field and its
@@ -13,8 +12,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.common.problems import Problem
-from services.intake.entrypoints.schemas import MAX_HOURS
-from shared.policy.model import EscalationSpec
 
 SUBJECT_FIELDS = frozenset({"subject"})
 
@@ -51,18 +48,3 @@ class RequestLimits:
         elif isinstance(value, BaseModel):  # an event's typed data
             for name, item in vars(value).items():
                 self._check(item, f"{path}.{name}")
-
-
-def check_escalation_hours(spec: EscalationSpec) -> None:
-    """ValueError naming the level whose delay is not a finite number of hours up to a year
-    (the policy model takes any number >= 0; an account's override comes from an admin)."""
-    matrices = [("escalation.levels", spec.levels)] + [
-        (f"escalation.rules[{index}].levels", rule.levels) for index, rule in enumerate(spec.rules)
-    ]
-    for where, levels in matrices:
-        for index, level in enumerate(levels):
-            if not 0 <= level.after_hours <= MAX_HOURS:
-                raise ValueError(
-                    f"{where}[{index}].after_hours: {level.after_hours} is not between 0 and "
-                    f"{MAX_HOURS:g} hours"
-                )

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from services.intake.domain.lifecycle import ClosedReason, Resolution
+from services.intake.domain.limits import MAX_HOURS
 from shared.events.types import TICKET_EVENT_TYPES, Channel, Payload
 from shared.policy.model import METRICS
 
@@ -27,8 +28,6 @@ EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 NO_NUL = r"^[^\x00]*$"
 
-MAX_HOURS = 8_760.0
-"""A year: the longest SLA target or escalation delay an account may be given, in hours."""
 
 TargetHours = Annotated[float, Field(gt=0, le=MAX_HOURS, allow_inf_nan=False)]
 
