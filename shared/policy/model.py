@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -33,13 +33,8 @@ MEMO_LIMIT = 4096
 MetricName = Literal[
     "first_response", "resolution", "rfo", "closure_confirmation", "customer_response"
 ]
-METRICS: tuple[str, ...] = (
-    "first_response",
-    "resolution",
-    "rfo",
-    "closure_confirmation",
-    "customer_response",
-)
+METRICS: tuple[MetricName, ...] = get_args(MetricName)
+"""The SLA metrics, in the order reports list them: defined once, by `MetricName`."""
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")

@@ -2,7 +2,7 @@
 events. No I/O, no clock reads: time comes in with the events and as `now`."""
 
 from shared.sla.clock import Clock, Deadline
-from shared.sla.core import Step, TicketSla, advance, deadlines, evolve, replay
+from shared.sla.core import Step, TicketSla, advance, evolve, replay
 from shared.sla.intake import Acceptance, decide_acceptance
 from shared.sla.timeline import Derived, TimelineEvent
 
@@ -15,7 +15,6 @@ __all__ = [
     "TicketSla",
     "TimelineEvent",
     "advance",
-    "deadlines",
     "decide_acceptance",
     "evolve",
     "replay",

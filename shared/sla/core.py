@@ -1,4 +1,4 @@
-"""evolve / advance / deadlines: a ticket's SLA state as a fold over its events.
+"""evolve / advance / replay: a ticket's SLA state as a fold over its events.
 
 `evolve(state, event, policy)` first lets every timer that falls due strictly before the event
 fire (a response at exactly the deadline is in time), then applies the event. `advance(state,
@@ -8,18 +8,23 @@ events, each stamped with the instant it describes (a breach with its deadline).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from shared.policy.model import Policy
+from shared.policy.model import METRICS, MetricName, Policy
 from shared.sla.clock import Clock, Deadline
 from shared.sla.intake import decide_acceptance
 from shared.sla.timeline import Derived, TimelineEvent
 
 OPENED = "ticket.opened"
-STARTED_AT_OPENING = frozenset({"first_response", "resolution"})
+STARTED_AT_OPENING: frozenset[MetricName] = frozenset({"first_response", "resolution"})
+# A priority change retargets every clock but the closure confirmation window (the same
+# for every priority).
+RETARGETED_ON_SEVERITY_CHANGE: tuple[MetricName, ...] = tuple(
+    metric for metric in METRICS if metric != "closure_confirmation"
+)
 # Events that never touch a clock: only the version moves.
 NO_CLOCK_EFFECT = frozenset(
     {"ticket.assigned", "ticket.comment_added", "ticket.escalation_requested"}
@@ -72,12 +77,6 @@ class TicketSla:
 class Step(NamedTuple):
     state: TicketSla
     derived: list[Derived]
-
-
-def deadlines(state: TicketSla, policy: Policy) -> list[Deadline]:
-    """Pending timers of the ticket, earliest first."""
-    del policy  # deadlines are scheduled on the clocks already; kept for the public signature
-    return list(state.timers)
 
 
 def timers_of(clocks: dict[str, Clock]) -> tuple[Deadline, ...]:
@@ -261,32 +260,42 @@ def _with(state: TicketSla, *clocks: Clock, **changes: object) -> TicketSla:
     return state._but(clocks=updated, timers=timers_of(updated), **changes)
 
 
-def _apply(
-    state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Derived], version: int
-) -> TicketSla:
-    at = event.at
-    kind = event.type
-    fraction = policy.warning_fraction
-    clocks = dict(state.clocks)  # this event's working copy; `changed` names what it touched
-    changed: list[str] = []
-    get = clocks.get
+class _Change:
+    """One event's effect on a ticket, while its handler runs: a working copy of the clocks
+    (`changed` names the ones touched, in order), the status, and the derived events."""
 
-    def put(clock: Clock) -> None:
-        if clock.metric not in changed:
-            changed.append(clock.metric)
-        clocks[clock.metric] = clock
+    __slots__ = ("at", "changed", "clocks", "fraction", "kind", "out", "policy", "state", "status")
 
-    def meet(metric: str) -> None:
-        clock = get(metric)
+    def __init__(
+        self, state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Derived]
+    ) -> None:
+        self.state = state
+        self.policy = policy
+        self.at = event.at
+        self.kind = event.type
+        self.fraction = policy.warning_fraction
+        self.clocks = dict(state.clocks)
+        self.changed: list[str] = []
+        self.status = state.status
+        self.out = out
+
+    def put(self, clock: Clock) -> None:
+        if clock.metric not in self.changed:
+            self.changed.append(clock.metric)
+        self.clocks[clock.metric] = clock
+
+    def meet(self, metric: MetricName) -> None:
+        clock = self.clocks.get(metric)
         if clock is None or not clock.is_active:
             return
+        at, out = self.at, self.out
         if clock.breached_at is not None and at <= clock.breached_at:
             # A late event: the answer came in time, the breach already sent was wrong.
-            put(clock.stop(at, met=True)._but(breached_at=None))
-            out.append(_retracted(clock, at, kind))
+            self.put(clock.stop(at, met=True)._but(breached_at=None))
+            out.append(_retracted(clock, at, self.kind))
             out.append(Derived("sla.met", at, metric, {"due_at": clock.due_at}))
             return
-        put(clock.stop(at, met=True))
+        self.put(clock.stop(at, met=True))
         if clock.target is None:
             return
         if clock.breached_at is None:
@@ -296,105 +305,155 @@ def _apply(
                 Derived("sla.clock_stopped", at, metric, {"outcome": "completed_after_breach"})
             )
 
-    def cancel(metric: str, reason: str) -> None:
-        clock = get(metric)
+    def cancel(self, metric: MetricName, reason: str) -> None:
+        clock = self.clocks.get(metric)
         if clock is None or not clock.is_active:
             return
-        put(clock.stop(at, met=False))
+        self.put(clock.stop(self.at, met=False))
         if clock.target is not None:
-            out.append(Derived("sla.clock_stopped", at, metric, {"outcome": reason}))
+            self.out.append(Derived("sla.clock_stopped", self.at, metric, {"outcome": reason}))
 
-    def start(metric: str) -> None:
-        clock = get(metric)
+    def start(self, metric: MetricName) -> None:
+        clock = self.clocks.get(metric)
         if clock is None:
             return
-        started = clock.start(at, fraction)
-        put(started)
+        started = clock.start(self.at, self.fraction)
+        self.put(started)
         if started.target is not None:
-            out.append(_started(started, at))
+            self.out.append(_started(started, self.at))
 
-    status = state.status
-    if kind in FIRST_RESPONSE_EVENTS:
-        meet("first_response")
 
-    if kind == "ticket.awaiting_customer":
-        status = "awaiting_customer"
-        for metric, spec in policy.metrics.items():
-            clock = get(metric)
-            if clock is not None and clock.phase == "running" and spec.pauses_on_customer_side:
-                put(clock.pause(at))
-                if clock.target is not None:
-                    out.append(Derived("sla.clock_paused", at, metric, {"reason": kind}))
-        start("customer_response")
-    elif kind == "ticket.customer_replied":
-        meet("customer_response")
-        cancel("closure_confirmation", "customer_replied_to_closure_request")
-        if status in ("awaiting_customer", "closure_requested"):
-            status = "open"
-        for metric in policy.metrics:
-            clock = get(metric)
-            if clock is not None and clock.phase == "paused":
-                resumed = clock.resume(at, fraction)
-                put(resumed)
-                if clock.target is not None:
-                    out.append(Derived("sla.clock_resumed", at, metric, {"due_at": resumed.due_at}))
-    elif kind == "ticket.severity_changed":
-        new_priority = str(event.data.get("priority", state.priority))
-        if new_priority in policy.priorities and new_priority != state.priority:
-            restart = policy.severity_change == "restart_from_change"
-            for metric in ("first_response", "resolution", "rfo", "customer_response"):
-                clock = get(metric)
-                if clock is None:
-                    continue
-                target = policy.target(metric, new_priority, state.plan, state.overrides)
-                updated = clock.retarget(target, at, restart, fraction)
-                if updated is not clock:
-                    put(updated)
-                    if clock.is_active:
-                        out.append(
-                            Derived(
-                                "sla.target_changed",
-                                at,
-                                metric,
-                                {"priority": new_priority, "due_at": updated.due_at},
-                            )
-                        )
-            state = state._but(priority=new_priority)
-    elif kind == "ticket.workaround_provided":
-        resolution_spec = policy.metrics.get("resolution")
-        if resolution_spec is not None and resolution_spec.stops_on_workaround:
-            meet("resolution")
-    elif kind == "ticket.resolved":
-        status = "resolved"
-        meet("resolution")
-        cancel("customer_response", "resolved")
-        rfo = get("rfo")
-        if rfo is not None and rfo.phase == "idle":
-            start("rfo")
-    elif kind == "ticket.rfo_delivered":
-        meet("rfo")
-    elif kind == "ticket.closure_requested":
-        status = "closure_requested"
-        start("closure_confirmation")
-    elif kind in ("ticket.closed", "ticket.closed_by_timeout"):
-        status = "closed"
-        meet("closure_confirmation")
-        meet("resolution")
-        cancel("first_response", "closed_before_response")
-        cancel("customer_response", "closed")
-    elif kind == "ticket.reopened":
-        status = "open"
-        cancel("closure_confirmation", "reopened")
-        resolution = get("resolution")
-        if resolution is not None and resolution.phase == "met":
-            put(resolution.reopen(at, fraction))
-            if resolution.target is not None:
-                out.append(Derived("sla.clock_resumed", at, "resolution", {"reason": kind}))
+def _on_awaiting_customer(change: _Change, event: TimelineEvent) -> None:
+    change.status = "awaiting_customer"
+    at = change.at
+    for metric, spec in change.policy.metrics.items():
+        clock = change.clocks.get(metric)
+        if clock is not None and clock.phase == "running" and spec.pauses_on_customer_side:
+            change.put(clock.pause(at))
+            if clock.target is not None:
+                change.out.append(Derived("sla.clock_paused", at, metric, {"reason": change.kind}))
+    change.start("customer_response")
 
-    if changed:
+
+def _on_customer_replied(change: _Change, event: TimelineEvent) -> None:
+    change.meet("customer_response")
+    change.cancel("closure_confirmation", "customer_replied_to_closure_request")
+    if change.status in ("awaiting_customer", "closure_requested"):
+        change.status = "open"
+    at = change.at
+    for metric in change.policy.metrics:
+        clock = change.clocks.get(metric)
+        if clock is not None and clock.phase == "paused":
+            resumed = clock.resume(at, change.fraction)
+            change.put(resumed)
+            if clock.target is not None:
+                change.out.append(
+                    Derived("sla.clock_resumed", at, metric, {"due_at": resumed.due_at})
+                )
+
+
+def _on_severity_changed(change: _Change, event: TimelineEvent) -> None:
+    state, policy, at = change.state, change.policy, change.at
+    new_priority = str(event.data.get("priority", state.priority))
+    if new_priority not in policy.priorities or new_priority == state.priority:
+        return
+    restart = policy.severity_change == "restart_from_change"
+    for metric in RETARGETED_ON_SEVERITY_CHANGE:
+        clock = change.clocks.get(metric)
+        if clock is None:
+            continue
+        target = policy.target(metric, new_priority, state.plan, state.overrides)
+        updated = clock.retarget(target, at, restart, change.fraction)
+        if updated is not clock:
+            change.put(updated)
+            if clock.is_active:
+                change.out.append(
+                    Derived(
+                        "sla.target_changed",
+                        at,
+                        metric,
+                        {"priority": new_priority, "due_at": updated.due_at},
+                    )
+                )
+    change.state = state._but(priority=new_priority)
+
+
+def _on_workaround_provided(change: _Change, event: TimelineEvent) -> None:
+    resolution_spec = change.policy.metrics.get("resolution")
+    if resolution_spec is not None and resolution_spec.stops_on_workaround:
+        change.meet("resolution")
+
+
+def _on_resolved(change: _Change, event: TimelineEvent) -> None:
+    change.status = "resolved"
+    change.meet("resolution")
+    change.cancel("customer_response", "resolved")
+    rfo = change.clocks.get("rfo")
+    if rfo is not None and rfo.phase == "idle":
+        change.start("rfo")
+
+
+def _on_rfo_delivered(change: _Change, event: TimelineEvent) -> None:
+    change.meet("rfo")
+
+
+def _on_closure_requested(change: _Change, event: TimelineEvent) -> None:
+    change.status = "closure_requested"
+    change.start("closure_confirmation")
+
+
+def _on_closed(change: _Change, event: TimelineEvent) -> None:
+    change.status = "closed"
+    change.meet("closure_confirmation")
+    change.meet("resolution")
+    change.cancel("first_response", "closed_before_response")
+    change.cancel("customer_response", "closed")
+
+
+def _on_reopened(change: _Change, event: TimelineEvent) -> None:
+    change.status = "open"
+    change.cancel("closure_confirmation", "reopened")
+    resolution = change.clocks.get("resolution")
+    if resolution is not None and resolution.phase == "met":
+        change.put(resolution.reopen(change.at, change.fraction))
+        if resolution.target is not None:
+            change.out.append(
+                Derived("sla.clock_resumed", change.at, "resolution", {"reason": change.kind})
+            )
+
+
+Handler = Callable[[_Change, TimelineEvent], None]
+
+HANDLERS: dict[str, Handler] = {
+    "ticket.awaiting_customer": _on_awaiting_customer,
+    "ticket.customer_replied": _on_customer_replied,
+    "ticket.severity_changed": _on_severity_changed,
+    "ticket.workaround_provided": _on_workaround_provided,
+    "ticket.resolved": _on_resolved,
+    "ticket.rfo_delivered": _on_rfo_delivered,
+    "ticket.closure_requested": _on_closure_requested,
+    "ticket.closed": _on_closed,
+    "ticket.closed_by_timeout": _on_closed,
+    "ticket.reopened": _on_reopened,
+}
+"""What each event type does to the clocks, besides stopping the first-response clock (see
+FIRST_RESPONSE_EVENTS). A type without a handler (`ticket.responded`) only moves the version."""
+
+
+def _apply(
+    state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Derived], version: int
+) -> TicketSla:
+    change = _Change(state, event, policy, out)
+    if event.type in FIRST_RESPONSE_EVENTS:
+        change.meet("first_response")
+    handler = HANDLERS.get(event.type)
+    if handler is not None:
+        handler(change, event)
+    state, clocks, status = change.state, change.clocks, change.status
+    if change.changed:
         before = state.clocks
-        for name in changed:
-            clocks[name] = _corrected(before.get(name), clocks[name], at, kind, out)
+        for name in change.changed:
+            clocks[name] = _corrected(before.get(name), clocks[name], change.at, change.kind, out)
         return state._but(clocks=clocks, timers=timers_of(clocks), status=status, version=version)
     return state._but(status=status, version=version)
 

@@ -1,4 +1,4 @@
-"""The core's own contract: evolve/advance/deadlines purity and ordering."""
+"""The core's own contract: evolve/advance purity and ordering."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.policy import Policy, PolicyError, load_policy_file
-from shared.sla import TicketSla, TimelineEvent, advance, deadlines, evolve
+from shared.sla import TicketSla, TimelineEvent, advance, evolve
 from tests.unit.sla_helpers import ev, opened, policies, run
 
 T0 = datetime(2026, 11, 17, tzinfo=UTC)
@@ -49,7 +49,7 @@ def test_deadlines_are_sorted_and_advance_fires_them_in_order() -> None:
         ),
         policy,
     ).state
-    pending = deadlines(state, policy)
+    pending = state.timers
     assert [(d.at - T0, d.metric, d.kind) for d in pending] == [
         (timedelta(minutes=90), "first_response", "warning"),
         (timedelta(hours=2), "first_response", "due"),
@@ -63,7 +63,7 @@ def test_deadlines_are_sorted_and_advance_fires_them_in_order() -> None:
         ("sla.warning", "resolution"),
         ("sla.breached", "resolution"),
     ]
-    assert deadlines(step.state, policy) == []
+    assert step.state.timers == ()
 
 
 def test_customer_answering_in_time_meets_their_clock() -> None:

@@ -10,7 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Metric = Literal["first_response", "resolution", "rfo", "closure_confirmation", "customer_response"]
+from shared.policy.model import MetricName
+
+Metric = MetricName
 
 
 class Span(BaseModel):
