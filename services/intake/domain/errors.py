@@ -51,22 +51,19 @@ class Refused(Exception):
 
 
 @dataclass
-class Unavailable(Exception):
+class Unanswered(Exception):
+    """A request the use case cannot answer now: `title` says what kind, `reason` why."""
+
+    title: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class Unavailable(Unanswered):
     """A part the use case needs is not there or not answering (HTTP 503)."""
 
-    title: str
-    reason: str
 
-    def __str__(self) -> str:
-        return self.reason
-
-
-@dataclass
-class NotYet(Exception):
+class NotYet(Unanswered):
     """The answer does not exist yet; retrying shortly may find it (HTTP 404)."""
-
-    title: str
-    reason: str
-
-    def __str__(self) -> str:
-        return self.reason
