@@ -1,0 +1,489 @@
+"""The SLA use cases of `services/sla/service_layer/`, each run on in-memory fakes of its ports
+(no Faust, no broker, no database): what they emit, store, schedule and dead-letter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from services.sla.adapters.messages import RawMessage, decode_message
+from services.sla.adapters.metrics import SlaMetrics
+from services.sla.adapters.partitioning import partition_of
+from services.sla.domain import state_codec
+from services.sla.domain.processing import Applied, Caused
+from services.sla.domain.records import OutRecord
+from services.sla.domain.tracked import Incoming
+from services.sla.service_layer import assignment, deadlines, ingest, reconcile, repair
+from services.sla.service_layer.commit import Batch, encode
+from services.sla.service_layer.dead_letters import DLQ_MAX_KEY, dead_letter
+from services.sla.service_layer.effects import records_of
+from services.sla.service_layer.outages import Outages
+from services.sla.service_layer.worker import Worker
+from shared.events import Envelope
+from shared.events.codec import to_kafka
+from shared.policy import policies_by_ref
+from shared.sla import Derived
+from shared.topics import SLA_EVENTS, TICKET_COMMANDS, TICKET_EVENTS
+
+NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
+OPENED_AT = NOW - timedelta(minutes=90)  # voximplant sev1 gold: first response due in 1 h
+TICKET = "00000000-0000-0000-0000-00000000000a"
+PARTITION = partition_of(TICKET.encode(), TICKET_EVENTS.partitions)
+STATE_TOPIC = "sla-state"
+
+
+# --- in-memory ports ----------------------------------------------------------------------------
+
+
+class MemoryStateStore:
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.data.get(key)
+
+    def remember(self, key: bytes, value: bytes) -> None:
+        self.data[key] = value
+
+    def items(self) -> Iterable[tuple[bytes, bytes]]:
+        return list(self.data.items())
+
+    def discard(self, key: bytes) -> None:
+        self.data.pop(key, None)
+
+
+class MemoryPublisher:
+    """Keeps every publish call, and how many states were stored when it came."""
+
+    def __init__(self, store: MemoryStateStore) -> None:
+        self.calls: list[list[OutRecord]] = []
+        self.stored_at_call: list[int] = []
+        self._store = store
+
+    async def publish(self, records: list[OutRecord]) -> None:
+        self.calls.append(list(records))
+        self.stored_at_call.append(len(self._store.data))
+
+    def records(self, topic: str) -> list[OutRecord]:
+        return [record for call in self.calls for record in call if record.topic == topic]
+
+    def sla_events(self) -> list[dict[str, Any]]:
+        return [orjson.loads(record.value) for record in self.records(SLA_EVENTS.name)]
+
+
+class CaughtUp:
+    def highwater(self, partition: int) -> int | None:
+        return 0
+
+    def committed(self, partition: int) -> int | None:
+        return None
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    version: int
+    recorded_at: float
+
+
+class MemoryEventStore:
+    """Intake's event store: ticket -> its events; `down` makes every read fail."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, list[Incoming]] = {}
+        self.horizon_at: float | None = NOW.timestamp()
+        self.down = False
+
+    def add(self, *messages: RawMessage) -> None:
+        for message in messages:
+            key, event = decode_message(message)
+            self.events.setdefault(key.decode(), []).append(event)
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionRefusedError("event store down")
+
+    async def horizon(self) -> float | None:
+        self._check()
+        return self.horizon_at
+
+    async def versions(self, tickets: Iterable[str]) -> Mapping[str, StoredVersion]:
+        self._check()
+        out = {}
+        for ticket in tickets:
+            if ticket in self.events:
+                last = self.events[ticket][-1]
+                assert last.recorded_at is not None
+                out[ticket] = StoredVersion(last.sequence, last.recorded_at.timestamp())
+        return out
+
+    async def all_versions(self) -> Mapping[str, int]:
+        self._check()
+        return {ticket: events[-1].sequence for ticket, events in self.events.items()}
+
+    async def histories(self, after: Mapping[str, int]) -> Mapping[str, list[Incoming]]:
+        self._check()
+        return {
+            ticket: [e for e in self.events.get(ticket, []) if e.sequence > version]
+            for ticket, version in after.items()
+        }
+
+
+@dataclass
+class Fixture:
+    worker: Worker
+    store: MemoryStateStore
+    publisher: MemoryPublisher
+    truth: MemoryEventStore
+    now: list[datetime]
+
+    def worker_handle(self) -> ingest.Handle:
+        """`handle_message` bound to this worker, as `SlaTracker` passes it."""
+        return lambda message, batch: ingest.handle_message(self.worker, message, batch)
+
+
+def fixture(policies_loaded: bool = True, max_delay_s: float = 120.0) -> Fixture:
+    store = MemoryStateStore()
+    publisher = MemoryPublisher(store)
+    truth = MemoryEventStore()
+    now = [NOW]
+    worker = Worker(
+        store,
+        publisher,
+        CaughtUp(),
+        truth,
+        policies_by_ref() if policies_loaded else {},
+        SlaMetrics(),
+        STATE_TOPIC,
+        now=lambda: now[0],
+        settle_s=2.0,
+        max_delay_s=max_delay_s,
+    )
+    assignment.state_recovered(worker, [PARTITION])
+    return Fixture(worker, store, publisher, truth, now)
+
+
+# --- ticket events --------------------------------------------------------------------------------
+
+
+def event(
+    kind: str,
+    sequence: int,
+    at: datetime,
+    offset: int,
+    ticket: str = TICKET,
+    recorded_at: datetime | None = None,
+    **data: Any,
+) -> RawMessage:
+    record = to_kafka(
+        Envelope(
+            type=kind,
+            source="test",
+            subject=ticket,
+            time=at,
+            recorded_at=recorded_at or at,
+            sequence=sequence,
+            account="acme",
+            policy="voximplant@1",
+            data=data,
+        )
+    )
+    partition = partition_of(record.key, TICKET_EVENTS.partitions)
+    return RawMessage(
+        TICKET_EVENTS.name, partition, offset, record.key, record.value, list(record.headers)
+    )
+
+
+def opened(offset: int = 0, ticket: str = TICKET) -> RawMessage:
+    return event(
+        "ticket.opened",
+        1,
+        OPENED_AT,
+        offset,
+        ticket,
+        channel="web",
+        priority="sev1",
+        plan="gold",
+        ticket_number="T-17",
+    )
+
+
+def responded(offset: int = 1, ticket: str = TICKET) -> RawMessage:
+    return event("ticket.responded", 2, OPENED_AT + timedelta(minutes=10), offset, ticket)
+
+
+def ticket_elsewhere() -> str:
+    """A ticket id whose partition is not PARTITION."""
+    for index in range(1000):
+        ticket = f"00000000-0000-0000-0000-{index:012d}"
+        if partition_of(ticket.encode(), TICKET_EVENTS.partitions) != PARTITION:
+            return ticket
+    raise AssertionError("every ticket in one partition")
+
+
+def types(records: list[OutRecord]) -> list[str]:
+    return [orjson.loads(r.value)["type"] for r in records if r.topic == SLA_EVENTS.name]
+
+
+def emitted(worker: Worker, kind: str) -> float:
+    value = worker.metrics.registry.get_sample_value("ticketflow_sla_emitted_total", {"type": kind})
+    return value or 0.0
+
+
+# --- ingest -------------------------------------------------------------------------------------
+
+
+def test_an_opening_is_folded_into_the_batch_with_its_sla_events_and_its_source() -> None:
+    f = fixture()
+    batch = Batch(NOW)
+    message = opened()
+    assert ingest.handle_message(f.worker, message, batch) == "applied"
+    tracked = batch.changed[TICKET.encode()]
+    assert (tracked.version, tracked.number, tracked.partition) == (1, "T-17", PARTITION)
+    assert types(batch.out) == ["sla.ticket_accepted", "sla.clock_started"]
+    started = orjson.loads(batch.out[1].value)
+    assert started["metric"] == "first_response"
+    assert started["data"]["due_at"] == "2026-11-17T14:30:00Z"
+    assert started["ticket_number"] == "T-17"
+    assert batch.sources == {TICKET.encode(): [message]}
+
+
+def test_an_event_of_a_policy_not_loaded_is_dead_lettered_and_changes_nothing() -> None:
+    f = fixture(policies_loaded=False)
+    batch = Batch(NOW)
+    assert ingest.handle_message(f.worker, opened(offset=4), batch) == "dead_lettered"
+    (record,) = batch.out
+    headers = dict(record.headers)
+    assert record.topic == TICKET_EVENTS.dlq
+    assert headers["dlq_reason"] == b"policy" and headers["dlq_source_offset"] == b"4"
+    assert batch.changed == {}
+
+
+def test_an_event_before_the_opening_is_refused_to_the_dead_letter_topic() -> None:
+    f = fixture()
+    batch = Batch(NOW)
+    first = event("ticket.responded", 1, NOW, 0)
+    assert ingest.handle_message(f.worker, first, batch) == "dead_lettered"
+    (record,) = batch.out
+    assert dict(record.headers)["dlq_reason"] == b"refused"
+    assert b"before ticket.opened" in dict(record.headers)["dlq_error"]
+
+
+async def test_a_batch_publishes_its_effects_before_storing_the_state_and_its_changelog() -> None:
+    f = fixture()
+    await ingest.handle_batch(f.worker, [opened()], f.worker_handle())
+    effects, changelog = f.publisher.calls
+    assert types(effects) == ["sla.ticket_accepted", "sla.clock_started"]
+    assert f.publisher.stored_at_call == [0, 1]  # effects acked before the state is written
+    assert [(r.topic, r.key, r.partition) for r in changelog] == [
+        (STATE_TOPIC, TICKET.encode(), PARTITION)
+    ]
+    assert f.store.data[TICKET.encode()] == changelog[0].value
+    # The 75 % warning of the 1 h first response is the ticket's next timer.
+    assert f.worker.timers.earliest() == (OPENED_AT + timedelta(minutes=45)).timestamp()
+    assert f.worker.progress[PARTITION].next_offset == 1
+    assert emitted(f.worker, "sla.ticket_accepted") == 1
+
+
+async def test_a_redelivered_event_emits_nothing_and_keeps_the_state() -> None:
+    f = fixture()
+    await ingest.handle_batch(f.worker, [opened(), responded()], f.worker_handle())
+    stored = f.store.data[TICKET.encode()]
+    f.publisher.calls.clear()
+    await ingest.handle_batch(f.worker, [responded()], f.worker_handle())
+    assert f.publisher.calls == [[], []]
+    assert f.store.data[TICKET.encode()] == stored
+
+
+async def test_a_defect_in_one_record_dead_letters_only_that_record() -> None:
+    f = fixture()
+
+    def handle(message: RawMessage, batch: Batch) -> str:
+        if message.offset == 0:
+            raise RuntimeError("a defect")
+        return ingest.handle_message(f.worker, message, batch)
+
+    async def handle_batch(messages: list[RawMessage]) -> None:
+        await ingest.handle_batch(f.worker, messages, handle)
+
+    second = opened(offset=1, ticket=ticket_elsewhere())
+    await ingest.handle_batch_isolated(f.worker, [opened(offset=0), second], handle_batch)
+    (dead,) = f.publisher.records(TICKET_EVENTS.dlq)
+    assert dict(dead.headers)["dlq_source_offset"] == b"0"
+    assert dict(dead.headers)["dlq_error"] == b"RuntimeError: a defect"
+    assert list(f.store.data) == [second.key]
+
+
+# --- commit ---------------------------------------------------------------------------------------
+
+
+def test_a_state_that_cannot_be_encoded_loses_its_effects_and_dead_letters_its_events() -> None:
+    f = fixture()
+    batch = Batch(NOW)
+    good, bad = opened(ticket=ticket_elsewhere()), opened()
+    ingest.handle_message(f.worker, good, batch)
+    ingest.handle_message(f.worker, bad, batch)
+    broken = batch.changed[bad.key]
+    unstorable = Incoming("e", "ticket.comment_added", NOW, 9, "acme", broken.policy, {"n": 2**70})
+    batch.changed[bad.key] = replace(broken, held=(unstorable,))
+    encoded = encode(batch)
+    assert list(encoded) == [good.key]
+    assert {r.key for r in batch.out if r.topic == SLA_EVENTS.name} == {good.key}
+    (dead,) = [r for r in batch.out if r.topic == TICKET_EVENTS.dlq]
+    assert dead.value == bad.value
+    assert dict(dead.headers)["dlq_error"] == b"the resulting state cannot be stored"
+
+
+# --- effects --------------------------------------------------------------------------------------
+
+
+def test_a_closure_timeout_is_an_sla_event_and_the_command_that_closes_the_ticket() -> None:
+    f = fixture()
+    batch = Batch(NOW)
+    ingest.handle_message(f.worker, opened(), batch)
+    tracked = batch.changed[TICKET.encode()]
+    due = Derived("sla.close_by_timeout_due", NOW, "closure_confirmation", {"based_on_version": 1})
+    sla, command = records_of(
+        Applied(tracked, "applied", [Caused(due, None)]), NOW, f.worker.metrics
+    )
+    assert (sla.topic, command.topic) == (SLA_EVENTS.name, TICKET_COMMANDS.name)
+    assert command.key == TICKET.encode()
+    body = orjson.loads(command.value)
+    assert body["type"] == "close_by_timeout"
+    assert body["id"] == orjson.loads(sla.value)["id"]  # re-emitted: the same command id
+    assert body["based_on_version"] == 1
+
+
+def test_only_breaches_and_warnings_are_flagged_provisional() -> None:
+    f = fixture()
+    batch = Batch(NOW)
+    ingest.handle_message(f.worker, opened(), batch)
+    tracked = batch.changed[TICKET.encode()]
+    caused = [
+        Caused(Derived("sla.breached", NOW, "first_response", {"due_at": NOW}), None),
+        Caused(Derived("sla.met", NOW, "resolution", {"due_at": NOW}), None),
+    ]
+    records = records_of(Applied(tracked, "applied", caused), NOW, f.worker.metrics, True)
+    breach, met = (orjson.loads(record.value) for record in records)
+    assert breach["data"]["provisional"] is True
+    assert "provisional" not in met["data"]
+
+
+# --- repairs from the event store -----------------------------------------------------------------
+
+
+async def test_a_gap_the_store_cannot_serve_is_kept_then_repaired_when_it_answers() -> None:
+    f = fixture()
+    first, second = opened(), responded()
+    f.truth.add(first, second)
+    f.truth.down = True
+    await ingest.handle_batch(f.worker, [second], f.worker_handle())
+    assert f.worker.gaps == {TICKET.encode()}
+    assert not f.publisher.sla_events()  # held, not dropped, and nothing emitted
+    f.truth.down = False
+    await repair.repair_gaps(f.worker)
+    assert f.worker.gaps == set()
+    assert state_codec.version_of(f.store.data[TICKET.encode()]) == 2
+    assert [e["type"] for e in f.publisher.sla_events()] == [
+        "sla.ticket_accepted",
+        "sla.clock_started",
+        "sla.met",
+    ]
+
+
+async def test_reconciliation_rebuilds_assigned_tickets_missing_locally_only() -> None:
+    f = fixture()
+    elsewhere = ticket_elsewhere()
+    f.truth.add(opened(), responded(), opened(ticket=elsewhere))
+    await reconcile.reconcile(f.worker)
+    assert list(f.store.data) == [TICKET.encode()]
+    assert state_codec.version_of(f.store.data[TICKET.encode()]) == 2
+    assert f.worker.last_reconciliation["tickets"] == 2
+    assert f.worker.last_reconciliation["repaired"] == 1
+    assert f.worker.reconciled.is_set()
+
+
+# --- deadlines ------------------------------------------------------------------------------------
+
+
+async def test_due_timers_fire_up_to_the_store_horizon_stamped_with_their_deadline() -> None:
+    f = fixture()
+    first = opened()
+    f.truth.add(first)
+    await ingest.handle_batch(f.worker, [first], f.worker_handle())
+    f.publisher.calls.clear()
+    f.truth.horizon_at = (NOW - timedelta(minutes=40)).timestamp()  # past the warning only
+    assert await deadlines.fire_due_timers(f.worker) == 0
+    assert [(e["type"], e["at"]) for e in f.publisher.sla_events()] == [
+        ("sla.warning", "2026-11-17T14:15:00Z")
+    ]
+    assert await deadlines.fire_due_timers(f.worker) == 1  # the breach waits for the horizon
+    f.now[0] = NOW + timedelta(seconds=0.1)  # the recheck is due; the horizon has passed
+    f.truth.horizon_at = f.now[0].timestamp()
+    assert await deadlines.fire_due_timers(f.worker) == 0
+    assert [(e["type"], e["at"]) for e in f.publisher.sla_events()][1:] == [
+        ("sla.breached", "2026-11-17T14:30:00Z")
+    ]
+
+
+async def test_a_revoked_partition_fires_no_timers() -> None:
+    f = fixture()
+    first = opened()
+    f.truth.add(first)
+    await ingest.handle_batch(f.worker, [first], f.worker_handle())
+    assignment.partitions_revoked(f.worker, [PARTITION])
+    f.publisher.calls.clear()
+    assert len(f.worker.timers) == 0 and PARTITION not in f.worker.progress
+    assert not f.worker.ready.is_set()
+    assert await deadlines.fire_due_timers(f.worker) == 0
+    assert f.publisher.calls == []
+
+
+def test_recovery_schedules_the_assigned_tickets_and_forgets_the_others() -> None:
+    f = fixture()
+    elsewhere = opened(ticket=ticket_elsewhere())
+    for message in (opened(), elsewhere):
+        batch = Batch(NOW)
+        ingest.handle_message(f.worker, message, batch)
+        f.store.data[message.key] = state_codec.encode(batch.changed[message.key])
+    assignment.state_recovered(f.worker, [PARTITION])
+    assert list(f.store.data) == [TICKET.encode()]
+    assert len(f.worker.timers) == 1
+    assert f.worker.ready.is_set()
+
+
+def test_a_timer_loop_that_stopped_going_round_is_stuck() -> None:
+    f = fixture()
+    assert not deadlines.timers_stuck(f.worker, limit_s=30)
+    f.worker.timer_beat -= 31
+    assert deadlines.timers_stuck(f.worker, limit_s=30)
+
+
+# --- outages and dead letters ---------------------------------------------------------------------
+
+
+async def test_an_unavailable_dependency_is_retried_until_it_answers() -> None:
+    attempts = []
+
+    async def flaky() -> int:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("down")
+        return 42
+
+    assert await Outages().until_done("broker", flaky) == 42
+    assert len(attempts) == 3
+
+
+def test_a_dead_letter_keeps_the_record_and_says_where_it_came_from() -> None:
+    message = RawMessage(TICKET_EVENTS.name, 3, 77, b"k" * 5000, b"{", [("ce_type", b"x")])
+    record = dead_letter(message, "bad json", "undecodable")
+    assert record.topic == TICKET_EVENTS.dlq
+    assert len(record.key) == DLQ_MAX_KEY and record.value == b"{"
+    headers = dict(record.headers)
+    assert headers["ce_type"] == b"x"
+    assert (headers["dlq_source_partition"], headers["dlq_source_offset"]) == (b"3", b"77")
+    assert headers["dlq_reason"] == b"undecodable" and headers["dlq_service"] == b"sla"
