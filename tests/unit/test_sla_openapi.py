@@ -113,7 +113,7 @@ def test_the_view_schema_refuses_an_undocumented_field() -> None:
 def test_the_document_covers_exactly_the_routes_the_worker_serves(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.sla.entrypoints.faust_app import create_app
+    from services.sla.bootstrap import wire as create_app
     from services.sla.settings import SlaSettings
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")

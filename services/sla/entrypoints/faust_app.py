@@ -1,31 +1,36 @@
 """The Faust app: one agent over `ticketflow.ticket-events`, the state table, the timer task and
-the HTTP pages. Thin: every decision is the tracker's (and below it, the pure core's)."""
+the rebalancing hooks. Thin: every decision is the tracker's (the service layer's, and below it
+the pure core's); `services/sla/bootstrap.py` builds the adapters and the tracker between
+`create_app` and `register_agents`."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 
 from services.common.kafka_security import KafkaSecurity
-from services.common.rate_limit import RateLimiter
 from services.sla.adapters import faust_transport
-from services.sla.adapters.api_key_store import ApiKeyStore
-from services.sla.adapters.event_store_truth import EventStoreTruth
-from services.sla.adapters.faust_io import FaustOffsets, FaustStateTable, KafkaPublisher
 from services.sla.adapters.messages import RawMessage
-from services.sla.adapters.metrics import SlaMetrics
-from services.sla.entrypoints.api_auth import Authenticator
 from services.sla.entrypoints.http_limits import application_options
 from services.sla.entrypoints.table_routing import forwarding_router
-from services.sla.entrypoints.web import ApiAccess, register_pages
 from services.sla.service_layer.tracker import SlaTracker
 from services.sla.settings import SlaSettings
-from shared.policy import Policy
 from shared.topics import SLA_STATE, TICKET_EVENTS
 
 log = logging.getLogger("ticketflow.sla")
+
+
+@dataclass(frozen=True)
+class FaustParts:
+    """The app and what the agents and the state table adapter are built on."""
+
+    app: faust.App
+    source: Any
+    table: Any
 
 
 def raw_message(event: Any) -> RawMessage:
@@ -44,7 +49,8 @@ def raw_message(event: Any) -> RawMessage:
     )
 
 
-def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faust.App, SlaTracker]:
+def create_app(settings: SlaSettings) -> FaustParts:
+    """The Faust app, its source topic and its state table; nothing connects yet."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     scheme = faust_transport.register()
     app = faust.App(
@@ -103,24 +109,18 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
         partitions=SLA_STATE.partitions,
         changelog_topic=changelog,
     )
-    store = FaustStateTable(table)
-    metrics = SlaMetrics()
-    publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
-    offsets = FaustOffsets(app, TICKET_EVENTS.name)
-    truth = EventStoreTruth(settings.database_url)
-    keys = ApiKeyStore(settings.database_url, cache_seconds=settings.api_key_cache_seconds)
-    tracker = SlaTracker(
-        store,
-        publisher,
-        offsets,
-        truth,
-        policies,
-        metrics,
-        settings.state_topic,
-        settle_s=settings.settle_ms / 1000,
-        max_delay_s=settings.max_delay_s,
-    )
+    return FaustParts(app, source, table)
 
+
+def register_agents(
+    parts: FaustParts,
+    settings: SlaSettings,
+    tracker: SlaTracker,
+    close_clients: Callable[[], Awaitable[None]],
+) -> None:
+    """The agent over ticket events, the timer task, the rebalancing hooks, and
+    `close_clients` on shutdown."""
+    app, source, table = parts.app, parts.source, parts.table
     within = settings.batch_window_ms / 1000
 
     @app.agent(source, name="track-sla")
@@ -144,17 +144,5 @@ def create_app(settings: SlaSettings, policies: dict[str, Policy]) -> tuple[faus
         tracker.start_reconciliation()
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
-    async def close_clients(sender: Any, *args: Any, **kwargs: Any) -> None:
-        """The reconciliation, the tracker's producer (flushing), its event store pool and
-        the API keys' pool stop with the app."""
-        tracker.stop_reconciliation()
-        await publisher.close()
-        await truth.close()
-        await keys.close()
-
-    access = ApiAccess(
-        Authenticator(keys, settings.internal_token.get_secret_value()),
-        RateLimiter("sla", settings.rate_limit_per_second, settings.rate_limit_burst),
-    )
-    register_pages(app, table, tracker, store, metrics, access)
-    return app, tracker
+    async def shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:
+        await close_clients()
