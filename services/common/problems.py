@@ -115,3 +115,86 @@ def _unreadable_body(request: Request, exc: RequestValidationError) -> str | Non
         sent = media_type or "no Content-Type"
         return f"request body must be application/json (got {sent})"
     return None
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details; refusals add members such as `field`, "
+    "`current_version`, `limit_chars` or `errors`",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "field": {"type": "string", "description": "The request field at fault, if one"},
+        "errors": {
+            "type": "array",
+            "description": "Each invalid field of a 422 validation problem",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+EVERY_REQUEST = {
+    "400": "A header too large or malformed",
+    "408": "Headers or body too slow to arrive",
+    "413": "The request body is over the limit",
+    "503": "A part the service needs is unreachable; retry after `Retry-After`",
+}
+WITH_CREDENTIALS = {
+    "401": "No credential, or not a valid one",
+    "429": "The API key is over its request rate; retry after `Retry-After`",
+}
+WITH_BODY_OR_PARAMETERS = {"422": "Invalid request: `errors` names each field"}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make `app.openapi()` say what errors look like: every error response of every operation
+    is an `application/problem+json` Problem (FastAPI's default 422 schema, which the API
+    never sends, is gone), and each operation lists the errors any request can meet (limits,
+    outages), a credential's (401, 429) and a validated request's (422)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                if isinstance(operation, dict) and "responses" in operation:
+                    _problem_responses(operation)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
+
+
+def _problem_responses(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation["responses"]
+    if operation.get("tags") == ["operations"]:
+        extra: dict[str, str] = {}  # probes: answered before any limit or credential
+    else:
+        extra = dict(EVERY_REQUEST)
+        if operation.get("security"):
+            extra |= WITH_CREDENTIALS
+        if operation.get("parameters") or operation.get("requestBody"):
+            extra |= WITH_BODY_OR_PARAMETERS
+        if any(p.get("in") == "path" for p in operation.get("parameters", ())):
+            extra["404"] = "No such resource, or one of an account the key cannot see"
+    for status, description in extra.items():
+        responses.setdefault(status, {"description": description})
+    for status, response in responses.items():
+        if status[0] in "45":
+            response["content"] = {PROBLEM: {"schema": PROBLEM_REF}}
+            if response.get("description") == "Validation Error":
+                response["description"] = WITH_BODY_OR_PARAMETERS["422"]

@@ -321,3 +321,27 @@ async def test_a_client_generated_from_the_document_opens_appends_and_reads_the_
         assert utc(first["met_at"]) == responded_at
         assert utc(first["due_at"]) == opened_at + timedelta(minutes=15)
         assert first["breached_at"] is None
+
+        # Refusals parse as the document's Problem: a stale If-Match and an unknown priority.
+        problem = model(client_package, "Problem")
+        stale = await append_event.asyncio_detailed(
+            ticket.ticket_id,
+            client=api,
+            if_match='"1"',
+            body=model(client_package, "AppendClosed")(type_="ticket.closed"),
+        )
+        assert stale.status_code == 409 and isinstance(stale.parsed, problem), stale.content
+        assert stale.parsed.additional_properties["current_version"] == 3
+        refused = await append_event.asyncio_detailed(
+            ticket.ticket_id,
+            client=api,
+            body=model(client_package, "AppendSeverityChanged")(
+                type_="ticket.severity_changed",
+                data=model(client_package, "TicketSeverityChanged")(priority="urgent!!"),
+            ),
+        )
+        assert refused.status_code == 422 and isinstance(refused.parsed, problem)
+        assert (refused.parsed.title, refused.parsed.field) == (
+            "Invalid event data",
+            "data.priority",
+        )

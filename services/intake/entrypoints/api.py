@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
+from fastapi.routing import APIRoute
 
 from services.common import problems
 from services.common.http_limits import install_limits
@@ -28,6 +29,12 @@ from services.intake.entrypoints.metrics import MeasureRequests, Metrics
 from services.intake.entrypoints.ops_api import ops_router
 from services.intake.entrypoints.responses import FastJSON
 from services.intake.entrypoints.tickets_api import tickets_router
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id is its handler's name (`open_ticket`, `append_event`): what a
+    generated client names its functions."""
+    return route.name
 
 
 def create_app(
@@ -56,6 +63,7 @@ def create_app(
         "keys under `/v1/admin/api-keys` (list, rotate with a grace period, revoke).",
         lifespan=lifespan,
         default_response_class=FastJSON,
+        generate_unique_id_function=operation_id,
         telemetry=NO_OTEL,
     )
     app.state.deps = deps
@@ -66,6 +74,7 @@ def create_app(
     install_limits(app, "intake", http or HttpSettings())
     app.add_middleware(MeasureRequests, metrics=metrics)  # outermost: 413s are counted too
     document_security(app, require_key, require_admin)
+    problems.document_problems(app)  # after the security: 401s go where a key is needed
 
     async def database_down(request: Request, exc: Exception) -> Response:
         """503 + Retry-After while PostgreSQL is unreachable (the request changed nothing

@@ -97,7 +97,10 @@ def tickets_router(limits: RequestLimits, metrics: Metrics) -> APIRouter:
         summary="Append an event to a ticket",
         responses={
             409: {"description": "If-Match version is stale"},
-            422: {"description": "Event makes no sense for the ticket's state"},
+            422: {
+                "description": "Invalid body, or an event the ticket's state or its pinned "
+                "policy refuses"
+            },
         },
         openapi_extra=CONDITIONAL,
     )
