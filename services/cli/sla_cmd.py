@@ -234,7 +234,7 @@ def replay_command(
     """
     import asyncio
 
-    from services.sla.entrypoints.replay import ReplayJob, replay
+    from services.sla.service_layer.replay import ReplayJob, replay
 
     if not database_url:
         typer.echo("error: --database-url (or DATABASE_URL) is required", err=True)

@@ -18,7 +18,7 @@ from services.intake.domain.tickets import TicketRow
 from services.sla.domain import state_codec
 from services.sla.domain.processing import apply_event
 from services.sla.domain.tracked import Incoming, Tracked
-from services.sla.entrypoints.replay import ReplayJob, replay
+from services.sla.service_layer.replay import ReplayJob, replay
 from shared.events import Envelope
 from shared.policy import load_policy_file, policies_by_ref
 from shared.topics import Topic

@@ -1,6 +1,7 @@
-"""`ticketflow sla replay`: rebuild every ticket's SLA state from the event store with the pure
-core (no Faust, no broker per event), then compare it with the live state and/or a candidate
-policy. Tickets are split into ranges of their id over worker processes, one per CPU by default.
+"""The replay use case behind `ticketflow sla replay` (its CLI command only translates):
+rebuild every ticket's SLA state from the event store with the pure core (no Faust, no broker
+per event), then compare it with the live state and/or a candidate policy. Tickets are split
+into ranges of their id over worker processes, one per CPU by default.
 """
 
 from __future__ import annotations
