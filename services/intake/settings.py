@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from services.common.http_settings import HttpSettings
+from services.common.service_settings import ServiceSettings
 
-PLACEHOLDERS = {"", "changeme", "change-me", "admin", "secret", "dev-admin-token"}
 
-
-class IntakeSettings(BaseSettings, HttpSettings):
+class IntakeSettings(ServiceSettings, HttpSettings):
     """Also the HTTP limits of `HttpSettings` (TICKETFLOW_MAX_BODY_BYTES,
     TICKETFLOW_RATE_LIMIT_PER_SECOND, TICKETFLOW_HEADER_TIMEOUT_SECONDS, ...)."""
 
     model_config = SettingsConfigDict(env_prefix="TICKETFLOW_", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(
         validation_alias=AliasChoices("DATABASE_URL", "TICKETFLOW_DATABASE_URL")
     )
@@ -62,19 +58,6 @@ class IntakeSettings(BaseSettings, HttpSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> IntakeSettings:
-        if self.environment == "production" and (
-            self.admin_token.get_secret_value() in PLACEHOLDERS
-            or len(self.admin_token.get_secret_value()) < 24
-        ):
-            raise ValueError(
-                "TICKETFLOW_ADMIN_TOKEN must be set to a real secret (24+ characters) in production"
-            )
-        internal = self.internal_token.get_secret_value()
-        if self.environment == "production" and (
-            internal in PLACEHOLDERS | {"dev-internal-token"} or len(internal) < 24
-        ):
-            raise ValueError(
-                "TICKETFLOW_INTERNAL_TOKEN must be set to a real secret (24+ characters) in "
-                "production"
-            )
+        self.require_real(self.admin_token, "TICKETFLOW_ADMIN_TOKEN")
+        self.require_real(self.internal_token, "TICKETFLOW_INTERNAL_TOKEN")
         return self
