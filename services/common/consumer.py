@@ -1,4 +1,4 @@
-"""A Kafka consumer loop shared by the escalation and notify services.
+"""A Kafka consumer loop shared by the services (escalation, notify, intake's commands).
 
 Each message is handled by a function that applies its effect in one database transaction with
 a tracking row (so redelivery is harmless); offsets are committed after the batch. A message
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
@@ -29,7 +29,7 @@ log = logging.getLogger("ticketflow.consumer")
 CONSUMED = Counter(
     "ticketflow_consumed_total", "Messages handled, by outcome", ["service", "topic", "outcome"]
 )
-__all__ = ["TRANSIENT", "BadMessage", "ConsumerLoop", "Handler"]
+__all__ = ["TRANSIENT", "BadMessage", "ConsumerLoop", "Handler", "Progress"]
 
 
 class BadMessage(ValueError):
@@ -43,6 +43,15 @@ class BadMessage(ValueError):
 Handler = Callable[[Any], Awaitable[str]]
 
 
+class Progress(Protocol):
+    """A loop's sign of life for a supervisor: `beat()` after a good pass, `failed()` when a
+    pass failed and is being retried (the beat goes stale while an outage lasts)."""
+
+    def beat(self) -> None: ...
+
+    def failed(self, error: BaseException) -> None: ...
+
+
 class ConsumerLoop:
     def __init__(
         self,
@@ -53,8 +62,10 @@ class ConsumerLoop:
         *,
         retry_s: float = 0.2,
         max_retry_s: float = 10.0,
+        progress: Progress | None = None,
     ) -> None:
         self._service = service
+        self._progress = progress
         self._consumer = consumer
         self._producer = producer
         self._handle = handle
@@ -77,6 +88,8 @@ class ConsumerLoop:
                 if not is_transient(exc) or stop.is_set():
                     raise
                 delay = self._handling.failed(exc)
+                if self._progress is not None:
+                    self._progress.failed(exc)
                 log.debug(
                     "%s: %s at %s[%s]@%s; retrying in %.1fs",
                     self._service,
@@ -115,9 +128,13 @@ class ConsumerLoop:
                     return
                 if not is_transient(exc) and not _rebalanced(exc):
                     raise
+                if self._progress is not None:
+                    self._progress.failed(exc)
                 await wait_for_either(stop, None, self._polling.failed(exc))
                 continue
             self._polling.succeeded()  # and a heartbeat
+            if self._progress is not None:
+                self._progress.beat()
 
     async def poll_once(self, stop: asyncio.Event) -> int:
         """Fetch a batch, handle each message, commit (also what a failed commit left

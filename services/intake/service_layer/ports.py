@@ -39,6 +39,15 @@ class TicketStore(Protocol):
     async def ticket_by_number(self, number: str) -> TicketRow | None: ...
 
 
+class CommandLog(Protocol):
+    async def apply_command(
+        self, command_id: uuid.UUID, command: str, ticket_id: uuid.UUID, based_on: int, build: Build
+    ) -> tuple[str, str]:
+        """Append `build(row)` once per `command_id`, only while the ticket is at `based_on`:
+        (outcome, detail); TicketNotFound."""
+        ...
+
+
 class AccountDirectory(Protocol):
     async def get(self, account_id: str) -> Account:
         """The account; UnknownAccount when there is none."""
