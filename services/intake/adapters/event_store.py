@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from importlib import resources
 from typing import Any
 
 import asyncpg
 import orjson
 
+from services.common.migrations import apply_migrations
 from services.intake.adapters.append_rows import (
     checked,
     envelope_json,
@@ -48,18 +48,12 @@ SELECT recorded_at FROM e
 """
 
 
+MIGRATION_LOCK = 724001
+
+
 async def migrate(pool: asyncpg.Pool) -> list[str]:
     """Apply every migration in order (each is idempotent); return their names."""
-    folder = resources.files("services.intake.adapters").joinpath("migrations")
-    names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql"))
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock(724001)")
-        try:
-            for name in names:
-                await conn.execute(folder.joinpath(name).read_text(encoding="utf-8"))
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(724001)")
-    return names
+    return await apply_migrations(pool, "services.intake.adapters", MIGRATION_LOCK)
 
 
 def envelope_from_row(row: asyncpg.Record) -> Envelope:
