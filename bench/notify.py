@@ -46,9 +46,9 @@ from services.notify.adapters.email import EmailSender  # noqa: E402
 from services.notify.adapters.secret_box import SecretBox  # noqa: E402
 from services.notify.adapters.store import NewNotification  # noqa: E402
 from services.notify.adapters.webhooks import WebhookSender  # noqa: E402
+from services.notify.bootstrap import PostgresDeliverer as Deliverer  # noqa: E402
 from services.notify.domain.destinations import DestinationPolicy  # noqa: E402
 from services.notify.domain.retries import RetryPolicy  # noqa: E402
-from services.notify.entrypoints.deliverer import Deliverer  # noqa: E402
 
 BATCH = 200
 BOX = SecretBox([b"YmVuY2gtb25seS1rZXktYmVuY2gtb25seS1rZXktISE="])

@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
@@ -23,14 +24,17 @@ from services.common.scheduler import DueLoop
 from services.notify.adapters import store
 from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.email import EmailSender
+from services.notify.adapters.postgres import PostgresDeliveryStore, PostgresPlanningStore
+from services.notify.adapters.renderers import EmailRenderer, WebhookRenderer
 from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
 from services.notify.adapters.webhooks import WebhookSender, WebhookTimeouts
 from services.notify.domain.retries import RetryPolicy
 from services.notify.entrypoints.api import NotifyApiDeps, create_app
 from services.notify.entrypoints.consumer import TOPICS, NotifyConsumer
-from services.notify.entrypoints.deliverer import Deliverer
-from services.notify.entrypoints.planner import SERVICE, Planner
+from services.notify.service_layer.delivery import Deliverer
+from services.notify.service_layer.planning import SERVICE, Planner
+from services.notify.service_layer.ports import Renderer, Sender
 from services.notify.settings import NotifySettings
 
 log = logging.getLogger("ticketflow.notify")
@@ -40,6 +44,47 @@ OUTBOX_LOCK = 724021
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def renderers(templates: Templates) -> dict[str, Renderer]:
+    """The channels' renderers, by channel: a new channel registers its own here."""
+    return {"email": EmailRenderer(templates), "webhook": WebhookRenderer()}
+
+
+def senders(email: Sender, webhooks: Sender) -> dict[str, Sender]:
+    """The channels' senders, by channel: a new channel registers its own here."""
+    return {"email": email, "webhook": webhooks}
+
+
+class PostgresPlanner(Planner):
+    """Planning on the PostgreSQL store of `pool`, with each channel's renderer."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        templates: Templates,
+        now: Callable[[], datetime],
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(PostgresPlanningStore(pool), renderers(templates), now, on_commit)
+
+
+class PostgresDeliverer(Deliverer):
+    """Delivery from the PostgreSQL log of `pool` through the email and webhook senders;
+    the keywords are `Deliverer`'s (batch size, lease, lanes, callbacks)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        email: Sender,
+        webhooks: Sender,
+        now: Callable[[], datetime],
+        retry: RetryPolicy,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            PostgresDeliveryStore(pool), senders(email, webhooks), now, retry, **options
+        )
 
 
 def email_sender(settings: NotifySettings) -> EmailSender:
@@ -117,7 +162,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
             guard = DestinationGuard(settings.destination_policy())
             publisher = OutboxPublisher(rt.pool, SERVICE, kafka_send(rt.producer), OUTBOX_LOCK)
             webhooks = webhook_sender(settings, box, guard)
-            deliverer = Deliverer(
+            deliverer = PostgresDeliverer(
                 rt.pool,
                 email_sender(settings),
                 webhooks,
@@ -146,7 +191,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 body_chars=settings.template_body_chars,
             )
             rt.closers.append(templates.aclose)
-            planner = Planner(rt.pool, templates, clock, scheduler.wake)
+            planner = PostgresPlanner(rt.pool, templates, clock, scheduler.wake)
             consumer = await rt.consumer(TOPICS, settings.group_id)
             loop = ConsumerLoop(SERVICE, consumer, rt.producer, NotifyConsumer(planner).handle)
             rt.spawn(publisher.run, "notify outbox")

@@ -24,13 +24,14 @@ from services.notify.adapters.email import EmailSender
 from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
 from services.notify.adapters.webhooks import WebhookSender, WebhookTimeouts
+from services.notify.bootstrap import PostgresDeliverer as Deliverer
+from services.notify.bootstrap import PostgresPlanner as Planner
 from services.notify.domain.destinations import Address, DestinationPolicy
+from services.notify.domain.notifications import Notification
 from services.notify.domain.retries import Outcome, RetryPolicy
 from services.notify.domain.signing import BadSignature, verify
 from services.notify.entrypoints.api import NotifyApiDeps, create_app
 from services.notify.entrypoints.consumer import NotifyConsumer
-from services.notify.entrypoints.deliverer import Deliverer
-from services.notify.entrypoints.planner import Planner
 from shared.events import Envelope
 from shared.events.codec import to_kafka
 from shared.events.escalation import EscalationEvent, escalation_event_id
@@ -336,10 +337,10 @@ class HalfHungEmail:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    async def send(self, notification_id: str, recipient: str, subject: str, body: str) -> Outcome:
+    async def send(self, notification: Notification) -> Outcome:
         if self.sent:
             await asyncio.Event().wait()
-        self.sent.append(recipient)
+        self.sent.append(notification.recipient)
         return Outcome(True)
 
 

@@ -26,11 +26,12 @@ from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.email import EmailSender
 from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
+from services.notify.bootstrap import PostgresDeliverer as Deliverer
+from services.notify.bootstrap import PostgresPlanner as Planner
+from services.notify.domain.notifications import Notification
 from services.notify.domain.retries import Outcome, RetryPolicy
 from services.notify.entrypoints.api import NotifyApiDeps, create_app
 from services.notify.entrypoints.consumer import NotifyConsumer
-from services.notify.entrypoints.deliverer import Deliverer
-from services.notify.entrypoints.planner import Planner
 from shared.events import Envelope
 from shared.events.codec import to_kafka
 from shared.topics import TICKET_EVENTS
@@ -75,16 +76,8 @@ class RecordingWebhooks:
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
 
-    async def send(
-        self,
-        notification_id: uuid.UUID,
-        url: str,
-        sealed_secret: str,
-        event_type: str,
-        body: bytes,
-        timestamp: int,
-    ) -> Outcome:
-        self.bodies.append(body)
+    async def send(self, notification: Notification) -> Outcome:
+        self.bodies.append(notification.body)
         return Outcome(True)
 
 

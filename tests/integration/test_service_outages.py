@@ -55,13 +55,13 @@ from services.notify.adapters.email import EmailSender
 from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
 from services.notify.adapters.webhooks import WebhookSender, WebhookTimeouts
+from services.notify.bootstrap import PostgresDeliverer as Deliverer
+from services.notify.bootstrap import PostgresPlanner as Planner
 from services.notify.bootstrap import build_app as build_notify
 from services.notify.domain.destinations import DestinationPolicy
 from services.notify.domain.retries import RetryPolicy
 from services.notify.entrypoints.consumer import TOPICS as NOTIFY_TOPICS
 from services.notify.entrypoints.consumer import NotifyConsumer
-from services.notify.entrypoints.deliverer import Deliverer
-from services.notify.entrypoints.planner import Planner
 from services.notify.settings import NotifySettings
 from shared.policy import policies_by_ref
 from shared.topics import SLA_EVENTS, Topic, topics_with_dead_letters

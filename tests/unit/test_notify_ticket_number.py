@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from services.notify.domain.routing import Source
-from services.notify.entrypoints.planner import _with_number
+from services.notify.service_layer.planning import _with_number
 
 pytestmark = pytest.mark.unit
 

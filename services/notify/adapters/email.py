@@ -1,14 +1,14 @@
-"""Email over SMTP (aiosmtplib). A refused mailbox or a 5xx answer is permanent; connection
-problems and 4xx answers are retried."""
+"""The email channel's sender: SMTP (aiosmtplib). A refused mailbox or a 5xx answer is
+permanent; connection problems and 4xx answers are retried."""
 
 from __future__ import annotations
 
-import uuid
 from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiosmtplib
 
+from services.notify.domain.notifications import Notification
 from services.notify.domain.retries import Outcome
 
 
@@ -32,18 +32,17 @@ class EmailSender:
         self._start_tls = start_tls
         self._timeout = timeout_s
 
-    async def send(
-        self, notification_id: uuid.UUID, recipient: str, subject: str, body: str
-    ) -> Outcome:
+    async def send(self, notification: Notification) -> Outcome:
+        notification_id = notification.id
         message = EmailMessage()
         message["From"] = self._sender
-        message["To"] = recipient
-        message["Subject"] = subject
+        message["To"] = notification.recipient
+        message["Subject"] = notification.subject
         message["Date"] = formatdate(usegmt=True)
         # The same id on every retry: mail systems and people can spot a duplicate.
         message["Message-ID"] = f"<{notification_id}@ticketflow>"
         message["X-Ticketflow-Notification"] = str(notification_id)
-        message.set_content(body)
+        message.set_content(notification.body.decode())
         try:
             await aiosmtplib.send(
                 message,

@@ -6,36 +6,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
 from services.notify.adapters.secret_box import SecretBox, UnreadableSecret
+from services.notify.domain.notifications import Attempted, Capacity, NewNotification
 from services.notify.domain.routing import Subscription
-
-
-@dataclass(frozen=True, slots=True)
-class NewNotification:
-    id: uuid.UUID
-    ticket_id: str
-    account: str
-    channel: str
-    recipient: str
-    template: str
-    source_event_id: uuid.UUID
-    source_type: str
-    subject: str
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Attempted:
-    id: uuid.UUID
-    status: str  # delivered | pending | dead
-    next_attempt_at: datetime | None
-    error: str | None
 
 
 async def remember_ticket(
@@ -113,29 +92,8 @@ async def insert(conn: asyncpg.Connection, rows: Sequence[NewNotification], now:
     return len(inserted)
 
 
-EMAIL_LANE = "email"
 LANE = "(CASE WHEN channel = 'webhook' THEN recipient ELSE channel END)"
 """A row's lane, exactly as indexed by `notifications_due_lane` (migration 003)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Capacity:
-    """What the deliverer can start now: sends in flight per lane (a webhook subscription's
-    id, or `email`), the cap per webhook lane and for the email lane, and how many more
-    webhooks fit in its connection pool. In-flight rows are never claimed again."""
-
-    in_flight: Sequence[uuid.UUID] = ()
-    busy: Mapping[str, int] = field(default_factory=dict)
-    per_subscription: int = 4
-    email: int = 8
-    webhooks_free: int = 64
-
-    def full_lanes(self) -> list[str]:
-        return [
-            lane
-            for lane, n in self.busy.items()
-            if n >= (self.email if lane == EMAIL_LANE else self.per_subscription)
-        ]
 
 
 async def claim(

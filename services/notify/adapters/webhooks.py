@@ -1,15 +1,16 @@
-"""Signed webhook delivery over HTTP (httpx, one pooled client on a `PinnedTransport`). 2xx
-is delivered; 408, 425, 429 and 5xx are retried; a redirect (3xx, never followed) and any
-other 4xx are permanent, and so is a destination that is not allowed (checked on every
-connection, not only when the subscription was made). Each delivery has its own connect,
-read and total timeouts. The subscription's secret is stored sealed; it is opened here, just
-to sign. Errors carry no URL credentials or query strings."""
+"""The webhook channel's sender: signed delivery over HTTP (httpx, one pooled client on a
+`PinnedTransport`). 2xx is delivered; 408, 425, 429 and 5xx are retried; a redirect (3xx,
+never followed) and any other 4xx are permanent, and so is a destination that is not allowed
+(checked on every connection, not only when the subscription was made), or a subscription
+disabled meanwhile. Each delivery has its own connect, read and total timeouts. The
+subscription's secret is stored sealed; it is opened here, just to sign. Errors carry no URL
+credentials or query strings."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
@@ -18,6 +19,7 @@ from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.pinned_http import PinnedTransport
 from services.notify.adapters.secret_box import SecretBox, UnreadableSecret
 from services.notify.domain.destinations import DestinationRefused, target
+from services.notify.domain.notifications import Notification
 from services.notify.domain.retries import Outcome
 from services.notify.domain.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
 
@@ -55,15 +57,14 @@ class WebhookSender:
             trust_env=False,
         )
 
-    async def send(
-        self,
-        notification_id: uuid.UUID,
-        url: str,
-        sealed_secret: str,
-        event_type: str,
-        body: bytes,
-        timestamp: int,
-    ) -> Outcome:
+    async def send(self, notification: Notification) -> Outcome:
+        """Signed with the attempt's time (`notification.at`)."""
+        url, sealed_secret, body = notification.url, notification.secret_sealed, notification.body
+        if url is None:
+            return Outcome(False, "webhook subscription disabled", permanent=True)
+        if sealed_secret is None:
+            return Outcome(False, "webhook signing secret not sealed yet (restart notify)")
+        timestamp = int((notification.at or datetime.now(UTC)).timestamp())
         try:
             target(url, self._guard.policy)
             secret = self._secrets.open(sealed_secret)
@@ -74,8 +75,8 @@ class WebhookSender:
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(secret, timestamp, body),
-            DELIVERY_HEADER: str(notification_id),
-            EVENT_HEADER: event_type,
+            DELIVERY_HEADER: str(notification.id),
+            EVENT_HEADER: notification.source_type,
         }
         try:
             async with asyncio.timeout(self._timeouts.total_s):

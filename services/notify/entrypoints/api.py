@@ -28,7 +28,7 @@ from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import TemplateError, Templates
 from services.notify.domain.destinations import DestinationRefused
 from services.notify.domain.routing import TEMPLATES
-from services.notify.entrypoints.planner import SERVICE
+from services.notify.service_layer.planning import SERVICE
 
 QUEUED = Gauge("ticketflow_notifications", "Notifications waiting or given up", ["status"])
 NO_NUL = r"^[^\x00]*$"

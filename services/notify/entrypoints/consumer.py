@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from services.common.consumer import BadMessage
 from services.notify.domain.routing import Source
-from services.notify.entrypoints.planner import Planner
+from services.notify.service_layer.planning import Planner
 from shared.events.codec import DecodeError, from_kafka
 from shared.events.escalation import EscalationEvent
 from shared.events.sla import SlaEvent

@@ -24,25 +24,21 @@ import logging
 import time
 import uuid
 from collections import Counter as Tally
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
-import asyncpg
 from prometheus_client import Counter, Histogram
 
-from services.common import outbox
 from services.common.redaction import redact_url, redact_urls_in
 from services.common.retrying import Outage
 from services.common.transient import is_transient
-from services.notify.adapters import store
-from services.notify.adapters.store import EMAIL_LANE, Attempted, Capacity
+from services.notify.domain.notifications import EMAIL_LANE, Attempted, Capacity, Notification
 from services.notify.domain.retries import Outcome, RetryPolicy, next_step
+from services.notify.service_layer.ports import DeliveryStore, Sender
 from shared.events.notification import NotificationEvent
-from shared.topics import NOTIFICATIONS
 
 log = logging.getLogger("ticketflow.notify.delivery")
-SERVICE = "notify"
 ATTEMPTS = Counter(
     "ticketflow_notification_attempts_total", "Delivery attempts", ["channel", "result"]
 )
@@ -52,24 +48,6 @@ DELIVERY_SECONDS = Histogram(
     ["channel"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
 )
-
-
-class Email(Protocol):
-    async def send(
-        self, notification_id: uuid.UUID, recipient: str, subject: str, body: str
-    ) -> Outcome: ...
-
-
-class Webhooks(Protocol):
-    async def send(
-        self,
-        notification_id: uuid.UUID,
-        url: str,
-        sealed_secret: str,
-        event_type: str,
-        body: bytes,
-        timestamp: int,
-    ) -> Outcome: ...
 
 
 class Lanes:
@@ -105,12 +83,13 @@ class Lanes:
 
 
 class Deliverer:
+    """`senders`: one per channel, by channel name."""
+
     def __init__(
         self,
-        pool: asyncpg.Pool,
-        email: Email,
-        webhooks: Webhooks,
-        clock: Callable[[], datetime],
+        store: DeliveryStore,
+        senders: Mapping[str, Sender],
+        now: Callable[[], datetime],
         retry: RetryPolicy,
         *,
         batch_size: int = 200,
@@ -122,10 +101,9 @@ class Deliverer:
         on_commit: Callable[[], None] = lambda: None,
         on_capacity: Callable[[], None] = lambda: None,
     ) -> None:
-        self._pool = pool
-        self._email = email
-        self._webhooks = webhooks
-        self._clock = clock
+        self._store = store
+        self._senders = senders
+        self._now = now
         self._retry = retry
         self._batch_size = batch_size
         self._lease = lease
@@ -140,7 +118,7 @@ class Deliverer:
         self._in_flight: dict[uuid.UUID, str] = {}
         self._claimed: Tally[str] = Tally()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._finished: list[tuple[Any, Outcome, float]] = []
+        self._finished: list[tuple[Notification, Outcome, float]] = []
         self._recording = asyncio.Lock()
         self._failure: BaseException | None = None
         self._room = asyncio.Event()
@@ -162,23 +140,11 @@ class Deliverer:
             webhooks_free=self._concurrency * self._prefetch - webhooks,
         )
 
-    async def _send_now(self, row: Any) -> Outcome:
-        if row["channel"] == "email":
-            return await self._email.send(
-                row["id"], row["recipient"], row["subject"], bytes(row["body"]).decode()
-            )
-        if row["url"] is None:
-            return Outcome(False, "webhook subscription disabled", permanent=True)
-        if row["secret_sealed"] is None:
-            return Outcome(False, "webhook signing secret not sealed yet (restart notify)")
-        return await self._webhooks.send(
-            row["id"],
-            row["url"],
-            row["secret_sealed"],
-            row["source_type"],
-            bytes(row["body"]),
-            int(self._clock().timestamp()),
-        )
+    async def _send_now(self, notification: Notification) -> Outcome:
+        sender = self._senders.get(notification.channel)
+        if sender is None:
+            return Outcome(False, f"no sender for channel {notification.channel}", permanent=True)
+        return await sender.send(replace(notification, at=self._now()))
 
     async def start_due(self, now: datetime) -> int:
         """Claim the due rows that fit their lanes and start sending them; return how many
@@ -187,13 +153,10 @@ class Deliverer:
         if failure is not None:
             raise failure
         claimed_at = time.monotonic()
-        async with self._pool.acquire() as conn, conn.transaction():
-            rows = await store.claim(
-                conn, now, now + self._lease, self._batch_size, self._capacity()
-            )
+        rows = await self._store.claim(now, now + self._lease, self._batch_size, self._capacity())
         for row in rows:
-            lane = EMAIL_LANE if row["channel"] == "email" else row["recipient"]
-            self._in_flight[row["id"]] = lane
+            lane = row.lane
+            self._in_flight[row.id] = lane
             self._claimed[lane] += 1
             task = asyncio.create_task(self._deliver(row, lane, claimed_at))
             self._tasks.add(task)
@@ -229,7 +192,7 @@ class Deliverer:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
 
-    async def _deliver(self, row: Any, lane: str, claimed_at: float) -> None:
+    async def _deliver(self, row: Notification, lane: str, claimed_at: float) -> None:
         try:
             async with self._lanes.slot(lane):
                 if time.monotonic() - claimed_at > self._slot_wait:
@@ -247,10 +210,10 @@ class Deliverer:
                     self._finished.clear()
                     await self._record_group(group)
         except Exception as exc:  # raised again by the next `start_due`, for the loop to report
-            log.warning("delivering notification %s failed: %s", row["id"], type(exc).__name__)
+            log.warning("delivering notification %s failed: %s", row.id, type(exc).__name__)
             self._failure = exc
         finally:
-            if self._in_flight.pop(row["id"], None) is not None:
+            if self._in_flight.pop(row.id, None) is not None:
                 self._claimed[lane] -= 1
                 if self._claimed[lane] <= 0:
                     del self._claimed[lane]
@@ -267,28 +230,27 @@ class Deliverer:
         webhooks = sum(n for name, n in self._claimed.items() if name != EMAIL_LANE)
         return lane != EMAIL_LANE and webhooks <= self._concurrency
 
-    async def _hand_back(self, row: Any) -> None:
+    async def _hand_back(self, row: Notification) -> None:
         """A claimed row that waited too long for a slot goes back unsent, its attempt not
         counted, due at once (for whichever process has room)."""
-        async with self._pool.acquire() as conn:
-            await store.release(conn, [row["id"]], self._clock())
-        log.info("notification %s waited too long for a send slot; handed back", row["id"])
+        await self._store.release([row.id], self._now())
+        log.info("notification %s waited too long for a send slot; handed back", row.id)
 
-    async def _record_group(self, group: list[tuple[Any, Outcome, float]]) -> None:
-        done = self._clock()
+    async def _record_group(self, group: list[tuple[Notification, Outcome, float]]) -> None:
+        done = self._now()
         claimed_at = min(claimed for _, _, claimed in group)
         results: list[Attempted] = []
-        records: list[tuple[str, dict[str, Any], str]] = []
+        events: list[NotificationEvent] = []
         for row, outcome, _ in group:
             attempted, event = self._judge(row, outcome, done)
             results.append(attempted)
-            records.append((row["ticket_id"], event.model_dump(mode="json"), event.type))
-        await self._record(records, results, done, claimed_at=claimed_at)
+            events.append(event)
+        await self._record(events, results, done, claimed_at=claimed_at)
         self._on_commit()
 
     async def _record(
         self,
-        records: list[tuple[str, dict[str, Any], str]],
+        events: list[NotificationEvent],
         results: list[Attempted],
         done: datetime,
         *,
@@ -300,9 +262,7 @@ class Deliverer:
         outage = Outage("notify delivery log", log)
         while True:
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    await outbox.append_many(conn, SERVICE, NOTIFICATIONS.name, records)
-                    await store.finish(conn, results, done)
+                await self._store.record(results, events, done)
             except Exception as exc:
                 if not is_transient(exc) or time.monotonic() >= give_up_at:
                     raise
@@ -312,30 +272,28 @@ class Deliverer:
             return
 
     def _judge(
-        self, row: Any, outcome: Outcome, done: datetime
+        self, row: Notification, outcome: Outcome, done: datetime
     ) -> tuple[Attempted, NotificationEvent]:
         """Delivered, retry later (exponential backoff) or dead; logged and counted."""
         error = redact_urls_in(outcome.error) if outcome.error is not None else None
-        step = next_step(outcome, row["attempts"], self._retry)
-        retry_at = done + self._retry.delay_after(row["attempts"])
-        ATTEMPTS.labels(row["channel"], step).inc()
+        step = next_step(outcome, row.attempts, self._retry)
+        retry_at = done + self._retry.delay_after(row.attempts)
+        ATTEMPTS.labels(row.channel, step).inc()
         if step == "delivered":
-            DELIVERY_SECONDS.labels(row["channel"]).observe(
-                (done - row["created_at"]).total_seconds()
-            )
+            DELIVERY_SECONDS.labels(row.channel).observe((done - row.created_at).total_seconds())
         else:
             log.log(
                 logging.ERROR if step == "dead" else logging.WARNING,
                 "%s %s to %s attempt %d failed (%s): %s",
-                row["channel"],
-                row["id"],
+                row.channel,
+                row.id,
                 _destination(row),
-                row["attempts"],
+                row.attempts,
                 "dead-lettered" if step == "dead" else f"retry at {retry_at:%H:%M:%S}",
                 error,
             )
         attempted = Attempted(
-            row["id"],
+            row.id,
             "pending" if step == "retry" else step,
             retry_at if step == "retry" else None,
             error,
@@ -344,32 +302,34 @@ class Deliverer:
 
     async def next_due(self) -> datetime | None:
         """When the next row that fits its lane is due."""
-        return await store.next_due(self._pool, self._capacity())
+        return await self._store.next_due(self._capacity())
 
 
-def _destination(row: Any) -> str:
+def _destination(row: Notification) -> str:
     """The recipient as a log line shows it: a webhook's subscription and redacted URL."""
-    if row["channel"] == "webhook" and row["url"] is not None:
-        return f"{row['recipient']} ({redact_url(row['url'])})"
-    return str(row["recipient"])
+    if row.channel == "webhook" and row.url is not None:
+        return f"{row.recipient} ({redact_url(row.url)})"
+    return row.recipient
 
 
-def _outcome_event(row: Any, step: str, at: datetime, error: str | None) -> NotificationEvent:
+def _outcome_event(
+    row: Notification, step: str, at: datetime, error: str | None
+) -> NotificationEvent:
     kind = {"delivered": "notification.delivered", "retry": "notification.failed"}.get(
         step, "notification.dead"
     )
     return NotificationEvent(
-        id=uuid.uuid5(row["id"], f"{kind}|{row['attempts']}"),
+        id=uuid.uuid5(row.id, f"{kind}|{row.attempts}"),
         type=kind,
-        notification_id=row["id"],
-        ticket_id=row["ticket_id"],
-        account=row["account"],
-        channel=row["channel"],
-        recipient=row["recipient"],
-        template=row["template"],
-        source_event_id=row["source_event_id"],
-        source_type=row["source_type"],
-        attempt=row["attempts"],
+        notification_id=row.id,
+        ticket_id=row.ticket_id,
+        account=row.account,
+        channel=row.channel,
+        recipient=row.recipient,
+        template=row.template,
+        source_event_id=row.source_event_id,
+        source_type=row.source_type,
+        attempt=row.attempts,
         at=at,
         error=error,
     )

@@ -1,24 +1,19 @@
 """Turns one incoming event into logged notifications, in one transaction with the consumer's
 tracking row: a redelivered event finds its row (and the deterministic notification ids)
-and sends nothing twice. Emails are rendered before that transaction, outside it."""
+and sends nothing twice. The content is rendered before that transaction, outside it."""
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-import orjson
 from prometheus_client import Counter
 
-from services.common.tracking import first_time
-from services.notify.adapters import store
-from services.notify.adapters.store import NewNotification
-from services.notify.adapters.templates import Rendered, Templates
+from services.notify.domain.notifications import NewNotification
 from services.notify.domain.routing import Planned, Source, plan
+from services.notify.service_layer.ports import Content, PlanningStore, Renderer
 
 log = logging.getLogger("ticketflow.notify")
 SERVICE = "notify"
@@ -26,16 +21,18 @@ PLANNED = Counter("ticketflow_notifications_planned_total", "Notifications logge
 
 
 class Planner:
+    """`renderers`: one per channel, by channel name."""
+
     def __init__(
         self,
-        pool: asyncpg.Pool,
-        templates: Templates,
-        clock: Callable[[], datetime],
+        store: PlanningStore,
+        renderers: Mapping[str, Renderer],
+        now: Callable[[], datetime],
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
-        self._pool = pool
-        self._templates = templates
-        self._clock = clock
+        self._store = store
+        self._renderers = renderers
+        self._now = now
         self._on_commit = on_commit
 
     async def on_event(
@@ -52,27 +49,35 @@ class Planner:
         in one transaction. A redelivery stops at the tracking row, before rendering; one
         racing the first delivery renders again but finds the row in that transaction."""
         facts = _facts(opened)
-        async with self._pool.acquire() as conn:
-            if await _seen(conn, source.event_id):
+        async with self._store.reading() as reads:
+            if await reads.seen(source.event_id):
                 return "duplicate"
-            known = await store.ticket(conn, source.ticket_id)
-            subscriptions = await store.subscriptions(conn, source.account)
+            known = await reads.ticket(source.ticket_id)
+            subscriptions = await reads.subscriptions(source.account)
             ticket = _with_number(
                 _merged(known, source, facts if opened is not None else None), source
             )
             planned = plan(source, ticket.get("contact"), recipients or [], subscriptions)
-            names = sorted({item.template for item in planned if item.channel == "email"})
+            by_channel = _by_channel(planned)
+            names = sorted(
+                {
+                    name
+                    for channel, items in by_channel.items()
+                    for name in self._renderers[channel].templates(items)
+                }
+            )
             overrides = {
-                name: await store.template_override(conn, source.account, name) for name in names
+                name: await reads.template_override(source.account, name) for name in names
             }
-        rendered = await self._render(source, ticket, overrides)
-        rows = [self._row(item, ticket, rendered) for item in planned]
-        async with self._pool.acquire() as conn, conn.transaction():
-            if not await first_time(conn, SERVICE, source.event_id):
+        content: dict[Any, Content] = {}
+        for channel, items in by_channel.items():
+            content.update(await self._renderers[channel].render(items, ticket, overrides))
+        rows = [_row(item, content[item.id]) for item in planned]
+        async with self._store.transaction() as writes:
+            if not await writes.first_time(source.event_id):
                 return "duplicate"
             if opened is not None:
-                await store.remember_ticket(
-                    conn,
+                await writes.remember_ticket(
                     source.ticket_id,
                     source.account,
                     facts["number"],
@@ -80,7 +85,7 @@ class Planner:
                     facts["subject"],
                     facts["priority"],
                 )
-            added = await store.insert(conn, rows, self._clock())
+            added = await writes.insert(rows, self._now())
         for row in rows:
             PLANNED.labels(row.channel).inc()
         if added:
@@ -94,62 +99,29 @@ class Planner:
             )
         return "planned" if added else "nothing_to_send"
 
-    async def _render(
-        self,
-        source: Source,
-        ticket: dict[str, Any],
-        overrides: dict[str, tuple[str, str] | None],
-    ) -> dict[str, Rendered]:
-        """Each email template once (every recipient of an event gets the same text). The
-        templates render from a copy of this context: the event stays as published."""
-        context = {"ticket": ticket, "event": source.body, "account": source.account}
-        return {
-            name: await self._templates.render(name, context, override)
-            for name, override in overrides.items()
-        }
 
-    @staticmethod
-    def _row(
-        item: Planned, ticket: dict[str, Any], rendered: dict[str, Rendered]
-    ) -> NewNotification:
-        source = item.source
-        if item.channel == "webhook":
-            subject = ""
-            body = orjson.dumps(
-                {
-                    "id": str(item.id),
-                    "type": source.type,
-                    "ticket_id": source.ticket_id,
-                    "ticket_number": ticket.get("number"),
-                    "account": source.account,
-                    "event": source.body,
-                }
-            )
-        else:
-            email = rendered[item.template]
-            subject, body = email.subject, email.body.encode()
-        return NewNotification(
-            id=item.id,
-            ticket_id=source.ticket_id,
-            account=source.account,
-            channel=item.channel,
-            recipient=item.recipient,
-            template=item.template,
-            source_event_id=source.event_id,
-            source_type=source.type,
-            subject=subject,
-            body=body,
-        )
+def _by_channel(planned: list[Planned]) -> dict[str, list[Planned]]:
+    out: dict[str, list[Planned]] = {}
+    for item in planned:
+        out.setdefault(item.channel, []).append(item)
+    return out
 
 
-async def _seen(conn: asyncpg.Connection, event_id: uuid.UUID) -> bool:
-    """Whether the tracking row is there already (read only; `first_time` decides)."""
-    found: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)",
-        SERVICE,
-        event_id,
+def _row(item: Planned, content: Content) -> NewNotification:
+    source = item.source
+    subject, body = content
+    return NewNotification(
+        id=item.id,
+        ticket_id=source.ticket_id,
+        account=source.account,
+        channel=item.channel,
+        recipient=item.recipient,
+        template=item.template,
+        source_event_id=source.event_id,
+        source_type=source.type,
+        subject=subject,
+        body=body,
     )
-    return found
 
 
 TICKET_FACTS = ("number", "contact", "subject", "priority")
@@ -176,8 +148,8 @@ def _with_number(ticket: dict[str, Any], source: Source) -> dict[str, Any]:
 
 
 def _merged(known: dict[str, Any], source: Source, facts: dict[str, Any] | None) -> dict[str, Any]:
-    """notify's row of the ticket as `store.remember_ticket` will leave it (a fact given
-    replaces the stored one, a missing fact keeps it); `facts` None: no facts, no change."""
+    """notify's row of the ticket as `remember_ticket` will leave it (a fact given replaces
+    the stored one, a missing fact keeps it); `facts` None: no facts, no change."""
     if facts is None:
         return known
     row: dict[str, Any] = {"ticket_id": source.ticket_id, "account": source.account}

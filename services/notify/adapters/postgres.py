@@ -1,0 +1,137 @@
+"""notify's planning and delivery ports on PostgreSQL (asyncpg): the tracking row, ticket
+facts and logged notifications of one event commit together; a delivery's results commit
+with their events in the service outbox."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.common import outbox
+from services.common.tracking import first_time
+from services.notify.adapters import store
+from services.notify.domain.notifications import (
+    Attempted,
+    Capacity,
+    NewNotification,
+    Notification,
+)
+from services.notify.domain.routing import Subscription
+from shared.events.notification import NotificationEvent
+from shared.topics import NOTIFICATIONS
+
+SERVICE = "notify"
+
+
+class PostgresPlanningReads:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def seen(self, event_id: uuid.UUID) -> bool:
+        found: bool = await self._conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)",
+            SERVICE,
+            event_id,
+        )
+        return found
+
+    async def ticket(self, ticket_id: str) -> dict[str, Any]:
+        return await store.ticket(self._conn, ticket_id)
+
+    async def subscriptions(self, account: str) -> list[Subscription]:
+        return await store.subscriptions(self._conn, account)
+
+    async def template_override(self, account: str, name: str) -> tuple[str, str] | None:
+        return await store.template_override(self._conn, account, name)
+
+
+class PostgresPlanningWrites:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def first_time(self, event_id: uuid.UUID) -> bool:
+        return await first_time(self._conn, SERVICE, event_id)
+
+    async def remember_ticket(
+        self,
+        ticket_id: str,
+        account: str,
+        number: str | None,
+        contact: str | None,
+        subject: str | None,
+        priority: str | None,
+    ) -> None:
+        await store.remember_ticket(
+            self._conn, ticket_id, account, number, contact, subject, priority
+        )
+
+    async def insert(self, rows: Sequence[NewNotification], now: datetime) -> int:
+        return await store.insert(self._conn, rows, now)
+
+
+class PostgresPlanningStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[PostgresPlanningReads]:
+        async with self._pool.acquire() as conn:
+            yield PostgresPlanningReads(conn)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresPlanningWrites]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield PostgresPlanningWrites(conn)
+
+
+def _claimed(row: asyncpg.Record) -> Notification:
+    return Notification(
+        id=row["id"],
+        ticket_id=row["ticket_id"],
+        account=row["account"],
+        channel=row["channel"],
+        recipient=row["recipient"],
+        template=row["template"],
+        source_event_id=row["source_event_id"],
+        source_type=row["source_type"],
+        subject=row["subject"],
+        body=bytes(row["body"]),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        url=row["url"],
+        secret_sealed=row["secret_sealed"],
+    )
+
+
+class PostgresDeliveryStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def claim(
+        self, now: datetime, lease_until: datetime, limit: int, capacity: Capacity
+    ) -> list[Notification]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await store.claim(conn, now, lease_until, limit, capacity)
+        return [_claimed(row) for row in rows]
+
+    async def release(self, ids: Sequence[uuid.UUID], now: datetime) -> None:
+        async with self._pool.acquire() as conn:
+            await store.release(conn, ids, now)
+
+    async def record(
+        self, results: Sequence[Attempted], events: Sequence[NotificationEvent], now: datetime
+    ) -> None:
+        records: list[tuple[str, dict[str, Any], str]] = [
+            (e.ticket_id, e.model_dump(mode="json"), e.type) for e in events
+        ]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await outbox.append_many(conn, SERVICE, NOTIFICATIONS.name, records)
+            await store.finish(conn, results, now)
+
+    async def next_due(self, capacity: Capacity) -> datetime | None:
+        return await store.next_due(self._pool, capacity)

@@ -1,0 +1,123 @@
+"""What notify's use cases need from the outside, as protocols: the PostgreSQL adapter
+(`adapters/postgres.py`), the per-channel renderers and senders implement them, and the unit
+tests' in-memory fakes do too.
+
+A channel (`email`, `webhook`) is one `Renderer` (what a planned notification says) and one
+`Sender` (how it goes out), registered under the channel's name in `bootstrap.py`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from services.notify.domain.notifications import (
+    Attempted,
+    Capacity,
+    NewNotification,
+    Notification,
+)
+from services.notify.domain.retries import Outcome
+from services.notify.domain.routing import Planned, Subscription
+from shared.events.notification import NotificationEvent
+
+Override = tuple[str, str]
+"""An account's own template: (subject, body) sources."""
+Content = tuple[str, bytes]
+"""What a notification says: its subject (empty when the channel has none) and body."""
+
+
+class PlanningReads(Protocol):
+    """What planning reads before it renders (no transaction is held while rendering)."""
+
+    async def seen(self, event_id: uuid.UUID) -> bool:
+        """Whether the event's tracking row is there already (read only)."""
+        ...
+
+    async def ticket(self, ticket_id: str) -> dict[str, Any]:
+        """notify's row of the ticket ({} when it has not seen it)."""
+        ...
+
+    async def subscriptions(self, account: str) -> list[Subscription]:
+        """The account's active webhook subscriptions."""
+        ...
+
+    async def template_override(self, account: str, name: str) -> Override | None: ...
+
+
+class PlanningWrites(Protocol):
+    """One transaction: tracking row, ticket facts and logged notifications commit together."""
+
+    async def first_time(self, event_id: uuid.UUID) -> bool:
+        """Record the event's tracking row; False when it was handled already."""
+        ...
+
+    async def remember_ticket(
+        self,
+        ticket_id: str,
+        account: str,
+        number: str | None,
+        contact: str | None,
+        subject: str | None,
+        priority: str | None,
+    ) -> None:
+        """Store the facts given; a None fact keeps the stored one."""
+        ...
+
+    async def insert(self, rows: Sequence[NewNotification], now: datetime) -> int:
+        """Log the notifications not logged yet (due at `now`); return how many were new."""
+        ...
+
+
+class PlanningStore(Protocol):
+    def reading(self) -> AbstractAsyncContextManager[PlanningReads]: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[PlanningWrites]: ...
+
+
+class Renderer(Protocol):
+    """One channel's content: what its planned notifications of one event say."""
+
+    def templates(self, planned: Sequence[Planned]) -> set[str]:
+        """The templates an account may override among these (their overrides are read)."""
+        ...
+
+    async def render(
+        self,
+        planned: Sequence[Planned],
+        ticket: Mapping[str, Any],
+        overrides: Mapping[str, Override | None],
+    ) -> dict[uuid.UUID, Content]:
+        """Each planned notification's content, by notification id."""
+        ...
+
+
+class Sender(Protocol):
+    """One channel's delivery: never raises for a failed delivery, says so in the Outcome."""
+
+    async def send(self, notification: Notification) -> Outcome: ...
+
+
+class DeliveryStore(Protocol):
+    async def claim(
+        self, now: datetime, lease_until: datetime, limit: int, capacity: Capacity
+    ) -> list[Notification]:
+        """Due notifications that fit `capacity`, their attempt counted and leased until
+        `lease_until` (committed before they are sent)."""
+        ...
+
+    async def release(self, ids: Sequence[uuid.UUID], now: datetime) -> None:
+        """Hand claimed notifications back unsent (attempt not counted), due at `now`."""
+        ...
+
+    async def record(
+        self, results: Sequence[Attempted], events: Sequence[NotificationEvent], now: datetime
+    ) -> None:
+        """In one transaction: the attempts' results and their events (outbox)."""
+        ...
+
+    async def next_due(self, capacity: Capacity) -> datetime | None:
+        """When the next notification that fits `capacity` is due."""
+        ...

@@ -1,0 +1,434 @@
+"""notify's use cases on in-memory fakes of their ports: what planning an event logs (and
+renders, and remembers), and what delivering records and publishes for each outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from services.notify.adapters.renderers import EmailRenderer, WebhookRenderer
+from services.notify.adapters.templates import Rendered
+from services.notify.domain.notifications import (
+    Attempted,
+    Capacity,
+    NewNotification,
+    Notification,
+)
+from services.notify.domain.retries import Outcome, RetryPolicy
+from services.notify.domain.routing import Planned, Source, Subscription
+from services.notify.service_layer.delivery import Deliverer
+from services.notify.service_layer.planning import Planner
+from services.notify.service_layer.ports import Override
+from shared.events.notification import NotificationEvent
+
+NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+class Commits:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
+# -- planning ---------------------------------------------------------------------------
+
+
+class FakePlanning:
+    """Reads and writes of planning; a transaction that raises leaves nothing behind."""
+
+    def __init__(self) -> None:
+        self.processed: set[uuid.UUID] = set()
+        self.tickets: dict[str, dict[str, Any]] = {}
+        self.subs: dict[str, list[Subscription]] = {}
+        self.overrides: dict[tuple[str, str], Override] = {}
+        self.logged: dict[uuid.UUID, tuple[NewNotification, datetime]] = {}
+        self.tracked_meanwhile: set[uuid.UUID] = set()
+        """Events another replica records between this one's reading and writing."""
+
+    # PlanningReads
+    async def seen(self, event_id: uuid.UUID) -> bool:
+        return event_id in self.processed
+
+    async def ticket(self, ticket_id: str) -> dict[str, Any]:
+        return dict(self.tickets.get(ticket_id, {}))
+
+    async def subscriptions(self, account: str) -> list[Subscription]:
+        return self.subs.get(account, [])
+
+    async def template_override(self, account: str, name: str) -> Override | None:
+        return self.overrides.get((account, name))
+
+    # PlanningWrites
+    async def first_time(self, event_id: uuid.UUID) -> bool:
+        if event_id in self.processed or event_id in self.tracked_meanwhile:
+            return False
+        self.processed.add(event_id)
+        return True
+
+    async def remember_ticket(
+        self,
+        ticket_id: str,
+        account: str,
+        number: str | None,
+        contact: str | None,
+        subject: str | None,
+        priority: str | None,
+    ) -> None:
+        row = self.tickets.setdefault(ticket_id, {"ticket_id": ticket_id, "account": account})
+        given = {"number": number, "contact": contact, "subject": subject, "priority": priority}
+        for key, value in given.items():
+            if value is not None or key not in row:
+                row[key] = value if value is not None else row.get(key)
+
+    async def insert(self, rows: Sequence[NewNotification], now: datetime) -> int:
+        new = [row for row in rows if row.id not in self.logged]
+        for row in new:
+            self.logged[row.id] = (row, now)
+        return len(new)
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[FakePlanning]:
+        yield self
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakePlanning]:
+        yield self
+
+
+class FakeTemplates:
+    """Renders `name` as text naming the ticket number; records each render."""
+
+    def __init__(self) -> None:
+        self.renders: list[tuple[str, Override | None]] = []
+
+    async def render(
+        self, name: str, context: Mapping[str, Any], override: Override | None = None
+    ) -> Rendered:
+        self.renders.append((name, override))
+        number = context["ticket"].get("number")
+        subject = override[0] if override else f"[{number}] {name}"
+        return Rendered(subject, f"{name} for {context['account']} ({number})")
+
+
+def planner(store: FakePlanning) -> tuple[Planner, FakeTemplates, Commits]:
+    templates, commits = FakeTemplates(), Commits()
+    renderers = {
+        "email": EmailRenderer(templates),  # type: ignore[arg-type]
+        "webhook": WebhookRenderer(),
+    }
+    return Planner(store, renderers, Clock(NOW), commits), templates, commits
+
+
+def opened_source(ticket: str = "t-1") -> Source:
+    return Source(uuid.uuid4(), "ticket.opened", ticket, "acme", {"type": "ticket.opened"})
+
+
+OPENED = {
+    "ticket_number": "TF-100001",
+    "contact": "Jane@Acme.Example",
+    "subject": "No dial tone",
+    "priority": "p2",
+}
+
+
+async def test_an_opening_emails_the_contact_and_remembers_the_ticket() -> None:
+    store = FakePlanning()
+    use_case, templates, commits = planner(store)
+    source = opened_source()
+    assert await use_case.on_event(source, opened=OPENED) == "planned"
+    [(row, logged_at)] = store.logged.values()
+    assert (row.channel, row.recipient, row.template) == (
+        "email",
+        "jane@acme.example",
+        "ticket_opened",
+    )
+    assert (row.subject, row.body) == (
+        "[TF-100001] ticket_opened",
+        b"ticket_opened for acme (TF-100001)",
+    )
+    assert (row.source_event_id, row.source_type, logged_at) == (source.event_id, source.type, NOW)
+    assert store.tickets["t-1"]["contact"] == "Jane@Acme.Example"
+    assert store.tickets["t-1"]["number"] == "TF-100001"
+    assert source.event_id in store.processed
+    assert templates.renders == [("ticket_opened", None)] and commits.count == 1
+
+
+async def test_a_redelivered_event_is_a_duplicate_before_anything_is_rendered() -> None:
+    store = FakePlanning()
+    use_case, templates, commits = planner(store)
+    source = opened_source()
+    await use_case.on_event(source, opened=OPENED)
+    assert await use_case.on_event(source, opened=OPENED) == "duplicate"
+    assert len(store.logged) == 1 and len(templates.renders) == 1 and commits.count == 1
+
+
+async def test_a_racing_redelivery_stops_at_the_tracking_row_and_logs_nothing() -> None:
+    store = FakePlanning()
+    use_case, _, commits = planner(store)
+    source = opened_source()
+    store.tracked_meanwhile.add(source.event_id)
+    assert await use_case.on_event(source, opened=OPENED) == "duplicate"
+    assert store.logged == {} and store.tickets == {} and commits.count == 0
+
+
+async def test_an_escalation_page_renders_its_template_once_for_every_recipient() -> None:
+    store = FakePlanning()
+    store.overrides[("acme", "escalation_raised")] = ("ACME page", "{{ ticket.number }}")
+    use_case, templates, _ = planner(store)
+    source = Source(
+        uuid.uuid4(),
+        "escalation.raised",
+        "t-1",
+        "acme",
+        {"type": "escalation.raised", "ticket_number": "TF-7"},
+        "escalation",
+    )
+    assert await use_case.on_event(source, recipients=["b@acme.example", "A@acme.example"]) == (
+        "planned"
+    )
+    rows = sorted((row for row, _ in store.logged.values()), key=lambda r: r.recipient)
+    assert [(r.recipient, r.subject) for r in rows] == [
+        ("a@acme.example", "ACME page"),
+        ("b@acme.example", "ACME page"),
+    ]
+    assert rows[0].body == b"escalation_raised for acme (TF-7)"
+    assert templates.renders == [("escalation_raised", ("ACME page", "{{ ticket.number }}"))]
+
+
+async def test_a_subscribed_breach_logs_the_signed_webhook_payload() -> None:
+    store = FakePlanning()
+    store.subs["acme"] = [
+        Subscription("wh_1", "acme", frozenset({"sla.breached"})),
+        Subscription("wh_2", "acme", frozenset({"escalation.*"})),
+    ]
+    store.tickets["t-1"] = {"ticket_id": "t-1", "account": "acme", "number": "TF-9"}
+    use_case, templates, _ = planner(store)
+    body = {"type": "sla.breached", "metric": "first_response"}
+    source = Source(uuid.uuid4(), "sla.breached", "t-1", "acme", body, "sla")
+    assert await use_case.on_event(source) == "planned"
+    [(row, _)] = store.logged.values()
+    assert (row.channel, row.recipient, row.template, row.subject) == (
+        "webhook",
+        "wh_1",
+        "sla.breached",
+        "",
+    )
+    assert orjson.loads(row.body) == {
+        "id": str(row.id),
+        "type": "sla.breached",
+        "ticket_id": "t-1",
+        "ticket_number": "TF-9",
+        "account": "acme",
+        "event": body,
+    }
+    assert templates.renders == []
+
+
+async def test_an_event_nobody_is_told_about_logs_nothing_but_is_tracked() -> None:
+    store = FakePlanning()
+    use_case, _, commits = planner(store)
+    source = Source(uuid.uuid4(), "ticket.comment_added", "t-1", "acme", {})
+    assert await use_case.on_event(source) == "nothing_to_send"
+    assert store.logged == {} and source.event_id in store.processed and commits.count == 0
+
+
+# -- delivery ---------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    notification: Notification
+    status: str = "pending"
+    due: datetime | None = NOW
+    error: str | None = None
+
+
+class FakeDelivery:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, Row] = {}
+        self.events: list[NotificationEvent] = []
+        self.released: list[uuid.UUID] = []
+
+    def add(self, notification: Notification) -> None:
+        self.rows[notification.id] = Row(notification)
+
+    async def claim(
+        self, now: datetime, lease_until: datetime, limit: int, capacity: Capacity
+    ) -> list[Notification]:
+        out: list[Notification] = []
+        for row in self.rows.values():
+            due = row.due
+            if row.status != "pending" or due is None or due > now or len(out) >= limit:
+                continue
+            if row.notification.id in capacity.in_flight:
+                continue
+            row.notification = replace(row.notification, attempts=row.notification.attempts + 1)
+            row.due = lease_until
+            out.append(row.notification)
+        return out
+
+    async def release(self, ids: Sequence[uuid.UUID], now: datetime) -> None:
+        self.released.extend(ids)
+
+    async def record(
+        self, results: Sequence[Attempted], events: Sequence[NotificationEvent], now: datetime
+    ) -> None:
+        for result in results:
+            row = self.rows[result.id]
+            row.status, row.due, row.error = result.status, result.next_attempt_at, result.error
+        self.events.extend(events)
+
+    async def next_due(self, capacity: Capacity) -> datetime | None:
+        pending = [r.due for r in self.rows.values() if r.status == "pending" and r.due]
+        return min(pending, default=None)
+
+
+class FakeSender:
+    def __init__(self, *outcomes: Outcome) -> None:
+        self.outcomes = list(outcomes)
+        self.sent: list[Notification] = []
+
+    async def send(self, notification: Notification) -> Outcome:
+        self.sent.append(notification)
+        return self.outcomes.pop(0) if self.outcomes else Outcome(True)
+
+
+def notification(channel: str = "email", recipient: str = "jane@acme.example") -> Notification:
+    return Notification(
+        id=uuid.uuid4(),
+        ticket_id="t-1",
+        account="acme",
+        channel=channel,
+        recipient=recipient,
+        template="ticket_opened",
+        source_event_id=uuid.uuid4(),
+        source_type="ticket.opened",
+        subject="Ticket logged",
+        body=b"hello",
+        attempts=0,
+        created_at=NOW - timedelta(seconds=3),
+        url="https://hooks.example/x" if channel == "webhook" else None,
+        secret_sealed="sealed" if channel == "webhook" else None,
+    )
+
+
+RETRY = RetryPolicy(max_attempts=2, first_delay=timedelta(seconds=5))
+
+
+def deliverer(
+    store: FakeDelivery, clock: Clock, **senders: FakeSender
+) -> tuple[Deliverer, Commits]:
+    commits = Commits()
+    return Deliverer(store, senders, clock, RETRY, on_commit=commits), commits
+
+
+async def test_a_delivered_email_is_recorded_and_published() -> None:
+    store, email = FakeDelivery(), FakeSender(Outcome(True))
+    item = notification()
+    store.add(item)
+    use_case, commits = deliverer(store, Clock(NOW), email=email)
+    assert await use_case.run_due(NOW) == 1
+    assert [(n.id, n.recipient, n.attempts, n.at) for n in email.sent] == [
+        (item.id, "jane@acme.example", 1, NOW)
+    ]
+    assert store.rows[item.id].status == "delivered" and store.rows[item.id].due is None
+    [event] = store.events
+    assert (event.type, event.notification_id, event.attempt, event.error) == (
+        "notification.delivered",
+        item.id,
+        1,
+        None,
+    )
+    assert use_case.in_flight == 0 and commits.count == 1
+
+
+async def test_a_failed_send_is_retried_after_the_backoff_then_dead_when_attempts_run_out() -> None:
+    store = FakeDelivery()
+    email = FakeSender(Outcome(False, "SMTP 451: busy"), Outcome(False, "SMTP 451: busy"))
+    item = notification()
+    store.add(item)
+    clock = Clock(NOW)
+    use_case, _ = deliverer(store, clock, email=email)
+    await use_case.run_due(NOW)
+    row = store.rows[item.id]
+    assert (row.status, row.due, row.error) == (
+        "pending",
+        NOW + timedelta(seconds=5),
+        "SMTP 451: busy",
+    )
+    assert await use_case.next_due() == NOW + timedelta(seconds=5)
+    clock.at = NOW + timedelta(seconds=5)
+    assert await use_case.run_due(clock.at) == 1
+    assert (row.status, row.due) == ("dead", None)
+    assert [(e.type, e.attempt) for e in store.events] == [
+        ("notification.failed", 1),
+        ("notification.dead", 2),
+    ]
+
+
+async def test_a_permanent_failure_is_dead_at_once() -> None:
+    store, email = FakeDelivery(), FakeSender(Outcome(False, "recipient refused", permanent=True))
+    item = notification()
+    store.add(item)
+    use_case, _ = deliverer(store, Clock(NOW), email=email)
+    await use_case.run_due(NOW)
+    assert store.rows[item.id].status == "dead"
+    assert [e.type for e in store.events] == ["notification.dead"]
+
+
+async def test_each_channel_goes_to_its_own_sender_at_the_attempts_time() -> None:
+    store, email, webhook = FakeDelivery(), FakeSender(), FakeSender()
+    mail, hook = notification(), notification("webhook", "wh_1")
+    store.add(mail)
+    store.add(hook)
+    use_case, _ = deliverer(store, Clock(NOW), email=email, webhook=webhook)
+    assert await use_case.run_due(NOW) == 2
+    assert [n.id for n in email.sent] == [mail.id]
+    assert [(n.id, n.url, n.secret_sealed, n.at) for n in webhook.sent] == [
+        (hook.id, "https://hooks.example/x", "sealed", NOW)
+    ]
+    assert {store.rows[mail.id].status, store.rows[hook.id].status} == {"delivered"}
+
+
+async def test_a_channel_without_a_sender_is_dead_naming_the_channel() -> None:
+    store = FakeDelivery()
+    item = notification("webhook", "wh_1")
+    store.add(item)
+    use_case, _ = deliverer(store, Clock(NOW), email=FakeSender())
+    await use_case.run_due(NOW)
+    row = store.rows[item.id]
+    assert (row.status, row.error) == ("dead", "no sender for channel webhook")
+
+
+async def test_nothing_due_sends_nothing_and_records_nothing() -> None:
+    store, email = FakeDelivery(), FakeSender()
+    item = notification()
+    store.add(item)
+    store.rows[item.id].due = NOW + timedelta(minutes=1)
+    use_case, commits = deliverer(store, Clock(NOW), email=email)
+    assert await use_case.run_due(NOW) == 0
+    assert email.sent == [] and store.events == [] and commits.count == 0
+
+
+def test_the_renderers_content_types() -> None:
+    """A webhook has no templates to override; an email's are its planned templates."""
+    source = Source(uuid.uuid4(), "ticket.opened", "t-1", "acme", {})
+    planned = [Planned(uuid.uuid4(), "email", "a@b.example", "ticket_opened", source)]
+    assert WebhookRenderer().templates(planned) == set()
+    assert EmailRenderer(FakeTemplates()).templates(planned) == {"ticket_opened"}  # type: ignore[arg-type]
