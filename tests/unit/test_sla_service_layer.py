@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,11 +22,12 @@ from services.sla.service_layer.commit import Batch, encode
 from services.sla.service_layer.dead_letters import DLQ_MAX_KEY, dead_letter
 from services.sla.service_layer.effects import records_of
 from services.sla.service_layer.outages import Outages
+from services.sla.service_layer.replay import ReplayJob, replay, replay_shard
 from services.sla.service_layer.worker import Worker
 from shared.events import Envelope
 from shared.events.codec import to_kafka
 from shared.policy import policies_by_ref
-from shared.sla import Derived
+from shared.sla import Derived, TimelineEvent
 from shared.topics import SLA_EVENTS, TICKET_COMMANDS, TICKET_EVENTS
 
 NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
@@ -487,3 +488,70 @@ def test_a_dead_letter_keeps_the_record_and_says_where_it_came_from() -> None:
     assert headers["ce_type"] == b"x"
     assert (headers["dlq_source_partition"], headers["dlq_source_offset"]) == (b"3", b"77")
     assert headers["dlq_reason"] == b"undecodable" and headers["dlq_service"] == b"sla"
+
+
+# --- replay ---------------------------------------------------------------------------------------
+
+Histories = list[tuple[str, str, list[TimelineEvent]]]
+
+
+def history_reader(tickets: Histories) -> Any:
+    async def read(
+        database_url: str, since: datetime | None, shard: int, shards: int
+    ) -> AsyncIterator[tuple[str, str, list[TimelineEvent]]]:
+        for ticket in tickets:
+            yield ticket
+
+    return read
+
+
+def answered_history() -> list[TimelineEvent]:
+    terms = {"channel": "web", "priority": "sev1", "plan": "gold"}
+    return [
+        TimelineEvent("ticket.opened", OPENED_AT, terms, 1),
+        TimelineEvent("ticket.responded", OPENED_AT + timedelta(minutes=10), {}, 2),
+    ]
+
+
+async def test_a_replayed_shard_reports_statuses_unknown_policies_and_refused_histories() -> None:
+    refused = [TimelineEvent("ticket.responded", OPENED_AT, {}, 1)]
+    read = history_reader(
+        [
+            (TICKET, "voximplant@1", answered_history()),
+            ("b", "nobody@1", answered_history()),
+            ("c", "voximplant@1", refused),
+        ]
+    )
+    result = await replay_shard(ReplayJob("postgresql://unused", NOW), read)
+    assert (result.tickets, result.events) == (3, 5)
+    assert list(result.current) == [TICKET]
+    assert result.current[TICKET]["first_response"] == "met"
+    assert result.unknown == {"nobody@1": 1}
+    assert [item["ticket_id"] for item in result.refused] == ["c"]
+    assert "starts with ticket.opened" in result.refused[0]["error"]
+
+
+async def test_a_replay_names_the_tickets_whose_live_state_differs_from_their_history() -> None:
+    f = fixture()
+    elsewhere = ticket_elsewhere()
+    live: dict[bytes, bytes] = {}
+    for message in (opened(), opened(ticket=elsewhere)):  # the live side never saw the answer
+        batch = Batch(NOW)
+        ingest.handle_message(f.worker, message, batch)
+        live[message.key] = state_codec.encode(batch.changed[message.key])
+
+    async def read_live(bootstrap_servers: str, topic: str) -> dict[bytes, bytes]:
+        assert (bootstrap_servers, topic) == ("broker:9092", STATE_TOPIC)
+        return live
+
+    result = await replay(
+        ReplayJob("postgresql://unused", NOW),
+        live=("broker:9092", STATE_TOPIC),
+        read=history_reader([(TICKET, "voximplant@1", answered_history())]),
+        read_live=read_live,
+    )
+    assert result["live"]["differences"] == [
+        {"ticket_id": TICKET, "metric": "first_response", "live": "breached", "replayed": "met"}
+    ]
+    assert result["live"]["only_live"] == [elsewhere]
+    assert (result["tickets"], result["events"]) == (1, 2)

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
 from typing import Protocol
 
 from services.sla.domain.records import OutRecord
 from services.sla.domain.tracked import Incoming
+from shared.sla import TimelineEvent
 
 
 class StateStore(Protocol):
@@ -45,3 +47,20 @@ class Truth(Protocol):
     async def versions(self, tickets: Iterable[str]) -> Mapping[str, StoredVersionLike]: ...
     async def all_versions(self) -> Mapping[str, int]: ...
     async def histories(self, after: Mapping[str, int]) -> Mapping[str, list[Incoming]]: ...
+
+
+class HistoryReader(Protocol):
+    """The event store's histories for replay: (ticket id, policy ref, its events), for the
+    tickets of shard `shard` of `shards` with an event since `since`
+    (`services/sla/adapters/event_store_reader.py`)."""
+
+    def __call__(
+        self, database_url: str, since: datetime | None, shard: int, shards: int
+    ) -> AsyncIterator[tuple[str, str, list[TimelineEvent]]]: ...
+
+
+class StateReader(Protocol):
+    """The live states in the changelog: ticket key -> newest encoded state
+    (`services/sla/adapters/changelog_reader.py`)."""
+
+    async def __call__(self, bootstrap_servers: str, topic: str) -> dict[bytes, bytes]: ...

@@ -20,6 +20,7 @@ from services.sla.adapters.changelog_reader import latest_states
 from services.sla.adapters.event_store_reader import histories
 from services.sla.domain import state_codec
 from services.sla.domain.replay import differences, flips, fold_ticket, statuses
+from services.sla.service_layer.ports import HistoryReader, StateReader
 from shared.policy import Policy, load_policies, load_policy_file
 from shared.sla import advance
 
@@ -54,13 +55,11 @@ def _policies(job: ReplayJob) -> tuple[dict[str, Policy], Policy | None]:
     return pinned, candidate
 
 
-async def replay_shard(job: ReplayJob) -> ShardResult:
+async def replay_shard(job: ReplayJob, read: HistoryReader = histories) -> ShardResult:
     policies, candidate = _policies(job)
     out = ShardResult()
     began = last_report = time.perf_counter()
-    async for ticket_id, ref, history in histories(
-        job.database_url, job.since, job.shard, job.shards
-    ):
+    async for ticket_id, ref, history in read(job.database_url, job.since, job.shard, job.shards):
         out.events += len(history)
         out.tickets += 1
         policy = policies.get(ref)
@@ -83,18 +82,23 @@ async def replay_shard(job: ReplayJob) -> ShardResult:
     return out
 
 
-def _run_shard(job: ReplayJob) -> ShardResult:
+def _run_shard(job: ReplayJob, read: HistoryReader) -> ShardResult:
     tune_for_held_state()  # a pool process of its own: its settings are its own
-    return asyncio.run(replay_shard(job))
+    return asyncio.run(replay_shard(job, read))
 
 
 async def replay(
-    job: ReplayJob, workers: int = 1, live: tuple[str, str] | None = None
+    job: ReplayJob,
+    workers: int = 1,
+    live: tuple[str, str] | None = None,
+    read: HistoryReader = histories,
+    read_live: StateReader = latest_states,
 ) -> dict[str, Any]:
-    """Replay the store (in `workers` processes); `live` = (bootstrap servers, state topic)."""
+    """Replay the store (in `workers` processes, each reading with `read`: a module-level
+    function, so that it reaches them); `live` = (bootstrap servers, state topic)."""
     began = time.perf_counter()
     if workers <= 1:
-        parts = [await replay_shard(job)]
+        parts = [await replay_shard(job, read)]
     else:
         jobs = [
             ReplayJob(**{**asdict(job), "shard": shard, "shards": workers})
@@ -102,9 +106,8 @@ async def replay(
         ]
         loop = asyncio.get_running_loop()
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(
-                await asyncio.gather(*(loop.run_in_executor(pool, _run_shard, j) for j in jobs))
-            )
+            runs = (loop.run_in_executor(pool, _run_shard, j, read) for j in jobs)
+            parts = list(await asyncio.gather(*runs))
     seconds = time.perf_counter() - began
     merged = ShardResult()
     for part in parts:
@@ -137,7 +140,7 @@ async def replay(
             "breached_to_met": sum(1 for flip in changed if flip.after == "met"),
         }
     if live is not None:
-        result["live"] = await _compare_live(live, policies, merged.current, job.now)
+        result["live"] = await _compare_live(live, policies, merged.current, job.now, read_live)
     return result
 
 
@@ -146,8 +149,9 @@ async def _compare_live(
     policies: dict[str, Policy],
     replayed: dict[str, dict[str, str]],
     now: datetime,
+    read_live: StateReader,
 ) -> dict[str, Any]:
-    raw_states = await latest_states(*live)
+    raw_states = await read_live(*live)
     live_statuses: dict[str, dict[str, str]] = {}
     for key, raw in raw_states.items():
         policy = policies.get(state_codec.policy_of(raw))
