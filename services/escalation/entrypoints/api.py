@@ -19,7 +19,7 @@ from services.common.http_limits import install_limits
 from services.common.http_settings import HttpSettings
 from services.common.ops import NO_OTEL, ops_router
 from services.common.problems import Problem
-from services.common.web_auth import Key, app_deps
+from services.common.web_auth import Key, app_deps, document_security
 from services.escalation.domain.escalation import Escalation, NotOpen
 from services.escalation.service_layer.escalations import Escalator
 
@@ -80,34 +80,6 @@ async def get_deps(request: Request) -> EscalationApiDeps:
 Deps = Annotated[EscalationApiDeps, Depends(get_deps)]
 
 
-_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-_SECURITY_SCHEMES: dict[str, Any] = {
-    "ApiKeyBearer": {"type": "http", "scheme": "bearer", "description": "An API key, `tf_...`"},
-    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-}
-
-
-def _document_security(app: FastAPI) -> None:
-    """Declare in `app.openapi()` what each operation accepts: nothing on the probes, an API
-    key everywhere else (escalation has no admin routes)."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        schema.setdefault("components", {})["securitySchemes"] = _SECURITY_SCHEMES
-        for path, operations in schema["paths"].items():
-            security: list[dict[str, list[str]]] = (
-                [] if path in _OPEN_PATHS else [{"ApiKeyBearer": []}, {"ApiKeyHeader": []}]
-            )
-            for operation in operations.values():
-                operation.setdefault("security", security)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
-
-
 def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAPI:
     """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
     app = FastAPI(
@@ -120,7 +92,7 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
         telemetry=NO_OTEL,
     )
     problems.install(app)
-    _document_security(app)
+    document_security(app)
     install_limits(app, "escalation", http or HttpSettings())
 
     @app.get("/v1/escalations", response_model=list[EscalationView])

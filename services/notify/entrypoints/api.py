@@ -21,7 +21,7 @@ from services.common.http_settings import HttpSettings
 from services.common.ops import NO_OTEL, OUTBOX_PENDING, ops_router
 from services.common.problems import Problem
 from services.common.redaction import redact_url
-from services.common.web_auth import Admin, Key, app_deps
+from services.common.web_auth import Admin, Key, app_deps, document_security
 from services.notify.adapters import store
 from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.secret_box import SecretBox
@@ -132,39 +132,6 @@ async def get_deps(request: Request) -> NotifyApiDeps:
 Deps = Annotated[NotifyApiDeps, Depends(get_deps)]
 
 
-_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-_SECURITY_SCHEMES: dict[str, Any] = {
-    "ApiKeyBearer": {"type": "http", "scheme": "bearer", "description": "An API key, `tf_...`"},
-    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-    "AdminToken": {"type": "http", "scheme": "bearer", "description": "The admin token"},
-}
-
-
-def _document_security(app: FastAPI) -> None:
-    """Declare in `app.openapi()` what each operation accepts: the admin token under
-    `/v1/admin/`, nothing on the probes, an API key everywhere else."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        schema.setdefault("components", {})["securitySchemes"] = _SECURITY_SCHEMES
-        for path, operations in schema["paths"].items():
-            security: list[dict[str, list[str]]] = (
-                []
-                if path in _OPEN_PATHS
-                else [{"AdminToken": []}]
-                if path.startswith("/v1/admin/")
-                else [{"ApiKeyBearer": []}, {"ApiKeyHeader": []}]
-            )
-            for operation in operations.values():
-                operation.setdefault("security", security)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
-
-
 def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAPI:
     """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
     app = FastAPI(
@@ -179,7 +146,7 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
         telemetry=NO_OTEL,
     )
     problems.install(app)
-    _document_security(app)
+    document_security(app, admin_prefix="/v1/admin/")
     install_limits(app, "notify", http or HttpSettings())
 
     @app.get("/v1/notifications", response_model=list[NotificationView])
