@@ -195,6 +195,7 @@ async def sla_when(get_sla: Any, client: Any, ticket_id: uuid.UUID, version: int
     while time.monotonic() < deadline:
         last = await get_sla.asyncio_detailed(ticket_id, client=client)
         if last.status_code == 200:
+            assert type(last.parsed).__name__ == "SlaView", last.parsed  # typed, not a dict
             view = last.parsed.to_dict()
             if view["version"] >= version:
                 return view

@@ -19,7 +19,7 @@ from services.sla.domain.processing import apply_event
 from services.sla.domain.tracked import Incoming, Tracked
 from services.sla.domain.view import sla_view
 from services.sla.entrypoints.openapi import document
-from services.sla.entrypoints.view_model import SlaView
+from shared.sla.view_model import SlaView
 from tests.unit.sla_helpers import policies
 
 T0 = datetime(2026, 11, 17, 14, 0, tzinfo=UTC)

@@ -21,6 +21,7 @@ from services.intake.entrypoints.request_headers import parse_if_match
 from services.intake.entrypoints.responses import idempotent
 from services.intake.service_layer import tickets
 from shared.events import Envelope
+from shared.sla.view_model import SlaView
 
 
 def ticket_view(row: TicketRow) -> schemas.TicketView:
@@ -157,7 +158,9 @@ def tickets_router(limits: RequestLimits, metrics: Metrics) -> APIRouter:
     @router.get(
         "/{ticket_id}/sla",
         summary="The ticket's SLA clocks: status, due times, remaining business time, pauses",
+        response_model=None,  # relayed as the SLA service sent it, documented as SlaView
         responses={
+            200: {"model": SlaView, "description": "The SLA service's view of the ticket"},
             404: {"description": "No such ticket, or the SLA service has not processed it yet"},
             503: {"description": "The SLA service is not reachable"},
         },

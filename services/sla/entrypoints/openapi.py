@@ -1,13 +1,14 @@
 """The OpenAPI 3.1 document of the SLA worker's HTTP API, served at `/openapi.json`.
 
-The view's schema is generated from the pydantic model (`view_model.SlaView`); the rest is
-written here, next to the routes it describes (`web.py`)."""
+The view's schema is generated from the pydantic model (`shared.sla.view_model.SlaView`, which
+intake's document uses too); the rest is written here, next to the routes it describes
+(`web.py`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.sla.entrypoints.view_model import SlaView
+from shared.sla.view_model import SlaView
 
 API_VERSION = "1.0.0"
 REF = "#/components/schemas/{model}"

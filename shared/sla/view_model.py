@@ -1,6 +1,6 @@
-"""The API model of `GET /v1/tickets/{id}/sla` (what `services.sla.domain.view.sla_view`
-returns), for the OpenAPI document. Kept apart from the domain: the domain builds plain
-dicts, this only describes them."""
+"""The model of a ticket's SLA view (what `services.sla.domain.view.sla_view` returns), a
+published contract: the SLA service's `GET /v1/tickets/{id}/sla` and intake's, which relays
+it, both document it with this model. It only describes: the SLA domain builds plain dicts."""
 
 from __future__ import annotations
 
