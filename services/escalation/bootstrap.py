@@ -16,8 +16,9 @@ from services.common.api_keys import ApiKeyVerifier
 from services.common.consumer import ConsumerLoop
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.outbox import OutboxPublisher, kafka_send
-from services.common.runtime import migrate_until_done, readiness_check, running
+from services.common.runtime import readiness_check
 from services.common.scheduler import DueLoop
+from services.common.service_app import migrated_runtime
 from services.escalation.adapters.postgres import PostgresEscalationStore
 from services.escalation.entrypoints.api import EscalationApiDeps, create_app
 from services.escalation.entrypoints.consumer import TOPICS, EscalationConsumer
@@ -50,15 +51,9 @@ class PostgresEscalator(Escalator):
 def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(
-            settings.database_url,
-            settings.kafka_bootstrap_servers,
-            stuck_after_s=settings.stuck_after_s,
+        async with migrated_runtime(
+            settings, "services.escalation.adapters", MIGRATION_LOCK, log
         ) as rt:
-            applied = await migrate_until_done(
-                rt.pool, "services.escalation.adapters", MIGRATION_LOCK
-            )
-            log.info("database migrated (%s)", ", ".join(applied))
             publisher = OutboxPublisher(rt.pool, SERVICE, kafka_send(rt.producer), OUTBOX_LOCK)
             scheduler: DueLoop | None = None
 

@@ -19,8 +19,9 @@ from services.common.gc_tuning import freeze_startup_objects
 from services.common.http_settings import HttpSettings
 from services.common.outbox import OutboxPublisher, kafka_send
 from services.common.retrying import retry_until_done
-from services.common.runtime import migrate_until_done, readiness_check, running
+from services.common.runtime import readiness_check
 from services.common.scheduler import DueLoop
+from services.common.service_app import migrated_runtime
 from services.notify.adapters import store
 from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.email import EmailSender
@@ -150,13 +151,9 @@ def retry_policy(settings: NotifySettings) -> RetryPolicy:
 def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(
-            settings.database_url,
-            settings.kafka_bootstrap_servers,
-            stuck_after_s=settings.stuck_after_s,
+        async with migrated_runtime(
+            settings, "services.notify.adapters", MIGRATION_LOCK, log
         ) as rt:
-            applied = await migrate_until_done(rt.pool, "services.notify.adapters", MIGRATION_LOCK)
-            log.info("database migrated (%s)", ", ".join(applied))
             box = secret_box(settings)
             await seal_secrets(rt.pool, box)
             guard = DestinationGuard(settings.destination_policy())

@@ -8,32 +8,23 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.service_app import ConsumerServiceSettings
+from services.common.service_settings import real_secret
 from services.notify.adapters.secret_box import parse_keys
 from services.notify.domain.destinations import DestinationPolicy, parse_networks
 
-PLACEHOLDERS = {"", "changeme", "change-me", "admin", "secret", "dev-admin-token"}
 
-
-class NotifySettings(BaseSettings):
+class NotifySettings(BaseSettings, ConsumerServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TICKETFLOW_NOTIFY_", extra="ignore")
 
     environment: Literal["development", "test", "production"] = Field(
         default="development",
         validation_alias=AliasChoices("TICKETFLOW_ENVIRONMENT", "TICKETFLOW_NOTIFY_ENVIRONMENT"),
     )
-    database_url: str = Field(
-        validation_alias=AliasChoices("DATABASE_URL", "TICKETFLOW_DATABASE_URL")
-    )
-    kafka_bootstrap_servers: str = Field(
-        validation_alias=AliasChoices(
-            "KAFKA_BOOTSTRAP_SERVERS", "TICKETFLOW_KAFKA_BOOTSTRAP_SERVERS"
-        )
-    )
     admin_token: SecretStr = Field(
         default=SecretStr("dev-admin-token"),
         validation_alias=AliasChoices("TICKETFLOW_ADMIN_TOKEN", "TICKETFLOW_NOTIFY_ADMIN_TOKEN"),
     )
-    host: str = "127.0.0.1"
     port: int = 8083
     group_id: str = "ticketflow-notify"
     smtp_host: str = "127.0.0.1"
@@ -92,18 +83,11 @@ class NotifySettings(BaseSettings):
         le=1_048_576,
         description="Largest email body: longer output is refused at PUT, falls back at send",
     )
-    stuck_after_s: float = Field(
-        default=60.0, gt=0, description="/readyz: a background task silent this long is stuck"
-    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> NotifySettings:
-        token = self.admin_token.get_secret_value()
+        real_secret(self.environment, self.admin_token, "TICKETFLOW_ADMIN_TOKEN")
         production = self.environment == "production"
-        if production and (token in PLACEHOLDERS or len(token) < 24):
-            raise ValueError(
-                "TICKETFLOW_ADMIN_TOKEN must be set to a real secret (24+ characters) in production"
-            )
         keys = self.secret_keys.get_secret_value() if self.secret_keys else ""
         parse_keys(keys)
         if production and not keys.strip():

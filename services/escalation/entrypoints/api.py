@@ -9,17 +9,16 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.common import problems
 from services.common.api_keys import ApiKeyVerifier
 from services.common.health import TaskRegistry
-from services.common.http_limits import install_limits
 from services.common.http_settings import HttpSettings
-from services.common.ops import NO_OTEL, ops_router
+from services.common.ops import ops_router
 from services.common.problems import Problem
-from services.common.web_auth import Key, app_deps, document_security
+from services.common.service_app import deps_getter, service_app
+from services.common.web_auth import Key
 from services.escalation.domain.escalation import Escalation, NotOpen
 from services.escalation.service_layer.escalations import Escalator
 
@@ -72,9 +71,7 @@ class EscalationApiDeps:
         await self.escalator.refresh_metrics()
 
 
-async def get_deps(request: Request) -> EscalationApiDeps:
-    found: EscalationApiDeps = app_deps(request)
-    return found
+get_deps = deps_getter(EscalationApiDeps)
 
 
 Deps = Annotated[EscalationApiDeps, Depends(get_deps)]
@@ -82,18 +79,12 @@ Deps = Annotated[EscalationApiDeps, Depends(get_deps)]
 
 def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAPI:
     """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
-    app = FastAPI(
-        title="ticketflow escalation",
-        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
-        servers=[{"url": "/", "description": "The host serving this document"}],
-        version="1",
-        description="Escalations raised from SLA warnings, breaches and customer requests.",
+    app = service_app(
+        "escalation",
+        "Escalations raised from SLA warnings, breaches and customer requests.",
         lifespan=lifespan,
-        telemetry=NO_OTEL,
+        http=http,
     )
-    problems.install(app)
-    document_security(app)
-    install_limits(app, "escalation", http or HttpSettings())
 
     @app.get("/v1/escalations", response_model=list[EscalationView])
     async def list_escalations(

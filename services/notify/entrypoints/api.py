@@ -8,20 +8,20 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query
 from fastapi import Path as PathParam
 from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from services.common import outbox, problems
+from services.common import outbox
 from services.common.api_keys import ApiKeyVerifier
 from services.common.health import TaskRegistry
-from services.common.http_limits import install_limits
 from services.common.http_settings import HttpSettings
-from services.common.ops import NO_OTEL, OUTBOX_PENDING, ops_router
+from services.common.ops import OUTBOX_PENDING, ops_router
 from services.common.problems import Problem
 from services.common.redaction import redact_url
-from services.common.web_auth import Admin, Key, app_deps, document_security
+from services.common.service_app import deps_getter, service_app
+from services.common.web_auth import Admin, Key
 from services.notify.adapters import store
 from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.secret_box import SecretBox
@@ -124,9 +124,7 @@ class NotifyApiDeps:
         OUTBOX_PENDING.labels(SERVICE).set(await outbox.pending(self.pool, SERVICE))
 
 
-async def get_deps(request: Request) -> NotifyApiDeps:
-    found: NotifyApiDeps = app_deps(request)
-    return found
+get_deps = deps_getter(NotifyApiDeps)
 
 
 Deps = Annotated[NotifyApiDeps, Depends(get_deps)]
@@ -134,20 +132,15 @@ Deps = Annotated[NotifyApiDeps, Depends(get_deps)]
 
 def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAPI:
     """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
-    app = FastAPI(
-        title="ticketflow notify",
-        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
-        servers=[{"url": "/", "description": "The host serving this document"}],
-        version="1",
-        description="Email and signed webhooks, with a delivery log, retries and dead letters. "
+    app = service_app(
+        "notify",
+        "Email and signed webhooks, with a delivery log, retries and dead letters. "
         "Webhooks carry `Ticketflow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
         "'<t>.<raw body>'>`; reject a timestamp older than 5 minutes.",
         lifespan=lifespan,
-        telemetry=NO_OTEL,
+        http=http,
+        admin_prefix="/v1/admin/",
     )
-    problems.install(app)
-    document_security(app, admin_prefix="/v1/admin/")
-    install_limits(app, "notify", http or HttpSettings())
 
     @app.get("/v1/notifications", response_model=list[NotificationView])
     async def notifications(
