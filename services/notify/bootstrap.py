@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from services.common.api_keys import ApiKeyVerifier
 from services.common.consumer import ConsumerLoop
 from services.common.gc_tuning import freeze_startup_objects
+from services.common.health import TaskRegistry
 from services.common.http_settings import HttpSettings
 from services.common.outbox import OutboxPublisher, kafka_send
 from services.common.retrying import retry_until_done
@@ -25,7 +26,11 @@ from services.common.service_app import migrated_runtime
 from services.notify.adapters import store
 from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.email import EmailSender
-from services.notify.adapters.postgres import PostgresDeliveryStore, PostgresPlanningStore
+from services.notify.adapters.postgres import (
+    PostgresDeliveryStore,
+    PostgresNotifyLog,
+    PostgresPlanningStore,
+)
 from services.notify.adapters.renderers import EmailRenderer, WebhookRenderer
 from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
@@ -33,6 +38,7 @@ from services.notify.adapters.webhooks import WebhookSender, WebhookTimeouts
 from services.notify.domain.retries import RetryPolicy
 from services.notify.entrypoints.api import NotifyApiDeps, create_app
 from services.notify.entrypoints.consumer import TOPICS, NotifyConsumer
+from services.notify.service_layer.admin import NotifyAdmin
 from services.notify.service_layer.delivery import Deliverer
 from services.notify.service_layer.planning import SERVICE, Planner
 from services.notify.service_layer.ports import Renderer, Sender
@@ -140,6 +146,27 @@ async def seal_secrets(pool: asyncpg.Pool, box: SecretBox) -> None:
         )
 
 
+class PostgresNotifyApiDeps(NotifyApiDeps):
+    """The API's use cases on the PostgreSQL log of `pool`; `wake`: the delivery loop's."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        keys: ApiKeyVerifier,
+        templates: Templates,
+        admin_token: str,
+        now: Callable[[], datetime],
+        readiness: Callable[[], Awaitable[dict[str, bool]]],
+        wake: Callable[[], None],
+        tasks: TaskRegistry | None = None,
+        *,
+        guard: DestinationGuard,
+        secrets: SecretBox,
+    ) -> None:
+        admin = NotifyAdmin(PostgresNotifyLog(pool, secrets), templates, guard, now, wake)
+        super().__init__(admin, keys, admin_token, readiness, tasks)
+
+
 def retry_policy(settings: NotifySettings) -> RetryPolicy:
     return RetryPolicy(
         settings.max_attempts,
@@ -194,7 +221,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
             rt.spawn(publisher.run, "notify outbox")
             rt.spawn(scheduler.run, "notify delivery")
             rt.spawn(loop.run, "notify consumer")
-            app.state.deps = NotifyApiDeps(
+            app.state.deps = PostgresNotifyApiDeps(
                 rt.pool,
                 ApiKeyVerifier(rt.pool),
                 templates,

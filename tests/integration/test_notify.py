@@ -25,12 +25,13 @@ from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
 from services.notify.adapters.webhooks import WebhookSender, WebhookTimeouts
 from services.notify.bootstrap import PostgresDeliverer as Deliverer
+from services.notify.bootstrap import PostgresNotifyApiDeps as NotifyApiDeps
 from services.notify.bootstrap import PostgresPlanner as Planner
 from services.notify.domain.destinations import Address, DestinationPolicy
 from services.notify.domain.notifications import Notification
 from services.notify.domain.retries import Outcome, RetryPolicy
 from services.notify.domain.signing import BadSignature, verify
-from services.notify.entrypoints.api import NotifyApiDeps, create_app
+from services.notify.entrypoints.api import create_app
 from services.notify.entrypoints.consumer import NotifyConsumer
 from shared.events import Envelope
 from shared.events.codec import to_kafka

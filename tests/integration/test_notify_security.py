@@ -31,10 +31,11 @@ from services.notify.adapters.store import NewNotification
 from services.notify.adapters.templates import Templates
 from services.notify.adapters.webhooks import WebhookSender, WebhookTimeouts
 from services.notify.bootstrap import PostgresDeliverer as Deliverer
+from services.notify.bootstrap import PostgresNotifyApiDeps as NotifyApiDeps
 from services.notify.domain.destinations import Address, DestinationPolicy, parse_networks
 from services.notify.domain.retries import RetryPolicy
 from services.notify.domain.signing import verify
-from services.notify.entrypoints.api import NotifyApiDeps, create_app
+from services.notify.entrypoints.api import create_app
 from services.notify.settings import NotifySettings
 from tests.integration.escalation_support import Clock, service_database
 from tests.integration.receivers import http_receiver, smtp_server

@@ -27,10 +27,11 @@ from services.notify.adapters.email import EmailSender
 from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
 from services.notify.bootstrap import PostgresDeliverer as Deliverer
+from services.notify.bootstrap import PostgresNotifyApiDeps as NotifyApiDeps
 from services.notify.bootstrap import PostgresPlanner as Planner
 from services.notify.domain.notifications import Notification
 from services.notify.domain.retries import Outcome, RetryPolicy
-from services.notify.entrypoints.api import NotifyApiDeps, create_app
+from services.notify.entrypoints.api import create_app
 from services.notify.entrypoints.consumer import NotifyConsumer
 from shared.events import Envelope
 from shared.events.codec import to_kafka

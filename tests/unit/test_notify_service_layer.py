@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pytest
 
 from services.notify.adapters.renderers import EmailRenderer, WebhookRenderer
-from services.notify.adapters.templates import Rendered
+from services.notify.adapters.templates import Rendered, TemplateError
+from services.notify.domain.destinations import DestinationRefused
 from services.notify.domain.notifications import (
     Attempted,
     Capacity,
@@ -21,7 +23,8 @@ from services.notify.domain.notifications import (
     Notification,
 )
 from services.notify.domain.retries import Outcome, RetryPolicy
-from services.notify.domain.routing import Planned, Source, Subscription
+from services.notify.domain.routing import Planned, Source, Subscription, UnknownTemplate
+from services.notify.service_layer.admin import NotifyAdmin
 from services.notify.service_layer.delivery import Deliverer
 from services.notify.service_layer.planning import Planner
 from services.notify.service_layer.ports import Override
@@ -432,3 +435,120 @@ def test_the_renderers_content_types() -> None:
     planned = [Planned(uuid.uuid4(), "email", "a@b.example", "ticket_opened", source)]
     assert WebhookRenderer().templates(planned) == set()
     assert EmailRenderer(FakeTemplates()).templates(planned) == {"ticket_opened"}  # type: ignore[arg-type]
+
+
+# -- the admin API's use cases ----------------------------------------------------------
+
+
+class FakeLog:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.templates: dict[tuple[str, str], tuple[str, str]] = {}
+        self.redelivered: list[tuple[Sequence[uuid.UUID] | None, datetime]] = []
+
+    async def listing(
+        self, accounts: Sequence[str], ticket_id: str | None, status: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        found = [
+            row
+            for row in self.rows
+            if row["account"] in accounts
+            and (ticket_id is None or row["ticket_id"] == ticket_id)
+            and (status is None or row["status"] == status)
+        ]
+        return found[:limit]
+
+    async def all_accounts(self) -> list[str]:
+        return sorted({row["account"] for row in self.rows})
+
+    async def redeliver(self, ids: Sequence[uuid.UUID] | None, now: datetime) -> int:
+        self.redelivered.append((ids, now))
+        return sum(1 for row in self.rows if row["status"] == "dead")
+
+    async def create_subscription(
+        self, account: str, url: str, events: Sequence[str]
+    ) -> tuple[str, str]:
+        sub_id = f"wh_{len(self.subscriptions)}"
+        self.subscriptions[sub_id] = {"id": sub_id, "account": account, "url": url}
+        return sub_id, "whsec_x"
+
+    async def list_subscriptions(self, account: str | None) -> list[dict[str, Any]]:
+        return [s for s in self.subscriptions.values() if account in (None, s["account"])]
+
+    async def disable_subscription(self, subscription_id: str) -> bool:
+        return self.subscriptions.pop(subscription_id, None) is not None
+
+    async def put_template(self, account: str, name: str, subject: str, body: str) -> None:
+        self.templates[(account, name)] = (subject, body)
+
+    async def status_counts(self) -> dict[str, int]:
+        return {}
+
+    async def outbox_pending(self) -> int:
+        return 0
+
+
+class Refusing:
+    """Refuses what it is told to (templates by subject, destinations by URL)."""
+
+    def __init__(self, refused: str = "") -> None:
+        self.refused = refused
+
+    async def validate(self, name: str, subject: str, body: str) -> None:
+        if subject == self.refused:
+            raise TemplateError(f"subject: {subject!r} refused", "subject", "syntax")
+
+    async def check_url(self, url: str) -> None:
+        if url == self.refused:
+            raise DestinationRefused(f"{url} is private")
+
+
+def admin(log: FakeLog, refused: str = "") -> tuple[NotifyAdmin, Commits]:
+    wake = Commits()
+    return NotifyAdmin(log, Refusing(refused), Refusing(refused), Clock(NOW), wake), wake
+
+
+async def test_a_refused_destination_is_never_subscribed() -> None:
+    log = FakeLog()
+    use_case, _ = admin(log, refused="http://10.0.0.1/hook")
+    with pytest.raises(DestinationRefused):
+        await use_case.subscribe("acme", "http://10.0.0.1/hook", ["*"])
+    assert log.subscriptions == {}
+    assert await use_case.subscribe("acme", "https://hooks.example/a", ["*"]) == (
+        "wh_0",
+        "whsec_x",
+    )
+    assert [s["url"] for s in await use_case.subscriptions("acme")] == ["https://hooks.example/a"]
+    assert await use_case.unsubscribe("wh_0") is True
+    assert await use_case.unsubscribe("wh_0") is False
+
+
+async def test_a_template_is_stored_only_when_known_and_valid() -> None:
+    log = FakeLog()
+    use_case, _ = admin(log, refused="{{ broken")
+    with pytest.raises(UnknownTemplate):
+        await use_case.put_template("acme", "no_such_template", "s", "b")
+    with pytest.raises(TemplateError):
+        await use_case.put_template("acme", "ticket_opened", "{{ broken", "b")
+    assert log.templates == {}
+    await use_case.put_template("acme", "ticket_opened", "Logged", "Thanks")
+    assert log.templates == {("acme", "ticket_opened"): ("Logged", "Thanks")}
+
+
+async def test_dead_letters_of_every_account_and_redelivery_wakes_the_loop() -> None:
+    log = FakeLog()
+    log.rows = [
+        {"account": "acme", "ticket_id": "t-1", "status": "dead"},
+        {"account": "globex", "ticket_id": "t-2", "status": "dead"},
+        {"account": "globex", "ticket_id": "t-3", "status": "delivered"},
+    ]
+    use_case, wake = admin(log)
+    assert [r["ticket_id"] for r in await use_case.dead_letters(None, 10)] == ["t-1", "t-2"]
+    assert [r["ticket_id"] for r in await use_case.dead_letters("globex", 10)] == ["t-2"]
+    assert [r["ticket_id"] for r in await use_case.notifications(["globex"], None, None, 10)] == [
+        "t-2",
+        "t-3",
+    ]
+    assert await use_case.redeliver(None) == 2
+    assert log.redelivered == [(None, NOW)] and wake.count == 1

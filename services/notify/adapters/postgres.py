@@ -15,6 +15,7 @@ import asyncpg
 from services.common import outbox
 from services.common.tracking import first_time
 from services.notify.adapters import store
+from services.notify.adapters.secret_box import SecretBox
 from services.notify.domain.notifications import (
     Attempted,
     Capacity,
@@ -135,3 +136,41 @@ class PostgresDeliveryStore:
 
     async def next_due(self, capacity: Capacity) -> datetime | None:
         return await store.next_due(self._pool, capacity)
+
+
+class PostgresNotifyLog:
+    def __init__(self, pool: asyncpg.Pool, secrets: SecretBox) -> None:
+        self._pool = pool
+        self._secrets = secrets
+
+    async def listing(
+        self, accounts: Sequence[str], ticket_id: str | None, status: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        rows = await store.listing(self._pool, accounts, ticket_id, status, limit)
+        return [dict(row) for row in rows]
+
+    async def all_accounts(self) -> list[str]:
+        return await store.all_accounts(self._pool)
+
+    async def redeliver(self, ids: Sequence[uuid.UUID] | None, now: datetime) -> int:
+        return await store.redeliver(self._pool, ids, now)
+
+    async def create_subscription(
+        self, account: str, url: str, events: Sequence[str]
+    ) -> tuple[str, str]:
+        return await store.create_subscription(self._pool, account, url, events, self._secrets)
+
+    async def list_subscriptions(self, account: str | None) -> list[dict[str, Any]]:
+        return [dict(row) for row in await store.list_subscriptions(self._pool, account)]
+
+    async def disable_subscription(self, subscription_id: str) -> bool:
+        return await store.disable_subscription(self._pool, subscription_id)
+
+    async def put_template(self, account: str, name: str, subject: str, body: str) -> None:
+        await store.put_template(self._pool, account, name, subject, body)
+
+    async def status_counts(self) -> dict[str, int]:
+        return await store.status_counts(self._pool)
+
+    async def outbox_pending(self) -> int:
+        return await outbox.pending(self._pool, SERVICE)

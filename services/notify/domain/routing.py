@@ -25,6 +25,10 @@ ESCALATION_TEMPLATES = {
 TEMPLATES = (*CONTACT_TEMPLATES.values(), "severity_downgraded", *ESCALATION_TEMPLATES.values())
 
 
+class UnknownTemplate(LookupError):
+    """No notification uses a template of that name."""
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     id: str

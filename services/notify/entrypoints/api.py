@@ -10,27 +10,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query
 from fastapi import Path as PathParam
-from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from services.common import outbox
 from services.common.api_keys import ApiKeyVerifier
 from services.common.health import TaskRegistry
 from services.common.http_settings import HttpSettings
-from services.common.ops import OUTBOX_PENDING, ops_router
+from services.common.ops import ops_router
 from services.common.problems import Problem
 from services.common.redaction import redact_url
 from services.common.service_app import deps_getter, service_app
 from services.common.web_auth import Admin, Key
-from services.notify.adapters import store
-from services.notify.adapters.destination_guard import DestinationGuard
-from services.notify.adapters.secret_box import SecretBox
-from services.notify.adapters.templates import TemplateError, Templates
+from services.notify.adapters.templates import TemplateError
 from services.notify.domain.destinations import DestinationRefused
-from services.notify.domain.routing import TEMPLATES
-from services.notify.service_layer.planning import SERVICE
+from services.notify.domain.routing import TEMPLATES, UnknownTemplate
+from services.notify.service_layer.admin import NotifyAdmin
 
-QUEUED = Gauge("ticketflow_notifications", "Notifications waiting or given up", ["status"])
 NO_NUL = r"^[^\x00]*$"
 
 
@@ -94,34 +88,20 @@ class RedeliverBody(BaseModel):
 class NotifyApiDeps:
     def __init__(
         self,
-        pool: Any,
+        admin: NotifyAdmin,
         keys: ApiKeyVerifier,
-        templates: Templates,
         admin_token: str,
-        clock: Callable[[], datetime],
         readiness: Callable[[], Awaitable[dict[str, bool]]],
-        wake: Callable[[], None],
         tasks: TaskRegistry | None = None,
-        *,
-        guard: DestinationGuard,
-        secrets: SecretBox,
     ) -> None:
-        self.pool = pool
+        self.admin = admin
         self.keys = keys
-        self.templates = templates
         self.admin_token = admin_token
-        self.clock = clock
         self.readiness = readiness
-        self.wake = wake
         self.tasks = tasks
-        self.guard = guard
-        self.secrets = secrets
 
     async def refresh_metrics(self) -> None:
-        counts = await store.status_counts(self.pool)
-        for status in ("pending", "dead"):
-            QUEUED.labels(status).set(counts.get(status, 0))
-        OUTBOX_PENDING.labels(SERVICE).set(await outbox.pending(self.pool, SERVICE))
+        await self.admin.refresh_metrics()
 
 
 get_deps = deps_getter(NotifyApiDeps)
@@ -151,8 +131,8 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[NotificationView]:
         """The delivery log of the key's accounts (optionally one ticket), newest first."""
-        rows = await store.listing(deps.pool, sorted(key.accounts), ticket, status, limit)
-        return [NotificationView(**dict(row)) for row in rows]
+        rows = await deps.admin.notifications(sorted(key.accounts), ticket, status, limit)
+        return [NotificationView(**row) for row in rows]
 
     @app.post("/v1/admin/webhooks", status_code=201, response_model=SubscriptionCreated)
     async def subscribe(body: SubscriptionBody, deps: Deps, _admin: Admin) -> SubscriptionCreated:
@@ -162,7 +142,7 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
         same check runs again on every delivery."""
         url = str(body.url)
         try:
-            await deps.guard.check_url(url)
+            sub_id, secret = await deps.admin.subscribe(body.account, url, body.events)
         except DestinationRefused as exc:
             raise Problem(
                 422,
@@ -170,9 +150,6 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
                 f"url: {exc}",
                 errors=[{"field": "url", "message": str(exc)}],
             ) from None
-        sub_id, secret = await store.create_subscription(
-            deps.pool, body.account, url, body.events, deps.secrets
-        )
         return SubscriptionCreated(
             id=sub_id, account=body.account, url=redact_url(url), events=body.events, secret=secret
         )
@@ -184,8 +161,8 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
         account: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     ) -> list[SubscriptionView]:
         """Subscriptions (without their secrets; URLs redacted)."""
-        rows = await store.list_subscriptions(deps.pool, account)
-        return [SubscriptionView(**{**dict(row), "url": redact_url(row["url"])}) for row in rows]
+        rows = await deps.admin.subscriptions(account)
+        return [SubscriptionView(**{**row, "url": redact_url(row["url"])}) for row in rows]
 
     @app.delete("/v1/admin/webhooks/{subscription_id}", status_code=204)
     async def unsubscribe(
@@ -194,7 +171,7 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
         _admin: Admin,
     ) -> None:
         """Disable a subscription: nothing new is sent to it; queued deliveries go dead."""
-        if not await store.disable_subscription(deps.pool, subscription_id):
+        if not await deps.admin.unsubscribe(subscription_id):
             raise Problem(404, "Not found", f"no active subscription {subscription_id}")
 
     @app.put("/v1/admin/templates/{account}/{name}", status_code=204)
@@ -209,13 +186,14 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
         template is rendered against sample data before it is stored: undefined names, unsafe
         calls, more than the CPU budget or the body cap are refused with 422. Variables:
         `ticket` (number, subject, contact, priority), `event` (the event), `account`."""
-        if name not in TEMPLATES:
-            raise Problem(404, "Not found", f"no template {name!r}; have {', '.join(TEMPLATES)}")
         try:
-            await deps.templates.validate(name, body.subject, body.body)
+            await deps.admin.put_template(account, name, body.subject, body.body)
+        except UnknownTemplate:
+            raise Problem(
+                404, "Not found", f"no template {name!r}; have {', '.join(TEMPLATES)}"
+            ) from None
         except TemplateError as exc:
             raise Problem(422, "Invalid template", str(exc)) from None
-        await store.put_template(deps.pool, account, name, body.subject, body.body)
 
     @app.get("/v1/admin/dead-letters", response_model=list[NotificationView])
     async def dead_letters(
@@ -225,16 +203,13 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[NotificationView]:
         """Notifications that gave up (permanent failure or attempts exhausted)."""
-        accounts = [account] if account else await store.all_accounts(deps.pool)
-        rows = await store.listing(deps.pool, accounts, None, "dead", limit)
-        return [NotificationView(**dict(row)) for row in rows]
+        rows = await deps.admin.dead_letters(account, limit)
+        return [NotificationView(**row) for row in rows]
 
     @app.post("/v1/admin/dead-letters/redeliver")
     async def redeliver(body: RedeliverBody, deps: Deps, _admin: Admin) -> dict[str, int]:
         """Queue dead notifications again (attempts reset)."""
-        count = await store.redeliver(deps.pool, body.ids, deps.clock())
-        deps.wake()
-        return {"requeued": count}
+        return {"requeued": await deps.admin.redeliver(body.ids)}
 
     app.include_router(ops_router(app))
     return app

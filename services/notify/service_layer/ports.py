@@ -121,3 +121,49 @@ class DeliveryStore(Protocol):
     async def next_due(self, capacity: Capacity) -> datetime | None:
         """When the next notification that fits `capacity` is due."""
         ...
+
+
+class NotifyLog(Protocol):
+    """The delivery log, subscriptions and account templates, as the admin API sees them."""
+
+    async def listing(
+        self, accounts: Sequence[str], ticket_id: str | None, status: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Logged notifications of `accounts`, newest first (without their bodies)."""
+        ...
+
+    async def all_accounts(self) -> list[str]: ...
+
+    async def redeliver(self, ids: Sequence[uuid.UUID] | None, now: datetime) -> int:
+        """Queue dead notifications (`ids`, or all) again, attempts reset; how many."""
+        ...
+
+    async def create_subscription(
+        self, account: str, url: str, events: Sequence[str]
+    ) -> tuple[str, str]:
+        """A new subscription: (id, signing secret), the secret stored sealed only."""
+        ...
+
+    async def list_subscriptions(self, account: str | None) -> list[dict[str, Any]]: ...
+
+    async def disable_subscription(self, subscription_id: str) -> bool:
+        """False when there is no active subscription of that id."""
+        ...
+
+    async def put_template(self, account: str, name: str, subject: str, body: str) -> None: ...
+
+    async def status_counts(self) -> dict[str, int]: ...
+
+    async def outbox_pending(self) -> int: ...
+
+
+class TemplateCheck(Protocol):
+    async def validate(self, name: str, subject: str, body: str) -> None:
+        """Raise `TemplateError` unless the override renders within its budget and caps."""
+        ...
+
+
+class DestinationCheck(Protocol):
+    async def check_url(self, url: str) -> None:
+        """Raise `DestinationRefused` unless notify may send to `url`."""
+        ...
