@@ -48,7 +48,7 @@ class PostgresEscalator(Escalator):
         super().__init__(PostgresEscalationStore(pool), policies, now, on_commit)
 
 
-def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
+def build_app(settings: EscalationSettings, now: Callable[[], datetime] = _utc_now) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with migrated_runtime(
@@ -62,12 +62,12 @@ def build_app(settings: EscalationSettings, clock: Callable[[], datetime] = _utc
                 if scheduler is not None:
                     scheduler.wake()
 
-            escalator = PostgresEscalator(rt.pool, policies_by_ref(), clock, committed)
+            escalator = PostgresEscalator(rt.pool, policies_by_ref(), now, committed)
             scheduler = DueLoop(
                 "escalation levels",
                 escalator.next_due,
                 escalator.run_due,
-                clock,
+                now,
                 max_sleep=settings.max_sleep_s,
             )
             consumer = await rt.consumer(TOPICS, settings.group_id)

@@ -175,7 +175,7 @@ def retry_policy(settings: NotifySettings) -> RetryPolicy:
     )
 
 
-def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
+def build_app(settings: NotifySettings, now: Callable[[], datetime] = _utc_now) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with migrated_runtime(
@@ -190,7 +190,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 rt.pool,
                 email_sender(settings),
                 webhooks,
-                clock,
+                now,
                 retry_policy(settings),
                 batch_size=settings.batch_size,
                 concurrency=settings.concurrency,
@@ -204,7 +204,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 "notification delivery",
                 deliverer.next_due,
                 deliverer.start_due,
-                clock,
+                now,
                 max_sleep=settings.max_sleep_s,
             )
             deliverer.on_capacity = scheduler.wake
@@ -215,7 +215,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 body_chars=settings.template_body_chars,
             )
             rt.closers.append(templates.aclose)
-            planner = PostgresPlanner(rt.pool, templates, clock, scheduler.wake)
+            planner = PostgresPlanner(rt.pool, templates, now, scheduler.wake)
             consumer = await rt.consumer(TOPICS, settings.group_id)
             loop = ConsumerLoop(SERVICE, consumer, rt.producer, NotifyConsumer(planner).handle)
             rt.spawn(publisher.run, "notify outbox")
@@ -226,7 +226,7 @@ def build_app(settings: NotifySettings, clock: Callable[[], datetime] = _utc_now
                 ApiKeyVerifier(rt.pool),
                 templates,
                 settings.admin_token.get_secret_value(),
-                clock,
+                now,
                 readiness_check(rt.pool, settings.kafka_bootstrap_servers),
                 scheduler.wake,
                 rt.health,

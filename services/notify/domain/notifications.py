@@ -28,21 +28,11 @@ class NewNotification:
 
 
 @dataclass(frozen=True, slots=True)
-class Notification:
+class Notification(NewNotification):
     """A logged notification claimed for a delivery attempt (its `attempts` counts this one).
     A webhook's `url` and `secret_sealed` are its subscription's (None: disabled / not
     sealed yet); `at` is when this attempt is made, set by the deliverer as it sends."""
 
-    id: uuid.UUID
-    ticket_id: str
-    account: str
-    channel: str
-    recipient: str
-    template: str
-    source_event_id: uuid.UUID
-    source_type: str
-    subject: str
-    body: bytes
     attempts: int
     created_at: datetime
     url: str | None = None
