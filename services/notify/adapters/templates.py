@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -25,6 +24,7 @@ from prometheus_client import Counter
 from services.notify.adapters.render_pool import WorkerFailed, WorkerPool, WorkerTimeout
 from services.notify.adapters.render_sandbox import RenderFailure, render_template, sandbox
 from services.notify.domain.template_samples import sample_context
+from services.notify.domain.templating import Rendered, TemplateError
 
 log = logging.getLogger("ticketflow.notify")
 FAILURES = Counter(
@@ -32,23 +32,6 @@ FAILURES = Counter(
     "Templates that failed at send time (account overrides fall back to the default)",
     ["template", "reason"],
 )
-
-
-class TemplateError(ValueError):
-    """A template that cannot be used; the message names the part, the line when known, and
-    the problem. `reason` is a short code (syntax, undefined, security, time_budget,
-    output_cap, memory, error, unavailable, unknown)."""
-
-    def __init__(self, message: str, reason: str = "error", part: str = "template") -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.part = part
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    subject: str
-    body: str
 
 
 def _split(source: str) -> tuple[str, str]:

@@ -20,9 +20,9 @@ from services.common.problems import Problem
 from services.common.redaction import redact_url
 from services.common.service_app import deps_getter, service_app
 from services.common.web_auth import Admin, Key
-from services.notify.adapters.templates import TemplateError
 from services.notify.domain.destinations import DestinationRefused
 from services.notify.domain.routing import TEMPLATES, UnknownTemplate
+from services.notify.domain.templating import TemplateError
 from services.notify.service_layer.admin import NotifyAdmin
 
 NO_NUL = r"^[^\x00]*$"
