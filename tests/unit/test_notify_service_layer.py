@@ -14,20 +14,20 @@ import orjson
 import pytest
 
 from services.notify.adapters.renderers import EmailRenderer, WebhookRenderer
-from services.notify.adapters.templates import Rendered, TemplateError
 from services.notify.domain.destinations import DestinationRefused
 from services.notify.domain.notifications import (
     Attempted,
     Capacity,
     NewNotification,
     Notification,
+    Override,
 )
 from services.notify.domain.retries import Outcome, RetryPolicy
 from services.notify.domain.routing import Planned, Source, Subscription, UnknownTemplate
+from services.notify.domain.templating import Rendered, TemplateError
 from services.notify.service_layer.admin import NotifyAdmin
 from services.notify.service_layer.delivery import Deliverer
 from services.notify.service_layer.planning import Planner
-from services.notify.service_layer.ports import Override
 from shared.events.notification import NotificationEvent
 
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 
 from services.notify.adapters.templates import Templates
+from services.notify.domain.notifications import Content, Override
 from services.notify.domain.routing import Planned
-from services.notify.service_layer.ports import Content, Override
 
 
 class EmailRenderer:

@@ -9,6 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+Override = tuple[str, str]
+"""An account's own template: (subject, body) sources."""
+Content = tuple[str, bytes]
+"""What a notification says: its subject (empty when the channel has none) and body."""
 EMAIL_LANE = "email"
 """The lane of every email; each webhook subscription is a lane of its own (its id)."""
 

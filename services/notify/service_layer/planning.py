@@ -5,15 +5,16 @@ and sends nothing twice. The content is rendered before that transaction, outsid
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
 
-from services.notify.domain.notifications import NewNotification
+from services.notify.domain.notifications import Content, NewNotification
 from services.notify.domain.routing import Planned, Source, plan
-from services.notify.service_layer.ports import Content, PlanningStore, Renderer
+from services.notify.service_layer.ports import PlanningStore, Renderer
 
 log = logging.getLogger("ticketflow.notify")
 SERVICE = "notify"
@@ -69,7 +70,7 @@ class Planner:
             overrides = {
                 name: await reads.template_override(source.account, name) for name in names
             }
-        content: dict[Any, Content] = {}
+        content: dict[uuid.UUID, Content] = {}
         for channel, items in by_channel.items():
             content.update(await self._renderers[channel].render(items, ticket, overrides))
         rows = [_row(item, content[item.id]) for item in planned]

@@ -16,17 +16,14 @@ from typing import Any, Protocol
 from services.notify.domain.notifications import (
     Attempted,
     Capacity,
+    Content,
     NewNotification,
     Notification,
+    Override,
 )
 from services.notify.domain.retries import Outcome
 from services.notify.domain.routing import Planned, Subscription
 from shared.events.notification import NotificationEvent
-
-Override = tuple[str, str]
-"""An account's own template: (subject, body) sources."""
-Content = tuple[str, bytes]
-"""What a notification says: its subject (empty when the channel has none) and body."""
 
 
 class PlanningReads(Protocol):
