@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
@@ -110,6 +110,108 @@ get_deps = deps_getter(NotifyApiDeps)
 Deps = Annotated[NotifyApiDeps, Depends(get_deps)]
 
 
+log_routes = APIRouter()
+webhook_routes = APIRouter()
+template_routes = APIRouter()
+dead_letter_routes = APIRouter()
+
+
+@log_routes.get("/v1/notifications", response_model=list[NotificationView])
+async def notifications(
+    deps: Deps,
+    key: Key,
+    ticket: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    status: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[NotificationView]:
+    """The delivery log of the key's accounts (optionally one ticket), newest first."""
+    rows = await deps.admin.notifications(sorted(key.accounts), ticket, status, limit)
+    return [NotificationView(**row) for row in rows]
+
+
+@webhook_routes.post("/v1/admin/webhooks", status_code=201, response_model=SubscriptionCreated)
+async def subscribe(body: SubscriptionBody, deps: Deps, _admin: Admin) -> SubscriptionCreated:
+    """Subscribe a URL of an account to event types; the signing secret is shown once.
+    The URL's host must resolve to public addresses only (no loopback, private,
+    link-local, ... unless the operator allowed them), and be https in production; the
+    same check runs again on every delivery."""
+    url = str(body.url)
+    try:
+        sub_id, secret = await deps.admin.subscribe(body.account, url, body.events)
+    except DestinationRefused as exc:
+        raise Problem(
+            422,
+            "Webhook destination not allowed",
+            f"url: {exc}",
+            errors=[{"field": "url", "message": str(exc)}],
+        ) from None
+    return SubscriptionCreated(
+        id=sub_id, account=body.account, url=redact_url(url), events=body.events, secret=secret
+    )
+
+
+@webhook_routes.get("/v1/admin/webhooks", response_model=list[SubscriptionView])
+async def subscriptions(
+    deps: Deps,
+    _admin: Admin,
+    account: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+) -> list[SubscriptionView]:
+    """Subscriptions (without their secrets; URLs redacted)."""
+    rows = await deps.admin.subscriptions(account)
+    return [SubscriptionView(**{**row, "url": redact_url(row["url"])}) for row in rows]
+
+
+@webhook_routes.delete("/v1/admin/webhooks/{subscription_id}", status_code=204)
+async def unsubscribe(
+    subscription_id: Annotated[str, PathParam(max_length=64, pattern=r"^wh_[0-9a-f]+$")],
+    deps: Deps,
+    _admin: Admin,
+) -> None:
+    """Disable a subscription: nothing new is sent to it; queued deliveries go dead."""
+    if not await deps.admin.unsubscribe(subscription_id):
+        raise Problem(404, "Not found", f"no active subscription {subscription_id}")
+
+
+@template_routes.put("/v1/admin/templates/{account}/{name}", status_code=204)
+async def put_template(
+    account: Annotated[str, PathParam(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")],
+    name: str,
+    body: TemplateBody,
+    deps: Deps,
+    _admin: Admin,
+) -> None:
+    """Override one email template for an account (Jinja2, immutable sandbox). The
+    template is rendered against sample data before it is stored: undefined names, unsafe
+    calls, more than the CPU budget or the body cap are refused with 422. Variables:
+    `ticket` (number, subject, contact, priority), `event` (the event), `account`."""
+    try:
+        await deps.admin.put_template(account, name, body.subject, body.body)
+    except UnknownTemplate:
+        raise Problem(
+            404, "Not found", f"no template {name!r}; have {', '.join(TEMPLATES)}"
+        ) from None
+    except TemplateError as exc:
+        raise Problem(422, "Invalid template", str(exc)) from None
+
+
+@dead_letter_routes.get("/v1/admin/dead-letters", response_model=list[NotificationView])
+async def dead_letters(
+    deps: Deps,
+    _admin: Admin,
+    account: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[NotificationView]:
+    """Notifications that gave up (permanent failure or attempts exhausted)."""
+    rows = await deps.admin.dead_letters(account, limit)
+    return [NotificationView(**row) for row in rows]
+
+
+@dead_letter_routes.post("/v1/admin/dead-letters/redeliver")
+async def redeliver(body: RedeliverBody, deps: Deps, _admin: Admin) -> dict[str, int]:
+    """Queue dead notifications again (attempts reset)."""
+    return {"requeued": await deps.admin.redeliver(body.ids)}
+
+
 def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAPI:
     """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
     app = service_app(
@@ -121,95 +223,7 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
         http=http,
         admin_prefix="/v1/admin/",
     )
-
-    @app.get("/v1/notifications", response_model=list[NotificationView])
-    async def notifications(
-        deps: Deps,
-        key: Key,
-        ticket: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
-        status: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> list[NotificationView]:
-        """The delivery log of the key's accounts (optionally one ticket), newest first."""
-        rows = await deps.admin.notifications(sorted(key.accounts), ticket, status, limit)
-        return [NotificationView(**row) for row in rows]
-
-    @app.post("/v1/admin/webhooks", status_code=201, response_model=SubscriptionCreated)
-    async def subscribe(body: SubscriptionBody, deps: Deps, _admin: Admin) -> SubscriptionCreated:
-        """Subscribe a URL of an account to event types; the signing secret is shown once.
-        The URL's host must resolve to public addresses only (no loopback, private,
-        link-local, ... unless the operator allowed them), and be https in production; the
-        same check runs again on every delivery."""
-        url = str(body.url)
-        try:
-            sub_id, secret = await deps.admin.subscribe(body.account, url, body.events)
-        except DestinationRefused as exc:
-            raise Problem(
-                422,
-                "Webhook destination not allowed",
-                f"url: {exc}",
-                errors=[{"field": "url", "message": str(exc)}],
-            ) from None
-        return SubscriptionCreated(
-            id=sub_id, account=body.account, url=redact_url(url), events=body.events, secret=secret
-        )
-
-    @app.get("/v1/admin/webhooks", response_model=list[SubscriptionView])
-    async def subscriptions(
-        deps: Deps,
-        _admin: Admin,
-        account: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
-    ) -> list[SubscriptionView]:
-        """Subscriptions (without their secrets; URLs redacted)."""
-        rows = await deps.admin.subscriptions(account)
-        return [SubscriptionView(**{**row, "url": redact_url(row["url"])}) for row in rows]
-
-    @app.delete("/v1/admin/webhooks/{subscription_id}", status_code=204)
-    async def unsubscribe(
-        subscription_id: Annotated[str, PathParam(max_length=64, pattern=r"^wh_[0-9a-f]+$")],
-        deps: Deps,
-        _admin: Admin,
-    ) -> None:
-        """Disable a subscription: nothing new is sent to it; queued deliveries go dead."""
-        if not await deps.admin.unsubscribe(subscription_id):
-            raise Problem(404, "Not found", f"no active subscription {subscription_id}")
-
-    @app.put("/v1/admin/templates/{account}/{name}", status_code=204)
-    async def put_template(
-        account: Annotated[str, PathParam(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")],
-        name: str,
-        body: TemplateBody,
-        deps: Deps,
-        _admin: Admin,
-    ) -> None:
-        """Override one email template for an account (Jinja2, immutable sandbox). The
-        template is rendered against sample data before it is stored: undefined names, unsafe
-        calls, more than the CPU budget or the body cap are refused with 422. Variables:
-        `ticket` (number, subject, contact, priority), `event` (the event), `account`."""
-        try:
-            await deps.admin.put_template(account, name, body.subject, body.body)
-        except UnknownTemplate:
-            raise Problem(
-                404, "Not found", f"no template {name!r}; have {', '.join(TEMPLATES)}"
-            ) from None
-        except TemplateError as exc:
-            raise Problem(422, "Invalid template", str(exc)) from None
-
-    @app.get("/v1/admin/dead-letters", response_model=list[NotificationView])
-    async def dead_letters(
-        deps: Deps,
-        _admin: Admin,
-        account: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> list[NotificationView]:
-        """Notifications that gave up (permanent failure or attempts exhausted)."""
-        rows = await deps.admin.dead_letters(account, limit)
-        return [NotificationView(**row) for row in rows]
-
-    @app.post("/v1/admin/dead-letters/redeliver")
-    async def redeliver(body: RedeliverBody, deps: Deps, _admin: Admin) -> dict[str, int]:
-        """Queue dead notifications again (attempts reset)."""
-        return {"requeued": await deps.admin.redeliver(body.ids)}
-
+    for routes in (log_routes, webhook_routes, template_routes, dead_letter_routes):
+        app.include_router(routes)
     app.include_router(ops_router(app))
     return app
