@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.api_keys import ApiKeyVerifier
@@ -77,6 +77,48 @@ get_deps = deps_getter(EscalationApiDeps)
 Deps = Annotated[EscalationApiDeps, Depends(get_deps)]
 
 
+routes = APIRouter()
+"""The escalations resource: list, read, acknowledge."""
+
+
+@routes.get("/v1/escalations", response_model=list[EscalationView])
+async def list_escalations(
+    deps: Deps,
+    key: Key,
+    ticket: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
+    status: Annotated[
+        Literal["warned", "deferred", "raised", "acknowledged", "resolved"] | None, Query()
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[EscalationView]:
+    """Escalations of the key's accounts, newest first."""
+    found = await deps.escalator.listing(sorted(key.accounts), ticket, status, limit)
+    return [_view(item) for item in found]
+
+
+@routes.get("/v1/escalations/{escalation_id}", response_model=EscalationView)
+async def get_escalation(escalation_id: uuid.UUID, deps: Deps, key: Key) -> EscalationView:
+    found = await deps.escalator.get(escalation_id, sorted(key.accounts))
+    if found is None:
+        raise Problem(404, "Not found", f"no escalation {escalation_id}")
+    return _view(found)
+
+
+@routes.post("/v1/escalations/{escalation_id}/ack", response_model=EscalationView)
+async def acknowledge(
+    escalation_id: uuid.UUID, body: AckBody, deps: Deps, key: Key
+) -> EscalationView:
+    """Take ownership: no further level is paged. Acknowledging twice is harmless; a
+    resolved escalation answers 409."""
+    try:
+        found = await deps.escalator.acknowledge(escalation_id, body.by, sorted(key.accounts))
+    except NotOpen as exc:
+        raise Problem(409, "Already resolved", str(exc)) from None
+    if found is None:
+        raise Problem(404, "Not found", f"no escalation {escalation_id}")
+    return _view(found)
+
+
 def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAPI:
     """`http`: the body limit and the per-API-key rate limit (defaults of `HttpSettings`)."""
     app = service_app(
@@ -85,41 +127,6 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
         lifespan=lifespan,
         http=http,
     )
-
-    @app.get("/v1/escalations", response_model=list[EscalationView])
-    async def list_escalations(
-        deps: Deps,
-        key: Key,
-        ticket: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
-        status: Annotated[
-            Literal["warned", "deferred", "raised", "acknowledged", "resolved"] | None, Query()
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> list[EscalationView]:
-        """Escalations of the key's accounts, newest first."""
-        found = await deps.escalator.listing(sorted(key.accounts), ticket, status, limit)
-        return [_view(item) for item in found]
-
-    @app.get("/v1/escalations/{escalation_id}", response_model=EscalationView)
-    async def get_escalation(escalation_id: uuid.UUID, deps: Deps, key: Key) -> EscalationView:
-        found = await deps.escalator.get(escalation_id, sorted(key.accounts))
-        if found is None:
-            raise Problem(404, "Not found", f"no escalation {escalation_id}")
-        return _view(found)
-
-    @app.post("/v1/escalations/{escalation_id}/ack", response_model=EscalationView)
-    async def acknowledge(
-        escalation_id: uuid.UUID, body: AckBody, deps: Deps, key: Key
-    ) -> EscalationView:
-        """Take ownership: no further level is paged. Acknowledging twice is harmless; a
-        resolved escalation answers 409."""
-        try:
-            found = await deps.escalator.acknowledge(escalation_id, body.by, sorted(key.accounts))
-        except NotOpen as exc:
-            raise Problem(409, "Already resolved", str(exc)) from None
-        if found is None:
-            raise Problem(404, "Not found", f"no escalation {escalation_id}")
-        return _view(found)
-
+    app.include_router(routes)
     app.include_router(ops_router(app))
     return app
