@@ -11,6 +11,7 @@ import orjson
 import typer
 
 from services.cli.policy_cmd import load_one
+from shared.events.types import TicketEventType
 
 app = typer.Typer(help="SLA clocks: simulate what a policy does with a ticket's timeline.")
 
@@ -78,7 +79,7 @@ def read_timeline(path: Path) -> list[Any]:
         )
     if not events:
         raise TimelineError(f"{path}: no events")
-    if events[0].type != "ticket.opened":
+    if events[0].type != TicketEventType.OPENED:
         raise TimelineError(f"{path}: the first event must be ticket.opened")
     return events
 

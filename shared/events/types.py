@@ -30,6 +30,27 @@ class EscalationReason(StrEnum):
     QUALITY = "quality"
 
 
+class TicketEventType(StrEnum):
+    """Every ticket event type, by its wire name (`ticket.opened`): the one place the
+    names are written."""
+
+    OPENED = "ticket.opened"
+    RESPONDED = "ticket.responded"
+    AWAITING_CUSTOMER = "ticket.awaiting_customer"
+    CUSTOMER_REPLIED = "ticket.customer_replied"
+    SEVERITY_CHANGED = "ticket.severity_changed"
+    ASSIGNED = "ticket.assigned"
+    WORKAROUND_PROVIDED = "ticket.workaround_provided"
+    RESOLVED = "ticket.resolved"
+    CLOSURE_REQUESTED = "ticket.closure_requested"
+    CLOSED = "ticket.closed"
+    CLOSED_BY_TIMEOUT = "ticket.closed_by_timeout"
+    REOPENED = "ticket.reopened"
+    ESCALATION_REQUESTED = "ticket.escalation_requested"
+    RFO_DELIVERED = "ticket.rfo_delivered"
+    COMMENT_ADDED = "ticket.comment_added"
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -128,22 +149,22 @@ class EventSpec:
     schema_version: int = 1
 
 
-TICKET_EVENT_TYPES: dict[str, EventSpec] = {
-    "ticket.opened": EventSpec(TicketOpened),
-    "ticket.responded": EventSpec(TicketResponded),
-    "ticket.awaiting_customer": EventSpec(TicketAwaitingCustomer),
-    "ticket.customer_replied": EventSpec(TicketCustomerReplied),
-    "ticket.severity_changed": EventSpec(TicketSeverityChanged),
-    "ticket.assigned": EventSpec(TicketAssigned),
-    "ticket.workaround_provided": EventSpec(TicketWorkaroundProvided),
-    "ticket.resolved": EventSpec(TicketResolved),
-    "ticket.closure_requested": EventSpec(TicketClosureRequested),
-    "ticket.closed": EventSpec(TicketClosed),
-    "ticket.closed_by_timeout": EventSpec(TicketClosedByTimeout),
-    "ticket.reopened": EventSpec(TicketReopened),
-    "ticket.escalation_requested": EventSpec(TicketEscalationRequested),
-    "ticket.rfo_delivered": EventSpec(TicketRfoDelivered),
-    "ticket.comment_added": EventSpec(TicketCommentAdded),
+TICKET_EVENT_TYPES: dict[str, EventSpec] = {  # plain str keys: orjson refuses enum keys
+    TicketEventType.OPENED.value: EventSpec(TicketOpened),
+    TicketEventType.RESPONDED.value: EventSpec(TicketResponded),
+    TicketEventType.AWAITING_CUSTOMER.value: EventSpec(TicketAwaitingCustomer),
+    TicketEventType.CUSTOMER_REPLIED.value: EventSpec(TicketCustomerReplied),
+    TicketEventType.SEVERITY_CHANGED.value: EventSpec(TicketSeverityChanged),
+    TicketEventType.ASSIGNED.value: EventSpec(TicketAssigned),
+    TicketEventType.WORKAROUND_PROVIDED.value: EventSpec(TicketWorkaroundProvided),
+    TicketEventType.RESOLVED.value: EventSpec(TicketResolved),
+    TicketEventType.CLOSURE_REQUESTED.value: EventSpec(TicketClosureRequested),
+    TicketEventType.CLOSED.value: EventSpec(TicketClosed),
+    TicketEventType.CLOSED_BY_TIMEOUT.value: EventSpec(TicketClosedByTimeout),
+    TicketEventType.REOPENED.value: EventSpec(TicketReopened),
+    TicketEventType.ESCALATION_REQUESTED.value: EventSpec(TicketEscalationRequested),
+    TicketEventType.RFO_DELIVERED.value: EventSpec(TicketRfoDelivered),
+    TicketEventType.COMMENT_ADDED.value: EventSpec(TicketCommentAdded),
 }
 
 EVENT_TYPES: dict[str, EventSpec] = dict(TICKET_EVENT_TYPES)

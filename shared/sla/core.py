@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from shared.events.types import TicketEventType
 from shared.policy.model import METRICS, MetricName, Policy
 from shared.sla.clock import Clock, Deadline
 from shared.sla.intake import decide_acceptance
 from shared.sla.timeline import Derived, TimelineEvent
 
-OPENED = "ticket.opened"
 STARTED_AT_OPENING: frozenset[MetricName] = frozenset({"first_response", "resolution"})
 # A priority change retargets every clock but the closure confirmation window (the same
 # for every priority).
@@ -27,16 +27,16 @@ RETARGETED_ON_SEVERITY_CHANGE: tuple[MetricName, ...] = tuple(
 )
 # Events that never touch a clock: only the version moves.
 NO_CLOCK_EFFECT = frozenset(
-    {"ticket.assigned", "ticket.comment_added", "ticket.escalation_requested"}
+    {TicketEventType.ASSIGNED, TicketEventType.COMMENT_ADDED, TicketEventType.ESCALATION_REQUESTED}
 )
 # Events that show a human answered (a request for information or a fix is an answer too).
 FIRST_RESPONSE_EVENTS = frozenset(
     {
-        "ticket.responded",
-        "ticket.awaiting_customer",
-        "ticket.workaround_provided",
-        "ticket.resolved",
-        "ticket.closure_requested",
+        TicketEventType.RESPONDED,
+        TicketEventType.AWAITING_CUSTOMER,
+        TicketEventType.WORKAROUND_PROVIDED,
+        TicketEventType.RESOLVED,
+        TicketEventType.CLOSURE_REQUESTED,
     }
 )
 
@@ -103,10 +103,12 @@ def advance(state: TicketSla, policy: Policy, now: datetime) -> Step:
 
 def evolve(state: TicketSla | None, event: TimelineEvent, policy: Policy) -> Step:
     if state is None:
-        if event.type != OPENED:
-            raise ValueError(f"a ticket's history starts with {OPENED}, not {event.type}")
+        if event.type != TicketEventType.OPENED:
+            raise ValueError(
+                f"a ticket's history starts with {TicketEventType.OPENED}, not {event.type}"
+            )
         return _open(event, policy)
-    if event.type == OPENED:
+    if event.type == TicketEventType.OPENED:
         raise ValueError("ticket.opened can only be the first event")
     derived: list[Derived] = []
     if state.timers and state.timers[0].at < event.at:
@@ -425,16 +427,16 @@ def _on_reopened(change: _Change, event: TimelineEvent) -> None:
 Handler = Callable[[_Change, TimelineEvent], None]
 
 HANDLERS: dict[str, Handler] = {
-    "ticket.awaiting_customer": _on_awaiting_customer,
-    "ticket.customer_replied": _on_customer_replied,
-    "ticket.severity_changed": _on_severity_changed,
-    "ticket.workaround_provided": _on_workaround_provided,
-    "ticket.resolved": _on_resolved,
-    "ticket.rfo_delivered": _on_rfo_delivered,
-    "ticket.closure_requested": _on_closure_requested,
-    "ticket.closed": _on_closed,
-    "ticket.closed_by_timeout": _on_closed,
-    "ticket.reopened": _on_reopened,
+    TicketEventType.AWAITING_CUSTOMER: _on_awaiting_customer,
+    TicketEventType.CUSTOMER_REPLIED: _on_customer_replied,
+    TicketEventType.SEVERITY_CHANGED: _on_severity_changed,
+    TicketEventType.WORKAROUND_PROVIDED: _on_workaround_provided,
+    TicketEventType.RESOLVED: _on_resolved,
+    TicketEventType.RFO_DELIVERED: _on_rfo_delivered,
+    TicketEventType.CLOSURE_REQUESTED: _on_closure_requested,
+    TicketEventType.CLOSED: _on_closed,
+    TicketEventType.CLOSED_BY_TIMEOUT: _on_closed,
+    TicketEventType.REOPENED: _on_reopened,
 }
 """What each event type does to the clocks, besides stopping the first-response clock (see
 FIRST_RESPONSE_EVENTS). A type without a handler (`ticket.responded`) only moves the version."""

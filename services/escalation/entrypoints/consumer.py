@@ -15,13 +15,14 @@ from services.escalation.service_layer.escalations import Escalator
 from shared.events.codec import DecodeError, from_kafka
 from shared.events.envelope import Envelope
 from shared.events.sla import SlaEvent
+from shared.events.types import TicketEventType
 from shared.topics import SLA_EVENTS, TICKET_EVENTS
 
 TOPICS = (SLA_EVENTS.name, TICKET_EVENTS.name)
-ENDS_TICKET = {
-    "ticket.resolved": "ticket_resolved",
-    "ticket.closed": "ticket_closed",
-    "ticket.closed_by_timeout": "ticket_closed_by_timeout",
+ENDS_TICKET: dict[str, str] = {
+    TicketEventType.RESOLVED: "ticket_resolved",
+    TicketEventType.CLOSED: "ticket_closed",
+    TicketEventType.CLOSED_BY_TIMEOUT: "ticket_closed_by_timeout",
 }
 
 
@@ -68,7 +69,7 @@ class EscalationConsumer:
     async def on_ticket(self, envelope: Envelope) -> str:
         escalator = self._escalator
         kind = envelope.type
-        if kind in ("ticket.opened", "ticket.severity_changed"):
+        if kind in (TicketEventType.OPENED, TicketEventType.SEVERITY_CHANGED):
             number = envelope.data.get("ticket_number")
             facts = TicketFacts(
                 envelope.subject,
@@ -83,7 +84,7 @@ class EscalationConsumer:
             return await escalator.on_end(
                 envelope.id, envelope.subject, None, ENDS_TICKET[kind], envelope.time
             )
-        if kind == "ticket.escalation_requested":
+        if kind == TicketEventType.ESCALATION_REQUESTED:
             known = await escalator.known_ticket(envelope.subject)
             if known is None or known.priority is None:
                 raise BadMessage("unknown_ticket", f"no ticket.opened seen for {envelope.subject}")

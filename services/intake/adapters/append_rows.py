@@ -16,6 +16,7 @@ from services.intake.domain.errors import TicketNotFound, VersionConflict
 from services.intake.domain.lifecycle import next_closed_reason, next_resolution
 from services.intake.domain.tickets import TicketRow
 from shared.events import Envelope
+from shared.events.types import TicketEventType
 
 
 def ticket_from_row(row: asyncpg.Record) -> TicketRow:
@@ -48,7 +49,7 @@ def row_values(ticket: TicketRow, envelope: Envelope, status: str) -> tuple[Any,
     """(ticket_id, version, event_id, type, occurred_at, envelope JSON, status, priority,
     resolution, closed_reason): the event row and the ticket's read-model columns after it."""
     priority = ticket.priority
-    if envelope.type == "ticket.severity_changed":
+    if envelope.type == TicketEventType.SEVERITY_CHANGED:
         priority = envelope.data["priority"]
     resolution = next_resolution(ticket.resolution, envelope.type)
     return (

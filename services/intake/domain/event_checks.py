@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.intake.domain.tickets import TicketRow
+from shared.events.types import TicketEventType
 from shared.policy import Policy
 
 
@@ -24,7 +25,7 @@ class EventRefused(Exception):
 
 def check_event(policy: Policy, ticket: TicketRow, event_type: str, data: dict[str, Any]) -> None:
     """Nothing, or EventRefused saying what the policy allows instead."""
-    if event_type != "ticket.severity_changed":
+    if event_type != TicketEventType.SEVERITY_CHANGED:
         return
     priority = data["priority"]
     if priority not in policy.priorities:

@@ -5,65 +5,69 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.events.types import TicketEventType
+
 OPEN = "open"
 AWAITING = "awaiting_customer"
 RESOLVED = "resolved"
 CLOSURE_REQUESTED = "closure_requested"
 CLOSED = "closed"
 
-ANYTIME = frozenset({"ticket.comment_added", "ticket.assigned", "ticket.rfo_delivered"})
+ANYTIME = frozenset(
+    {TicketEventType.COMMENT_ADDED, TicketEventType.ASSIGNED, TicketEventType.RFO_DELIVERED}
+)
 ALLOWED: dict[str, frozenset[str]] = {
     OPEN: frozenset(
         {
-            "ticket.responded",
-            "ticket.awaiting_customer",
-            "ticket.customer_replied",
-            "ticket.severity_changed",
-            "ticket.workaround_provided",
-            "ticket.resolved",
-            "ticket.escalation_requested",
-            "ticket.closure_requested",
-            "ticket.closed",
+            TicketEventType.RESPONDED,
+            TicketEventType.AWAITING_CUSTOMER,
+            TicketEventType.CUSTOMER_REPLIED,
+            TicketEventType.SEVERITY_CHANGED,
+            TicketEventType.WORKAROUND_PROVIDED,
+            TicketEventType.RESOLVED,
+            TicketEventType.ESCALATION_REQUESTED,
+            TicketEventType.CLOSURE_REQUESTED,
+            TicketEventType.CLOSED,
         }
     ),
     AWAITING: frozenset(
         {
-            "ticket.responded",
-            "ticket.customer_replied",
-            "ticket.severity_changed",
-            "ticket.workaround_provided",
-            "ticket.resolved",
-            "ticket.escalation_requested",
-            "ticket.closed",
+            TicketEventType.RESPONDED,
+            TicketEventType.CUSTOMER_REPLIED,
+            TicketEventType.SEVERITY_CHANGED,
+            TicketEventType.WORKAROUND_PROVIDED,
+            TicketEventType.RESOLVED,
+            TicketEventType.ESCALATION_REQUESTED,
+            TicketEventType.CLOSED,
         }
     ),
     RESOLVED: frozenset(
         {
-            "ticket.customer_replied",
-            "ticket.closure_requested",
-            "ticket.closed",
-            "ticket.reopened",
-            "ticket.escalation_requested",
+            TicketEventType.CUSTOMER_REPLIED,
+            TicketEventType.CLOSURE_REQUESTED,
+            TicketEventType.CLOSED,
+            TicketEventType.REOPENED,
+            TicketEventType.ESCALATION_REQUESTED,
         }
     ),
     CLOSURE_REQUESTED: frozenset(
         {
-            "ticket.customer_replied",
-            "ticket.closed",
-            "ticket.closed_by_timeout",
-            "ticket.reopened",
-            "ticket.escalation_requested",
+            TicketEventType.CUSTOMER_REPLIED,
+            TicketEventType.CLOSED,
+            TicketEventType.CLOSED_BY_TIMEOUT,
+            TicketEventType.REOPENED,
+            TicketEventType.ESCALATION_REQUESTED,
         }
     ),
-    CLOSED: frozenset({"ticket.reopened"}),
+    CLOSED: frozenset({TicketEventType.REOPENED}),
 }
 NEXT_STATUS: dict[str, str] = {
-    "ticket.awaiting_customer": AWAITING,
-    "ticket.resolved": RESOLVED,
-    "ticket.closure_requested": CLOSURE_REQUESTED,
-    "ticket.closed": CLOSED,
-    "ticket.closed_by_timeout": CLOSED,
-    "ticket.reopened": OPEN,
+    TicketEventType.AWAITING_CUSTOMER: AWAITING,
+    TicketEventType.RESOLVED: RESOLVED,
+    TicketEventType.CLOSURE_REQUESTED: CLOSURE_REQUESTED,
+    TicketEventType.CLOSED: CLOSED,
+    TicketEventType.CLOSED_BY_TIMEOUT: CLOSED,
+    TicketEventType.REOPENED: OPEN,
 }
 
 
@@ -86,7 +90,7 @@ def next_status(status: str, event_type: str) -> str:
         return status
     if event_type not in ALLOWED.get(status, frozenset()):
         raise TransitionRefused(event_type, status)
-    if event_type == "ticket.customer_replied" and status in (AWAITING, CLOSURE_REQUESTED):
+    if event_type == TicketEventType.CUSTOMER_REPLIED and status in (AWAITING, CLOSURE_REQUESTED):
         return OPEN
     return NEXT_STATUS.get(event_type, status)
 
@@ -98,11 +102,11 @@ ClosedReason = Literal["timeout", "resolution", "workaround", "closed"]
 def next_resolution(resolution: Resolution | None, event_type: str) -> Resolution | None:
     """How the ticket's problem stands solved after `event_type`: a workaround, a resolution
     (which a later workaround does not undo), or nothing again once it is reopened."""
-    if event_type == "ticket.reopened":
+    if event_type == TicketEventType.REOPENED:
         return None
-    if event_type == "ticket.resolved":
+    if event_type == TicketEventType.RESOLVED:
         return "resolution"
-    if event_type == "ticket.workaround_provided" and resolution is None:
+    if event_type == TicketEventType.WORKAROUND_PROVIDED and resolution is None:
         return "workaround"
     return resolution
 
@@ -113,10 +117,10 @@ def next_closed_reason(
     """Why the ticket is closed after `event_type`: by the confirmation timeout (voximplant
     3.4.4: no answer to a closure request within 48 hours), after its resolution or its
     workaround, or plainly (closed with neither, e.g. withdrawn); None while it is open."""
-    if event_type == "ticket.closed_by_timeout":
+    if event_type == TicketEventType.CLOSED_BY_TIMEOUT:
         return "timeout"
-    if event_type == "ticket.closed":
+    if event_type == TicketEventType.CLOSED:
         return resolution or "closed"
-    if event_type == "ticket.reopened":
+    if event_type == TicketEventType.REOPENED:
         return None
     return closed_reason

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared.events import Envelope
+from shared.events.types import TicketEventType
 from shared.policy import Policy
 from shared.sla import decide_acceptance
 
@@ -105,7 +106,7 @@ def decide_open(
         raise Refusal(verdict.rejection or "refused by policy")
     data["flags"] = list(verdict.flags)
     return Envelope(
-        type="ticket.opened",
+        type=TicketEventType.OPENED,
         source="intake",
         subject=str(ticket_id),
         time=at,

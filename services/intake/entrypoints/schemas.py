@@ -20,7 +20,7 @@ from pydantic import (
 
 from services.intake.domain.lifecycle import ClosedReason, Resolution
 from services.intake.domain.limits import MAX_HOURS
-from shared.events.types import TICKET_EVENT_TYPES, Channel, Payload
+from shared.events.types import TICKET_EVENT_TYPES, Channel, Payload, TicketEventType
 from shared.policy.model import METRICS
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -123,23 +123,26 @@ class TicketCreated(BaseModel):
     occurred_at: datetime
 
 
-SYSTEM_ONLY = frozenset({"ticket.opened", "ticket.closed_by_timeout"})
+SYSTEM_ONLY = frozenset({TicketEventType.OPENED, TicketEventType.CLOSED_BY_TIMEOUT})
 """Events only intake itself (opening) or the SLA service (the closure timeout) write."""
 
 EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
-    "ticket.responded": {"by": "noc-1", "note": "Looking at trunk 3 now"},
-    "ticket.awaiting_customer": {"reason": "Need a SIP trace of a failing call"},
-    "ticket.customer_replied": {"body": "Trace attached", "contact": "noc@acme.example"},
-    "ticket.severity_changed": {"priority": "high", "reason": "Second trunk down too"},
-    "ticket.assigned": {"assignee": "tier2-voice"},
-    "ticket.workaround_provided": {"note": "Calls rerouted over trunk 4"},
-    "ticket.resolved": {"note": "Carrier fixed the route"},
-    "ticket.closure_requested": {"note": "Please confirm the fix"},
-    "ticket.closed": {"by": "noc@acme.example"},
-    "ticket.reopened": {"reason": "Failing again since 14:00"},
-    "ticket.escalation_requested": {"reason": "sla_violated", "note": "Down for 3 hours"},
-    "ticket.rfo_delivered": {"summary": "Carrier routing fault", "url": "https://x.example/rfo"},
-    "ticket.comment_added": {"body": "Customer called for an update", "public": False},
+    TicketEventType.RESPONDED: {"by": "noc-1", "note": "Looking at trunk 3 now"},
+    TicketEventType.AWAITING_CUSTOMER: {"reason": "Need a SIP trace of a failing call"},
+    TicketEventType.CUSTOMER_REPLIED: {"body": "Trace attached", "contact": "noc@acme.example"},
+    TicketEventType.SEVERITY_CHANGED: {"priority": "high", "reason": "Second trunk down too"},
+    TicketEventType.ASSIGNED: {"assignee": "tier2-voice"},
+    TicketEventType.WORKAROUND_PROVIDED: {"note": "Calls rerouted over trunk 4"},
+    TicketEventType.RESOLVED: {"note": "Carrier fixed the route"},
+    TicketEventType.CLOSURE_REQUESTED: {"note": "Please confirm the fix"},
+    TicketEventType.CLOSED: {"by": "noc@acme.example"},
+    TicketEventType.REOPENED: {"reason": "Failing again since 14:00"},
+    TicketEventType.ESCALATION_REQUESTED: {"reason": "sla_violated", "note": "Down for 3 hours"},
+    TicketEventType.RFO_DELIVERED: {
+        "summary": "Carrier routing fault",
+        "url": "https://x.example/rfo",
+    },
+    TicketEventType.COMMENT_ADDED: {"body": "Customer called for an update", "public": False},
 }
 """One example `data` per event type a client may post, shown in the OpenAPI document."""
 
@@ -209,9 +212,9 @@ else:
         Field(discriminator="type"),
     ]
 """Any event a client may append, told apart by `type` (a discriminated union)."""
-APPEND_EXAMPLES = {
-    event_type: {"summary": event_type, "value": {"type": event_type, "data": example}}
-    for event_type, example in EVENT_EXAMPLES.items()
+APPEND_EXAMPLES = {  # plain str names: the document is rendered with orjson
+    name: {"summary": name, "value": {"type": name, "data": example}}
+    for name, example in ((str(kind), data) for kind, data in EVENT_EXAMPLES.items())
 }
 """Named request examples for `/docs` (one per event type)."""
 

@@ -21,6 +21,7 @@ from services.intake.entrypoints.request_headers import parse_if_match
 from services.intake.entrypoints.responses import idempotent
 from services.intake.service_layer import tickets
 from shared.events import Envelope
+from shared.events.types import TicketEventType
 from shared.sla.view_model import SlaView
 
 
@@ -86,7 +87,7 @@ def tickets_router(limits: RequestLimits, metrics: Metrics) -> APIRouter:
                 spam=body.spam,
             )
             recorded = await tickets.open_ticket(deps.ports(), command)
-            metrics.events.labels("ticket.opened").inc()
+            metrics.events.labels(TicketEventType.OPENED).inc()
             return created(recorded).model_dump(mode="json")
 
         return await idempotent(request, deps.idempotency, key, 201, handle)

@@ -15,6 +15,7 @@ from services.intake.domain.tickets import TicketRow
 from services.intake.service_layer.ports import Ports
 from services.intake.service_layer.tickets import open_ticket, when
 from shared.events import Envelope
+from shared.events.types import TicketEventType
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ async def take_email(ports: Ports, email: InboundEmail, accounts: frozenset[str]
         ),
     )
     return Taken(
-        "opened", uuid.UUID(opened.subject), opened.data["ticket_number"], 1, "ticket.opened"
+        "opened", uuid.UUID(opened.subject), opened.data["ticket_number"], 1, TicketEventType.OPENED
     )
 
 
@@ -90,7 +91,7 @@ async def _reply(
     if not account.approves(sender):
         raise Refused("Sender not approved", f"{sender} is not an approved contact of {account.id}")
     closed = ticket.status == "closed"
-    kind = "ticket.comment_added" if closed else "ticket.customer_replied"
+    kind = TicketEventType.COMMENT_ADDED if closed else TicketEventType.CUSTOMER_REPLIED
     data: dict[str, Any] = (
         {"body": email.body or "(empty message)", "public": True}
         if closed

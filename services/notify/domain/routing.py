@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shared.events.notification import notification_id
+from shared.events.types import TicketEventType
 
 Channel = Literal["email", "webhook"]
 
 # Ticket events that tell the ticket's contact something, and the template that does.
-CONTACT_TEMPLATES = {
-    "ticket.opened": "ticket_opened",
-    "ticket.closure_requested": "closure_requested",
-    "ticket.closed_by_timeout": "closed_by_timeout",
+CONTACT_TEMPLATES: dict[str, str] = {
+    TicketEventType.OPENED: "ticket_opened",
+    TicketEventType.CLOSURE_REQUESTED: "closure_requested",
+    TicketEventType.CLOSED_BY_TIMEOUT: "closed_by_timeout",
 }
 ESCALATION_TEMPLATES = {
     "escalation.warned": "escalation_warned",
@@ -72,7 +73,7 @@ def _planned(source: Source, channel: Channel, recipient: str, template: str) ->
 def contact_template(source: Source) -> str | None:
     if source.type in CONTACT_TEMPLATES:
         return CONTACT_TEMPLATES[source.type]
-    if source.type == "ticket.severity_changed" and source.origin == "sla":
+    if source.type == TicketEventType.SEVERITY_CHANGED and source.origin == "sla":
         return "severity_downgraded"
     return None
 

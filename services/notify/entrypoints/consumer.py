@@ -12,6 +12,7 @@ from services.notify.service_layer.planning import Planner
 from shared.events.codec import DecodeError, from_kafka
 from shared.events.escalation import EscalationEvent
 from shared.events.sla import SlaEvent
+from shared.events.types import TicketEventType
 from shared.topics import ESCALATIONS, SLA_EVENTS, TICKET_EVENTS
 
 TOPICS = (TICKET_EVENTS.name, SLA_EVENTS.name, ESCALATIONS.name)
@@ -59,7 +60,7 @@ class NotifyConsumer:
             envelope.model_dump(mode="json", exclude_none=True),
             envelope.source,
         )
-        opened = envelope.data if envelope.type == "ticket.opened" else None
-        if envelope.type == "ticket.severity_changed":
+        opened = envelope.data if envelope.type == TicketEventType.OPENED else None
+        if envelope.type == TicketEventType.SEVERITY_CHANGED:
             opened = {"priority": envelope.data.get("priority")}
         return await self._planner.on_event(source, opened=opened)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from services.sla.domain.tracked import OPENED, Incoming, Tracked
+from services.sla.domain.tracked import Incoming, Tracked
+from shared.events.types import TicketEventType
 from shared.policy import Policy
 from shared.sla import Derived, advance, evolve
 
@@ -69,14 +70,14 @@ def fire_due(tracked: Tracked, policy: Policy, watermark: datetime) -> Applied:
 
 
 def _fold(tracked: Tracked, event: Incoming, policy: Policy, caused: list[Caused]) -> Tracked:
-    if tracked.sla is None and event.type != OPENED:
+    if tracked.sla is None and event.type != TicketEventType.OPENED:
         raise ProcessingError(f"{event.type} at sequence {event.sequence} before ticket.opened")
     try:
         step = evolve(tracked.sla, event.timeline(), policy)
     except ValueError as exc:
         raise ProcessingError(str(exc)) from exc
     caused.extend(Caused(derived, event.event_id) for derived in step.derived)
-    if event.type == OPENED:
+    if event.type == TicketEventType.OPENED:
         number = event.data.get("ticket_number")
         return replace(tracked, sla=step.state, number=number if isinstance(number, str) else None)
     return replace(tracked, sla=step.state)

@@ -8,8 +8,6 @@ from typing import Any
 
 from shared.sla import TicketSla, TimelineEvent
 
-OPENED = "ticket.opened"
-
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
