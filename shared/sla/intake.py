@@ -22,7 +22,7 @@ def _reject(message: str, at: datetime) -> Acceptance:
     return Acceptance(False, message, (), at, frozenset())
 
 
-def decide_acceptance(policy: Policy, data: dict[str, Any], at: datetime) -> Acceptance:
+def decide_acceptance(policy: Policy, data: dict[str, Any], at: datetime) -> Acceptance:  # noqa: C901, PLR0912  (one rule of the policy's intake section a branch)
     """Apply the policy's intake rules to a `ticket.opened` payload at event time `at`."""
     priority = data.get("priority")
     if priority not in policy.priorities:

@@ -95,6 +95,18 @@ def _api_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, 
             yield from _api_routes(inner.routes, prefix + getattr(context, "prefix", ""))
 
 
+def _security_of(
+    route: APIRoute, key_check: Callable[..., Any], admin_check: Callable[..., Any]
+) -> list[dict[str, list[str]]] | None:
+    """The schemes `route` accepts, from the checks among its dependencies (None: neither)."""
+    calls = set(_calls(route.dependant))
+    if key_check in calls:
+        return [{"ApiKeyBearer": []}, {"ApiKeyHeader": []}]
+    if admin_check in calls:
+        return [{"AdminToken": []}]
+    return None
+
+
 def document_security(
     app: FastAPI, key_check: Callable[..., Any], admin_check: Callable[..., Any]
 ) -> None:
@@ -108,17 +120,8 @@ def document_security(
         schema = generate()
         schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
         for path, route in _api_routes(app.routes):
-            if not route.include_in_schema:
-                continue
-            calls = set(_calls(route.dependant))
-            security: list[dict[str, list[str]]] | None = (
-                [{"ApiKeyBearer": []}, {"ApiKeyHeader": []}]
-                if key_check in calls
-                else [{"AdminToken": []}]
-                if admin_check in calls
-                else None
-            )
-            if security is None:
+            security = _security_of(route, key_check, admin_check)
+            if not route.include_in_schema or security is None:
                 continue
             for method in route.methods or ():
                 operation = schema["paths"].get(path, {}).get(method.lower())

@@ -59,6 +59,13 @@ def created(recorded: Envelope) -> schemas.TicketCreated:
 
 def tickets_router(limits: RequestLimits, metrics: Metrics) -> APIRouter:
     router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+    _writes(router, limits, metrics)
+    _reads(router)
+    return router
+
+
+def _writes(router: APIRouter, limits: RequestLimits, metrics: Metrics) -> None:
+    """Opening a ticket and appending its events (idempotent by key)."""
 
     @router.post(
         "",
@@ -139,6 +146,10 @@ def tickets_router(limits: RequestLimits, metrics: Metrics) -> APIRouter:
 
         return await idempotent(request, deps.idempotency, key, 201, handle)
 
+
+def _reads(router: APIRouter) -> None:
+    """A ticket, its history, its SLA, and pages of tickets."""
+
     @router.get("/{ticket_id}", response_model=schemas.TicketView)
     async def get_ticket(ticket_id: uuid.UUID, deps: Deps, key: Key) -> JSONResponse:
         row = await deps.store.ticket(ticket_id, key.accounts)
@@ -195,5 +206,3 @@ def tickets_router(limits: RequestLimits, metrics: Metrics) -> APIRouter:
             items=[ticket_view(r) for r in rows],
             next_after=rows[-1].number if len(rows) == limit else None,
         )
-
-    return router

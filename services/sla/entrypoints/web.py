@@ -63,7 +63,7 @@ async def _caller(access: ApiAccess, request: Any) -> Caller | Any:
     return caller
 
 
-def register_pages(
+def register_pages(  # noqa: C901  (one route a page)
     app: Any,
     table: Any,
     tracker: SlaTracker,
