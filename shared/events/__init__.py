@@ -6,6 +6,7 @@ from shared.events.types import (
     TICKET_EVENT_TYPES,
     EventSpec,
     TicketEventType,
+    TicketStatus,
     parse_data,
 )
 
@@ -15,6 +16,7 @@ __all__ = [
     "Envelope",
     "EventSpec",
     "TicketEventType",
+    "TicketStatus",
     "new_event_id",
     "parse_data",
 ]

@@ -51,6 +51,16 @@ class TicketEventType(StrEnum):
     COMMENT_ADDED = "ticket.comment_added"
 
 
+class TicketStatus(StrEnum):
+    """Where a ticket stands (intake's read model, the SLA core's state): the one type."""
+
+    OPEN = "open"
+    AWAITING_CUSTOMER = "awaiting_customer"
+    RESOLVED = "resolved"
+    CLOSURE_REQUESTED = "closure_requested"
+    CLOSED = "closed"
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -35,6 +35,15 @@ MetricName = Literal[
 ]
 METRICS: tuple[MetricName, ...] = get_args(MetricName)
 """The SLA metrics, in the order reports list them: defined once, by `MetricName`."""
+NO_PLAN = "none"
+"""How a policy's tables name the plan of an account that has none."""
+
+
+def plan_name(plan: str | None) -> str:
+    """`plan` as the policy's tables name it: NO_PLAN for an account without one."""
+    return plan or NO_PLAN
+
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -164,7 +173,7 @@ class TargetRow(Strict):
     def matches(self, priority: str, plan: str | None) -> bool:
         if self.priorities is not None and priority not in self.priorities:
             return False
-        return self.plans is None or (plan or "none") in self.plans
+        return self.plans is None or plan_name(plan) in self.plans
 
 
 class MetricSpec(Strict):
@@ -301,7 +310,7 @@ class EscalationRule(Strict):
     def matches(self, priority: str, plan: str | None, metric: str) -> bool:
         return (
             (self.priorities is None or priority in self.priorities)
-            and (self.plans is None or (plan or "none") in self.plans)
+            and (self.plans is None or plan_name(plan) in self.plans)
             and (self.metrics is None or metric in self.metrics)
         )
 
@@ -396,7 +405,7 @@ class Policy(Strict):
         object.__setattr__(self, "_ref", f"{self.id}@{self.version}")
         object.__setattr__(self, "_memo", {})
         known_priorities = set(self.priorities)
-        known_plans = {*self.plans, "none"}
+        known_plans = {*self.plans, NO_PLAN}
 
         def check_priorities(where: str, values: list[str] | None) -> None:
             for value in values or []:
@@ -456,6 +465,10 @@ class Policy(Strict):
             value = memo[key] = compute()
             return value
 
+    def knows_plan(self, plan: str | None) -> bool:
+        """Whether `plan` is one of this policy's plans, or none at all."""
+        return plan is None or plan in self.plans or plan == NO_PLAN
+
     def order_metrics(self) -> list[str]:
         """The metrics whose target may come from the account's order (`target_overrides`):
         those with a `from_account_order` row, directly or through `same_targets_as`."""
@@ -482,7 +495,7 @@ class Policy(Strict):
         return spec
 
     def _check_escalation(self, spec: EscalationSpec) -> None:
-        known_plans = {*self.plans, "none"}
+        known_plans = {*self.plans, NO_PLAN}
         problems = [
             f"escalation.critical: unknown priority {value!r}"
             for value in spec.critical

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from shared.events.types import TicketEventType
+from shared.events.types import TicketEventType, TicketStatus
 from shared.policy.model import METRICS, MetricName, Policy
 from shared.sla.clock import Clock, Deadline
 from shared.sla.intake import decide_acceptance
@@ -326,7 +326,7 @@ class _Change:
 
 
 def _on_awaiting_customer(change: _Change, event: TimelineEvent) -> None:
-    change.status = "awaiting_customer"
+    change.status = TicketStatus.AWAITING_CUSTOMER
     at = change.at
     for metric, spec in change.policy.metrics.items():
         clock = change.clocks.get(metric)
@@ -340,7 +340,7 @@ def _on_awaiting_customer(change: _Change, event: TimelineEvent) -> None:
 def _on_customer_replied(change: _Change, event: TimelineEvent) -> None:
     change.meet("customer_response")
     change.cancel("closure_confirmation", "customer_replied_to_closure_request")
-    if change.status in ("awaiting_customer", "closure_requested"):
+    if change.status in (TicketStatus.AWAITING_CUSTOMER, TicketStatus.CLOSURE_REQUESTED):
         change.status = "open"
     at = change.at
     for metric in change.policy.metrics:
@@ -400,7 +400,7 @@ def _on_rfo_delivered(change: _Change, event: TimelineEvent) -> None:
 
 
 def _on_closure_requested(change: _Change, event: TimelineEvent) -> None:
-    change.status = "closure_requested"
+    change.status = TicketStatus.CLOSURE_REQUESTED
     change.start("closure_confirmation")
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.policy.model import Policy
+from shared.policy.model import Policy, plan_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ def decide_acceptance(policy: Policy, data: dict[str, Any], at: datetime) -> Acc
             at,
         )
     plan = data.get("plan")
-    if plan is not None and plan not in policy.plans and plan != "none":
+    if not policy.knows_plan(plan):
         return _reject(
             f"unknown plan {plan!r} for {policy.id} (expected one of: "
             f"{', '.join(policy.plans) or 'no plans'})",
@@ -56,7 +56,7 @@ def decide_acceptance(policy: Policy, data: dict[str, Any], at: datetime) -> Acc
 
     flags: list[str] = []
     no_target: set[str] = set()
-    entitled = bool(data.get("entitled", True)) and (plan or "none") not in (
+    entitled = bool(data.get("entitled", True)) and plan_name(plan) not in (
         intake.plans_without_support
     )
     if not entitled:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from services.escalation.domain.escalation import OPEN, Escalation, NotOpen, TicketFacts, Trigger
+from services.escalation.domain.escalation import ACTIVE, Escalation, NotOpen, TicketFacts, Trigger
 from services.escalation.domain.matrix import UnknownPolicy
 from services.escalation.service_layer.escalations import Escalator
 from shared.events.escalation import EscalationEvent
@@ -38,7 +38,7 @@ class FakeWork:
         found = [
             e
             for e in self._store.escalations.values()
-            if e.ticket_id == ticket_id and e.metric == metric and e.status in OPEN
+            if e.ticket_id == ticket_id and e.metric == metric and e.status in ACTIVE
         ]
         return found[0] if found else None
 
@@ -46,7 +46,7 @@ class FakeWork:
         found = [
             e
             for e in self._store.escalations.values()
-            if e.ticket_id == ticket_id and e.status in OPEN
+            if e.ticket_id == ticket_id and e.status in ACTIVE
         ]
         return sorted(found, key=lambda e: e.opened_at)
 

@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.escalation.domain.escalation import OPEN, Escalation, TicketFacts
+from services.escalation.domain.escalation import ACTIVE, Escalation, TicketFacts
 
 COLUMNS = tuple(field.name for field in fields(Escalation))
-_OPEN = list(OPEN)
+_ACTIVE = list(ACTIVE)
 
 
 def _from_row(row: asyncpg.Record) -> Escalation:
@@ -31,7 +31,7 @@ async def open_for(conn: asyncpg.Connection, ticket_id: str, metric: str) -> Esc
         "AND status = ANY($3::text[]) FOR UPDATE",
         ticket_id,
         metric,
-        _OPEN,
+        _ACTIVE,
     )
     return _from_row(row) if row is not None else None
 
@@ -41,7 +41,7 @@ async def open_of_ticket(conn: asyncpg.Connection, ticket_id: str) -> list[Escal
         "SELECT * FROM escalations WHERE ticket_id = $1 AND status = ANY($2::text[]) "
         "ORDER BY opened_at FOR UPDATE",
         ticket_id,
-        _OPEN,
+        _ACTIVE,
     )
     return [_from_row(row) for row in rows]
 

@@ -23,7 +23,8 @@ from typing import Any, Literal
 from services.escalation.domain.matrix import Matrix
 
 Status = Literal["warned", "deferred", "raised", "acknowledged", "resolved"]
-OPEN: frozenset[str] = frozenset({"warned", "deferred", "raised", "acknowledged"})
+ACTIVE: frozenset[str] = frozenset({"warned", "deferred", "raised", "acknowledged"})
+"""The statuses of an escalation that is not over (every one but `resolved`)."""
 CUSTOMER_REQUEST = "customer_request"
 ESCALATION_NAMESPACE = uuid.UUID("5e2d8b17-0c6a-4f93-b1d4-7a9c3e58f260")
 
@@ -88,7 +89,7 @@ class Escalation:
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN
+        return self.status in ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +216,7 @@ def on_raise(
 def on_due(current: Escalation, matrix: Matrix, now: datetime) -> Decision:
     """The scheduler's step at `now`: send a deferred first page, or page the next level
     (the highest one due, when the scheduler comes late)."""
-    if current.next_at is None or current.next_at > now or current.status not in OPEN:
+    if current.next_at is None or current.next_at > now or current.status not in ACTIVE:
         return current, []
     due = current.next_at
     levels_from = current.levels_from or current.raised_at or due

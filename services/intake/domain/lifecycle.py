@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.events.types import TicketEventType
+from shared.events.types import TicketEventType, TicketStatus
 
-OPEN = "open"
-AWAITING = "awaiting_customer"
-RESOLVED = "resolved"
-CLOSURE_REQUESTED = "closure_requested"
-CLOSED = "closed"
+OPEN = TicketStatus.OPEN
+AWAITING = TicketStatus.AWAITING_CUSTOMER
+RESOLVED = TicketStatus.RESOLVED
+CLOSURE_REQUESTED = TicketStatus.CLOSURE_REQUESTED
+CLOSED = TicketStatus.CLOSED
 
 ANYTIME = frozenset(
     {TicketEventType.COMMENT_ADDED, TicketEventType.ASSIGNED, TicketEventType.RFO_DELIVERED}

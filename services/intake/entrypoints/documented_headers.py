@@ -72,7 +72,7 @@ SECURITY_SCHEMES = {
 }
 
 
-OPEN: list[dict[str, list[str]]] = []
+NO_CREDENTIALS: list[dict[str, list[str]]] = []
 """An operation that needs no credentials (health probes), said explicitly."""
 
 
@@ -131,7 +131,7 @@ def document_security(
             for operation in operations.values():
                 if isinstance(operation, dict) and "security" not in operation:
                     admin = path.startswith("/v1/admin/")
-                    operation["security"] = [{"AdminToken": []}] if admin else OPEN
+                    operation["security"] = [{"AdminToken": []}] if admin else NO_CREDENTIALS
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point

@@ -36,7 +36,7 @@ async def create_account(
         raise Refused(
             "Unknown policy", f"no policy {new.policy!r}; have {', '.join(sorted(policies))}"
         )
-    if new.plan is not None and new.plan not in policy.plans and new.plan != "none":
+    if not policy.knows_plan(new.plan):
         raise Refused("Unknown plan", f"{policy.id} plans are {', '.join(policy.plans) or 'none'}")
     unusable = sorted(set(new.target_overrides) - set(policy.order_metrics()))
     if unusable:

@@ -15,7 +15,7 @@ from services.intake.domain.tickets import TicketRow
 from services.intake.service_layer.ports import Ports
 from services.intake.service_layer.tickets import open_ticket, when
 from shared.events import Envelope
-from shared.events.types import TicketEventType
+from shared.events.types import TicketEventType, TicketStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ async def _reply(
     account = await ports.accounts.get(ticket.account_id)
     if not account.approves(sender):
         raise Refused("Sender not approved", f"{sender} is not an approved contact of {account.id}")
-    closed = ticket.status == "closed"
+    closed = ticket.status == TicketStatus.CLOSED
     kind = TicketEventType.COMMENT_ADDED if closed else TicketEventType.CUSTOMER_REPLIED
     data: dict[str, Any] = (
         {"body": email.body or "(empty message)", "public": True}

@@ -39,7 +39,7 @@ AUTHENTICATED: list[dict[str, list[str]]] = [
     {"ApiKeyHeader": []},
     {"InternalToken": []},
 ]
-OPEN: list[dict[str, list[str]]] = []
+NO_CREDENTIALS: list[dict[str, list[str]]] = []
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -137,7 +137,7 @@ def _open(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[st
             "summary": summary,
             "description": "Open (no credential): for Kubernetes probes and Prometheus; "
             "keep it reachable from the cluster only (network policy).",
-            "security": OPEN,
+            "security": NO_CREDENTIALS,
             "responses": {**responses, **_bounds()},
         }
     }
@@ -172,7 +172,7 @@ def _paths() -> dict[str, Any]:
                 "tags": ["operations"],
                 "summary": "This document",
                 "description": "Open (no credential).",
-                "security": OPEN,
+                "security": NO_CREDENTIALS,
                 "responses": {
                     "200": _json("OpenAPI 3.1", {"type": "object"}),
                     **_bounds(),
