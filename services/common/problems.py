@@ -162,9 +162,13 @@ def document_problems(app: FastAPI) -> None:
     never sends, is gone), and each operation lists the errors any request can meet (limits,
     outages), a credential's (401, 429) and a validated request's (422)."""
     generate = app.openapi
+    done: list[dict[str, Any]] = []  # the document once described (FastAPI caches it)
 
     def openapi() -> dict[str, Any]:
         schema = generate()
+        if done and done[0] is schema:
+            return schema
+        done[:] = [schema]
         components = schema.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
         schemas["Problem"] = PROBLEM_SCHEMA
