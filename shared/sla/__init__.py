@@ -2,16 +2,16 @@
 events. No I/O, no clock reads: time comes in with the events and as `now`."""
 
 from shared.sla.clock import Clock, Deadline
-from shared.sla.core import Step, TicketSla, advance, evolve, replay
+from shared.sla.core import Decision, TicketSla, advance, evolve, replay
 from shared.sla.intake import Acceptance, decide_acceptance
-from shared.sla.timeline import Derived, TimelineEvent
+from shared.sla.timeline import Emitted, TimelineEvent
 
 __all__ = [
     "Acceptance",
     "Clock",
     "Deadline",
-    "Derived",
-    "Step",
+    "Emitted",
+    "Decision",
     "TicketSla",
     "TimelineEvent",
     "advance",

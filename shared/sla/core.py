@@ -17,7 +17,7 @@ from shared.events.types import TicketEventType, TicketStatus
 from shared.policy.model import METRICS, MetricName, Policy
 from shared.sla.clock import Clock, Deadline
 from shared.sla.intake import decide_acceptance
-from shared.sla.timeline import Derived, TimelineEvent
+from shared.sla.timeline import Emitted, TimelineEvent
 
 STARTED_AT_OPENING: frozenset[MetricName] = frozenset({"first_response", "resolution"})
 # A priority change retargets every clock but the closure confirmation window (the same
@@ -74,9 +74,11 @@ class TicketSla:
         return clone
 
 
-class Step(NamedTuple):
+class Decision(NamedTuple):
+    """What the core decided: the ticket's new SLA state and the SLA events it emits."""
+
     state: TicketSla
-    derived: list[Derived]
+    emitted: list[Emitted]
 
 
 def timers_of(clocks: dict[str, Clock]) -> tuple[Deadline, ...]:
@@ -93,15 +95,15 @@ def _at(timer: Deadline) -> datetime:
     return timer.at
 
 
-def advance(state: TicketSla, policy: Policy, now: datetime) -> Step:
+def advance(state: TicketSla, policy: Policy, now: datetime) -> Decision:
     """Fire every timer due strictly before `now`, in time order."""
-    derived: list[Derived] = []
+    emitted: list[Emitted] = []
     while state.timers and state.timers[0].at < now:
-        state = _fire(state, policy, state.timers[0], derived)
-    return Step(state, derived)
+        state = _fire(state, policy, state.timers[0], emitted)
+    return Decision(state, emitted)
 
 
-def evolve(state: TicketSla | None, event: TimelineEvent, policy: Policy) -> Step:
+def evolve(state: TicketSla | None, event: TimelineEvent, policy: Policy) -> Decision:
     if state is None:
         if event.type != TicketEventType.OPENED:
             raise ValueError(
@@ -110,48 +112,50 @@ def evolve(state: TicketSla | None, event: TimelineEvent, policy: Policy) -> Ste
         return _open(event, policy)
     if event.type == TicketEventType.OPENED:
         raise ValueError("ticket.opened can only be the first event")
-    derived: list[Derived] = []
+    emitted: list[Emitted] = []
     if state.timers and state.timers[0].at < event.at:
         step = advance(state, policy, event.at)
-        derived = step.derived
+        emitted = step.emitted
         state = step.state
     version = event.sequence if event.sequence is not None else state.version + 1
     if state.accepted and event.type not in NO_CLOCK_EFFECT:
         # One copy of the state per event: the version travels with the clock changes.
-        return Step(_apply(state, event, policy, derived, version), derived)
-    return Step(state._but(version=version), derived)
+        return Decision(_apply(state, event, policy, emitted, version), emitted)
+    return Decision(state._but(version=version), emitted)
 
 
-def replay(events: Iterable[TimelineEvent], policy: Policy, now: datetime | None = None) -> Step:
+def replay(
+    events: Iterable[TimelineEvent], policy: Policy, now: datetime | None = None
+) -> Decision:
     """Fold a whole history (and optionally advance to `now`)."""
     state: TicketSla | None = None
-    derived: list[Derived] = []
+    emitted: list[Emitted] = []
     for event in events:
         step = evolve(state, event, policy)
         state = step.state
-        derived.extend(step.derived)
+        emitted.extend(step.emitted)
     if state is None:
         raise ValueError("empty history")
     if now is not None:
         step = advance(state, policy, now)
         state = step.state
-        derived.extend(step.derived)
-    return Step(state, derived)
+        emitted.extend(step.emitted)
+    return Decision(state, emitted)
 
 
 # --- opening ----------------------------------------------------------------------------------
 
 
-def _open(event: TimelineEvent, policy: Policy) -> Step:
+def _open(event: TimelineEvent, policy: Policy) -> Decision:
     data = event.data
     verdict = decide_acceptance(policy, data, event.at)
     priority = str(data.get("priority", ""))
     plan = data.get("plan")
     overrides = {str(k): float(v) for k, v in (data.get("target_overrides") or {}).items()}
     clocks: dict[str, Clock] = {}
-    derived: list[Derived] = []
+    emitted: list[Emitted] = []
     if verdict.accepted:
-        derived.append(Derived("sla.ticket_accepted", event.at, None, {"flags": verdict.flags}))
+        emitted.append(Emitted("sla.ticket_accepted", event.at, None, {"flags": verdict.flags}))
         key = ("sla.idle_clocks", priority, plan, tuple(overrides.items()), verdict.no_target_for)
         idle = policy.memoised(
             key, lambda: _idle_clocks(policy, priority, plan, overrides, verdict.no_target_for)
@@ -160,11 +164,11 @@ def _open(event: TimelineEvent, policy: Policy) -> Step:
             if metric in STARTED_AT_OPENING:
                 clock = clock.start(event.at, policy.warning_fraction, verdict.clock_start)
                 if clock.target is not None:
-                    derived.append(_started(clock, event.at))
+                    emitted.append(_started(clock, event.at))
             clocks[metric] = clock
     else:
-        derived.append(
-            Derived("sla.ticket_rejected", event.at, None, {"reason": verdict.rejection})
+        emitted.append(
+            Emitted("sla.ticket_rejected", event.at, None, {"reason": verdict.rejection})
         )
     state = TicketSla(
         policy=policy.ref,
@@ -181,7 +185,7 @@ def _open(event: TimelineEvent, policy: Policy) -> Step:
         overrides=overrides,
         timers=timers_of(clocks),
     )
-    return Step(state, derived)
+    return Decision(state, emitted)
 
 
 def _idle_clocks(
@@ -205,9 +209,9 @@ def _idle_clocks(
     }
 
 
-def _started(clock: Clock, at: datetime) -> Derived:
+def _started(clock: Clock, at: datetime) -> Emitted:
     begins = clock.runs[-1][0] if clock.runs else at
-    return Derived(
+    return Emitted(
         "sla.clock_started",
         at,
         clock.metric,
@@ -218,15 +222,15 @@ def _started(clock: Clock, at: datetime) -> Derived:
 # --- timers -----------------------------------------------------------------------------------
 
 
-def _fire(state: TicketSla, policy: Policy, timer: Deadline, out: list[Derived]) -> TicketSla:
+def _fire(state: TicketSla, policy: Policy, timer: Deadline, out: list[Emitted]) -> TicketSla:
     clock = state.clocks[timer.metric]
     if timer.kind == "warning":
-        out.append(Derived("sla.warning", timer.at, timer.metric, {"due_at": clock.due_at}))
+        out.append(Emitted("sla.warning", timer.at, timer.metric, {"due_at": clock.due_at}))
         return _with(state, clock.fire(timer))
     if timer.metric == "closure_confirmation":
         # Voximplant 3.4.4: no answer within 48 h -> the ticket is considered closed.
         out.append(
-            Derived(
+            Emitted(
                 "sla.close_by_timeout_due",
                 timer.at,
                 timer.metric,
@@ -240,7 +244,7 @@ def _fire(state: TicketSla, policy: Policy, timer: Deadline, out: list[Derived])
         lower = policy.downgraded(state.priority)
         if lower is not None:
             out.append(
-                Derived(
+                Emitted(
                     "sla.severity_downgrade_proposed",
                     timer.at,
                     timer.metric,
@@ -248,7 +252,7 @@ def _fire(state: TicketSla, policy: Policy, timer: Deadline, out: list[Derived])
                 )
             )
         return _with(state, fired)
-    out.append(Derived("sla.breached", timer.at, timer.metric, {"due_at": timer.at}))
+    out.append(Emitted("sla.breached", timer.at, timer.metric, {"due_at": timer.at}))
     return _with(state, clock.fire(timer))
 
 
@@ -269,7 +273,7 @@ class _Change:
     __slots__ = ("at", "changed", "clocks", "fraction", "kind", "out", "policy", "state", "status")
 
     def __init__(
-        self, state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Derived]
+        self, state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Emitted]
     ) -> None:
         self.state = state
         self.policy = policy
@@ -295,16 +299,16 @@ class _Change:
             # A late event: the answer came in time, the breach already sent was wrong.
             self.put(clock.stop(at, met=True)._but(breached_at=None))
             out.append(_retracted(clock, at, self.kind))
-            out.append(Derived("sla.met", at, metric, {"due_at": clock.due_at}))
+            out.append(Emitted("sla.met", at, metric, {"due_at": clock.due_at}))
             return
         self.put(clock.stop(at, met=True))
         if clock.target is None:
             return
         if clock.breached_at is None:
-            out.append(Derived("sla.met", at, metric, {"due_at": clock.due_at}))
+            out.append(Emitted("sla.met", at, metric, {"due_at": clock.due_at}))
         else:
             out.append(
-                Derived("sla.clock_stopped", at, metric, {"outcome": "completed_after_breach"})
+                Emitted("sla.clock_stopped", at, metric, {"outcome": "completed_after_breach"})
             )
 
     def cancel(self, metric: MetricName, reason: str) -> None:
@@ -313,7 +317,7 @@ class _Change:
             return
         self.put(clock.stop(self.at, met=False))
         if clock.target is not None:
-            self.out.append(Derived("sla.clock_stopped", self.at, metric, {"outcome": reason}))
+            self.out.append(Emitted("sla.clock_stopped", self.at, metric, {"outcome": reason}))
 
     def start(self, metric: MetricName) -> None:
         clock = self.clocks.get(metric)
@@ -333,7 +337,7 @@ def _on_awaiting_customer(change: _Change, event: TimelineEvent) -> None:
         if clock is not None and clock.phase == "running" and spec.pauses_on_customer_side:
             change.put(clock.pause(at))
             if clock.target is not None:
-                change.out.append(Derived("sla.clock_paused", at, metric, {"reason": change.kind}))
+                change.out.append(Emitted("sla.clock_paused", at, metric, {"reason": change.kind}))
     change.start("customer_response")
 
 
@@ -350,7 +354,7 @@ def _on_customer_replied(change: _Change, event: TimelineEvent) -> None:
             change.put(resumed)
             if clock.target is not None:
                 change.out.append(
-                    Derived("sla.clock_resumed", at, metric, {"due_at": resumed.due_at})
+                    Emitted("sla.clock_resumed", at, metric, {"due_at": resumed.due_at})
                 )
 
 
@@ -370,7 +374,7 @@ def _on_severity_changed(change: _Change, event: TimelineEvent) -> None:
             change.put(updated)
             if clock.is_active:
                 change.out.append(
-                    Derived(
+                    Emitted(
                         "sla.target_changed",
                         at,
                         metric,
@@ -420,7 +424,7 @@ def _on_reopened(change: _Change, event: TimelineEvent) -> None:
         change.put(resolution.reopen(change.at, change.fraction))
         if resolution.target is not None:
             change.out.append(
-                Derived("sla.clock_resumed", change.at, "resolution", {"reason": change.kind})
+                Emitted("sla.clock_resumed", change.at, "resolution", {"reason": change.kind})
             )
 
 
@@ -443,7 +447,7 @@ FIRST_RESPONSE_EVENTS). A type without a handler (`ticket.responded`) only moves
 
 
 def _apply(
-    state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Derived], version: int
+    state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Emitted], version: int
 ) -> TicketSla:
     change = _Change(state, event, policy, out)
     if event.type in FIRST_RESPONSE_EVENTS:
@@ -463,8 +467,8 @@ def _apply(
 # --- late events --------------------------------------------------------------------------------
 
 
-def _retracted(clock: Clock, at: datetime, cause: str) -> Derived:
-    return Derived(
+def _retracted(clock: Clock, at: datetime, cause: str) -> Emitted:
+    return Emitted(
         "sla.breach_retracted",
         at,
         clock.metric,
@@ -473,7 +477,7 @@ def _retracted(clock: Clock, at: datetime, cause: str) -> Derived:
 
 
 def _corrected(
-    before: Clock | None, after: Clock, at: datetime, cause: str, out: list[Derived]
+    before: Clock | None, after: Clock, at: datetime, cause: str, out: list[Emitted]
 ) -> Clock:
     """An event older than a breach already emitted changed the clock: correct the record.
 
@@ -492,7 +496,7 @@ def _corrected(
         return after._but(breached_at=None)
     if due < before.breached_at:
         out.append(
-            Derived(
+            Emitted(
                 "sla.corrected",
                 at,
                 after.metric,

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from shared.policy.model import METRICS, Policy, Target
 from shared.sla.core import TicketSla, advance, evolve
-from shared.sla.timeline import Derived, TimelineEvent
+from shared.sla.timeline import Emitted, TimelineEvent
 
 
 def utc_z(instant: datetime | None) -> str | None:
@@ -32,7 +32,7 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def derived_json(event: Derived) -> dict[str, Any]:
+def emitted_json(event: Emitted) -> dict[str, Any]:
     body: dict[str, Any] = {"type": event.type, "at": utc_z(event.at)}
     if event.metric is not None:
         body["metric"] = event.metric
@@ -66,23 +66,23 @@ def metrics_json(state: TicketSla, now: datetime) -> dict[str, dict[str, Any]]:
     return out
 
 
-class Emitted(NamedTuple):
+class Published(NamedTuple):
     """A derived event and the instant the live service would publish it: a timer's event
     when the clock reaches it, an event's consequences when the event is recorded."""
 
-    event: Derived
+    event: Emitted
     emitted_at: datetime
 
 
 def run_arrivals(
     policy: Policy, events: Iterable[TimelineEvent], now: datetime
-) -> tuple[TicketSla, list[Emitted]]:
+) -> tuple[TicketSla, list[Published]]:
     """Drive the core the way the SLA worker does: events in arrival order, timers firing by
     the clock in between, so an event recorded late (after a deadline it precedes) arrives
     after the breach and corrects it (`sla.breach_retracted`, `sla.corrected`). Events
     recorded after `now` have not arrived."""
     state: TicketSla | None = None
-    emitted: list[Emitted] = []
+    published: list[Published] = []
     last: datetime | None = None
     for event in events:
         arrived = event.arrived_at
@@ -97,23 +97,23 @@ def run_arrivals(
         if state is not None:
             fired = advance(state, policy, arrived)
             state = fired.state
-            emitted.extend(Emitted(item, item.at) for item in fired.derived)
+            published.extend(Published(item, item.at) for item in fired.emitted)
         step = evolve(state, event, policy)
         state = step.state
-        emitted.extend(Emitted(item, max(item.at, arrived)) for item in step.derived)
+        published.extend(Published(item, max(item.at, arrived)) for item in step.emitted)
     if state is None:
         raise ValueError(f"no event was recorded by {utc_z(now)}")
     fired = advance(state, policy, now)
-    emitted.extend(Emitted(item, item.at) for item in fired.derived)
-    return fired.state, emitted
+    published.extend(Published(item, item.at) for item in fired.emitted)
+    return fired.state, published
 
 
 def simulate(policy: Policy, events: Iterable[TimelineEvent], now: datetime) -> dict[str, Any]:
     """The simulate contract. `events` are in arrival order (each `arrived_at` no earlier
     than the one before); derived events are listed in the order they would be published,
     an `emitted_at` added where that is later than the instant they describe."""
-    state, emitted = run_arrivals(policy, events, now)
-    ordered = sorted(emitted, key=lambda item: item.emitted_at)
+    state, published = run_arrivals(policy, events, now)
+    ordered = sorted(published, key=lambda item: item.emitted_at)
     result: dict[str, Any] = {
         "policy": policy.ref,
         "now": utc_z(now),
@@ -133,8 +133,8 @@ def simulate(policy: Policy, events: Iterable[TimelineEvent], now: datetime) -> 
     return result
 
 
-def _emitted_json(item: Emitted) -> dict[str, Any]:
-    body = derived_json(item.event)
+def _emitted_json(item: Published) -> dict[str, Any]:
+    body = emitted_json(item.event)
     if item.emitted_at > item.event.at:
         body["emitted_at"] = utc_z(item.emitted_at)
     return body

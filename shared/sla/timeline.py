@@ -35,7 +35,7 @@ class TimelineEvent:
         return self.recorded_at if self.recorded_at is not None else self.at
 
 
-class Derived(NamedTuple):
+class Emitted(NamedTuple):
     """An SLA event the core derived, stamped with the instant it describes. (A named tuple:
     the core makes one or two per event; every field is given, so no shared default.)"""
 

@@ -57,7 +57,7 @@ def test_deadlines_are_sorted_and_advance_fires_them_in_order() -> None:
         (timedelta(hours=4), "resolution", "due"),
     ]
     step = advance(state, policy, T0 + timedelta(hours=5))
-    assert [(e.type, e.metric) for e in step.derived] == [
+    assert [(e.type, e.metric) for e in step.emitted] == [
         ("sla.warning", "first_response"),
         ("sla.breached", "first_response"),
         ("sla.warning", "resolution"),
@@ -125,18 +125,18 @@ def test_a_response_older_than_an_emitted_breach_retracts_it() -> None:
     due = state.clocks["first_response"].due_at
     assert due is not None
     fired = advance(state, policy, due + timedelta(minutes=10))
-    assert ("sla.breached", "first_response") in [(e.type, e.metric) for e in fired.derived]
+    assert ("sla.breached", "first_response") in [(e.type, e.metric) for e in fired.emitted]
     # The response happened one minute before the deadline but arrived after the breach.
     late = evolve(
         fired.state,
         TimelineEvent("ticket.responded", due - timedelta(minutes=1), sequence=2),
         policy,
     )
-    assert [(e.type, e.metric) for e in late.derived] == [
+    assert [(e.type, e.metric) for e in late.emitted] == [
         ("sla.breach_retracted", "first_response"),
         ("sla.met", "first_response"),
     ]
-    assert late.derived[0].data["breached_at"] == due
+    assert late.emitted[0].data["breached_at"] == due
     assert late.state.clocks["first_response"].status == "met"
 
 
@@ -148,7 +148,7 @@ def test_a_real_late_response_keeps_the_breach() -> None:
     late = evolve(
         fired.state, TimelineEvent("ticket.responded", due + timedelta(minutes=5)), policy
     )
-    assert [e.type for e in late.derived] == ["sla.clock_stopped"]
+    assert [e.type for e in late.emitted] == ["sla.clock_stopped"]
     assert late.state.clocks["first_response"].status == "breached"
 
 
@@ -160,12 +160,12 @@ def test_a_pause_older_than_a_breach_retracts_it_and_the_clock_waits() -> None:
     due = state.clocks["resolution"].due_at
     assert due is not None
     fired = advance(state, policy, due + timedelta(hours=1))
-    assert ("sla.breached", "resolution") in [(e.type, e.metric) for e in fired.derived]
+    assert ("sla.breached", "resolution") in [(e.type, e.metric) for e in fired.emitted]
     late = evolve(
         fired.state,
         TimelineEvent("ticket.awaiting_customer", due - timedelta(hours=1)),
         policy,
     )
-    assert ("sla.breach_retracted", "resolution") in [(e.type, e.metric) for e in late.derived]
+    assert ("sla.breach_retracted", "resolution") in [(e.type, e.metric) for e in late.emitted]
     clock = late.state.clocks["resolution"]
     assert clock.status == "paused" and clock.breached_at is None

@@ -77,7 +77,7 @@ def test_redelivered_events_change_nothing() -> None:
     opened = incoming("opened", 0, 1, **OPEN)
     tracked = track(opened)
     again = apply_event(tracked, opened, TICKET, 3, policy)
-    assert again.outcome == "duplicate" and again.caused == [] and again.tracked is tracked
+    assert again.outcome == "duplicate" and again.emitted == [] and again.tracked is tracked
 
 
 def test_an_event_past_a_gap_waits_then_applies_in_order() -> None:
@@ -89,7 +89,7 @@ def test_an_event_past_a_gap_waits_then_applies_in_order() -> None:
     filled = apply_event(held.tracked, incoming("awaiting_customer", 10, 2), TICKET, 3, policy)
     assert filled.outcome == "applied" and filled.tracked.version == 3
     assert filled.tracked.held == ()
-    kinds = [caused.derived.type for caused in filled.caused]
+    kinds = [traced.emitted.type for traced in filled.emitted]
     assert kinds == ["sla.met", "sla.clock_started", "sla.met"]  # response, info request, reply
 
 
@@ -117,10 +117,10 @@ def test_fire_due_emits_the_breach_stamped_with_the_deadline() -> None:
     assert due is not None
     nothing = fire_due(tracked, policy, due - timedelta(seconds=1))
     assert nothing.outcome == "duplicate" or all(
-        c.derived.type != "sla.breached" for c in nothing.caused
+        c.emitted.type != "sla.breached" for c in nothing.emitted
     )
     fired = fire_due(tracked, policy, T0 + timedelta(days=1))
-    breaches = [c.derived for c in fired.caused if c.derived.type == "sla.breached"]
+    breaches = [c.emitted for c in fired.emitted if c.emitted.type == "sla.breached"]
     assert [b.metric for b in breaches] == ["first_response"]
     assert breaches[0].at == fired.tracked.sla.clocks["first_response"].breached_at  # type: ignore[union-attr]
 
@@ -133,7 +133,7 @@ def test_sla_events_have_deterministic_ids_and_commands_follow_them() -> None:
         incoming("closure_requested", 31, 3),
     )
     fired = fire_due(tracked, policy, T0 + timedelta(days=3))
-    due = [c for c in fired.caused if c.derived.type == "sla.close_by_timeout_due"]
+    due = [c for c in fired.emitted if c.emitted.type == "sla.close_by_timeout_due"]
     assert len(due) == 1
     first = sla_event(fired.tracked, due[0], T0 + timedelta(days=3))
     second = sla_event(fired.tracked, due[0], T0 + timedelta(days=4))
@@ -300,7 +300,7 @@ def test_every_sla_record_names_the_ticket_number_from_its_opening() -> None:
     back = state_codec.decode(state_codec.encode(tracked), policy, TICKET)
     assert back.number == "TF-260001"
     fired = fire_due(back, policy, T0 + timedelta(days=1))
-    bodies = [sla_event(fired.tracked, caused, T0 + timedelta(days=1)) for caused in fired.caused]
+    bodies = [sla_event(fired.tracked, traced, T0 + timedelta(days=1)) for traced in fired.emitted]
     assert bodies and all(body["ticket_number"] == "TF-260001" for body in bodies)
     assert SlaEvent.model_validate(bodies[0]).ticket_number == "TF-260001"
 

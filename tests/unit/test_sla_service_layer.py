@@ -14,7 +14,7 @@ from services.sla.adapters.messages import RawMessage, decode_message
 from services.sla.adapters.metrics import SlaMetrics
 from services.sla.adapters.partitioning import partition_of
 from services.sla.domain import state_codec
-from services.sla.domain.processing import Applied, Caused
+from services.sla.domain.processing import Decision, Traced
 from services.sla.domain.records import OutRecord
 from services.sla.domain.tracked import Incoming
 from services.sla.service_layer import assignment, deadlines, ingest, reconcile, repair
@@ -27,7 +27,7 @@ from services.sla.service_layer.worker import Worker
 from shared.events import Envelope
 from shared.events.codec import to_kafka
 from shared.policy import policies_by_ref
-from shared.sla import Derived, TimelineEvent
+from shared.sla import Emitted, TimelineEvent
 from shared.topics import SLA_EVENTS, TICKET_COMMANDS, TICKET_EVENTS
 
 NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
@@ -346,9 +346,9 @@ def test_a_closure_timeout_is_an_sla_event_and_the_command_that_closes_the_ticke
     batch = Batch(NOW)
     ingest.handle_message(f.worker, opened(), batch)
     tracked = batch.changed[TICKET.encode()]
-    due = Derived("sla.close_by_timeout_due", NOW, "closure_confirmation", {"based_on_version": 1})
+    due = Emitted("sla.close_by_timeout_due", NOW, "closure_confirmation", {"based_on_version": 1})
     sla, command = records_of(
-        Applied(tracked, "applied", [Caused(due, None)]), NOW, f.worker.metrics
+        Decision(tracked, "applied", [Traced(due, None)]), NOW, f.worker.metrics
     )
     assert (sla.topic, command.topic) == (SLA_EVENTS.name, TICKET_COMMANDS.name)
     assert command.key == TICKET.encode()
@@ -363,11 +363,11 @@ def test_only_breaches_and_warnings_are_flagged_provisional() -> None:
     batch = Batch(NOW)
     ingest.handle_message(f.worker, opened(), batch)
     tracked = batch.changed[TICKET.encode()]
-    caused = [
-        Caused(Derived("sla.breached", NOW, "first_response", {"due_at": NOW}), None),
-        Caused(Derived("sla.met", NOW, "resolution", {"due_at": NOW}), None),
+    traced = [
+        Traced(Emitted("sla.breached", NOW, "first_response", {"due_at": NOW}), None),
+        Traced(Emitted("sla.met", NOW, "resolution", {"due_at": NOW}), None),
     ]
-    records = records_of(Applied(tracked, "applied", caused), NOW, f.worker.metrics, True)
+    records = records_of(Decision(tracked, "applied", traced), NOW, f.worker.metrics, True)
     breach, met = (orjson.loads(record.value) for record in records)
     assert breach["data"]["provisional"] is True
     assert "provisional" not in met["data"]

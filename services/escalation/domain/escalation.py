@@ -93,7 +93,7 @@ class Escalation:
 
 
 @dataclass(frozen=True, slots=True)
-class Happened:
+class Emitted:
     """One escalation event to publish: `level` is the matrix level whose contacts are told
     (0: nobody yet)."""
 
@@ -103,7 +103,7 @@ class Happened:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-Decision = tuple[Escalation | None, list[Happened]]
+Decision = tuple[Escalation | None, list[Emitted]]
 
 
 def _new(trigger: Trigger, matrix: Matrix, status: Status) -> Escalation:
@@ -169,7 +169,7 @@ def _page(
         next_at=next_at,
     )
     data: dict[str, Any] = {"skipped_levels": skipped} if skipped else {}
-    return paged, [Happened(kind, reached, now, data)]
+    return paged, [Emitted(kind, reached, now, data)]
 
 
 def _page_first_level(
@@ -182,7 +182,7 @@ def _page_first_level(
     page_at = matrix.page_time(escalation.priority, max(at, now))
     if page_at > now:
         deferred = replace(escalation, status="deferred", next_at=page_at, levels_from=levels_from)
-        return deferred, [Happened("escalation.deferred", 0, now, {"until": page_at.isoformat()})]
+        return deferred, [Emitted("escalation.deferred", 0, now, {"until": page_at.isoformat()})]
     return _page(escalation, matrix, "escalation.raised", 1, levels_from, now)
 
 
@@ -193,7 +193,7 @@ def on_warning(current: Escalation | None, trigger: Trigger, matrix: Matrix) -> 
     if trigger.metric not in matrix.metrics:
         return current, []
     warned = replace(_new(trigger, matrix, "warned"), level=1)
-    return warned, [Happened("escalation.warned", 1, trigger.at)]
+    return warned, [Emitted("escalation.warned", 1, trigger.at)]
 
 
 def on_raise(
@@ -238,7 +238,7 @@ def acknowledge(current: Escalation, by: str, at: datetime) -> Decision:
     if current.status == "resolved":
         raise NotOpen(f"escalation {current.id} is already resolved ({current.resolution})")
     acked = replace(current, status="acknowledged", acknowledged_by=by, next_at=None)
-    return acked, [Happened("escalation.acknowledged", current.level, at, {"by": by})]
+    return acked, [Emitted("escalation.acknowledged", current.level, at, {"by": by})]
 
 
 def resolve(current: Escalation, why: str, at: datetime) -> Decision:
@@ -246,7 +246,7 @@ def resolve(current: Escalation, why: str, at: datetime) -> Decision:
     if not current.is_open:
         return current, []
     resolved = replace(current, status="resolved", resolution=why, next_at=None)
-    return resolved, [Happened("escalation.resolved", current.level, at, {"why": why})]
+    return resolved, [Emitted("escalation.resolved", current.level, at, {"why": why})]
 
 
 def corrected(current: Escalation, deadline: datetime) -> Escalation:

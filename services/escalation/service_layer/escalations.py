@@ -15,8 +15,8 @@ from services.common.ops import OUTBOX_PENDING
 from services.escalation.domain import escalation as machine
 from services.escalation.domain.escalation import (
     Decision,
+    Emitted,
     Escalation,
-    Happened,
     TicketFacts,
     Trigger,
 )
@@ -62,7 +62,7 @@ class Escalator:
 
     async def _apply(
         self, work: EscalationWork, decision: Decision, causation: uuid.UUID | None
-    ) -> list[Happened]:
+    ) -> list[Emitted]:
         escalation, happened = decision
         if escalation is None:
             return happened
@@ -190,7 +190,7 @@ class Escalator:
         return await self._store.listing(accounts, ticket_id, status, limit)
 
 
-def _recipients(contacts: dict[int, list[str]], item: Happened) -> list[str]:
+def _recipients(contacts: dict[int, list[str]], item: Emitted) -> list[str]:
     """The contacts of the level paged; a page that skipped levels goes to the highest of
     them that has contacts when its own level has none, so a catch-up page reaches someone."""
     for level in (item.level, *reversed(item.data.get("skipped_levels", ()))):
@@ -200,7 +200,7 @@ def _recipients(contacts: dict[int, list[str]], item: Happened) -> list[str]:
 
 
 def _event(
-    escalation: Escalation, item: Happened, recipients: list[str], causation: uuid.UUID | None
+    escalation: Escalation, item: Emitted, recipients: list[str], causation: uuid.UUID | None
 ) -> EscalationEvent:
     return EscalationEvent(
         id=escalation_event_id(escalation.id, item.type, item.level),

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from services.sla.domain.processing import Caused
+from services.sla.domain.processing import Traced
 from services.sla.domain.tracked import Tracked
 from shared.commands import TicketCommand
 from shared.events.sla import sla_event_id
@@ -23,26 +23,26 @@ COMMAND_OF = {
 }
 
 
-def sla_event(tracked: Tracked, caused: Caused, emitted_at: datetime) -> dict[str, Any]:
+def sla_event(tracked: Tracked, traced: Traced, emitted_at: datetime) -> dict[str, Any]:
     """The JSON body of one SLA event (see `SlaEvent`)."""
-    derived = caused.derived
+    emitted = traced.emitted
     sla = tracked.sla
     assert sla is not None, "derived events come from a tracked ticket's SLA state"
     return {
-        "id": str(sla_event_id(tracked.ticket_id, derived.type, derived.metric, derived.at)),
-        "type": derived.type,
+        "id": str(sla_event_id(tracked.ticket_id, emitted.type, emitted.metric, emitted.at)),
+        "type": emitted.type,
         "ticket_id": tracked.ticket_id,
         "ticket_number": tracked.number,
         "account": tracked.account,
         "policy": tracked.policy,
         "priority": sla.priority,
         "plan": sla.plan,
-        "metric": derived.metric,
-        "at": utc_z(derived.at),
+        "metric": emitted.metric,
+        "at": utc_z(emitted.at),
         "emitted_at": utc_z(emitted_at),
         "based_on_version": sla.version,
-        "causation_id": caused.causation_id,
-        "data": json_value(derived.data) if derived.data else {},
+        "causation_id": traced.causation_id,
+        "data": json_value(emitted.data) if emitted.data else {},
     }
 
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from services.sla.domain.processing import Applied, fire_due
+from services.sla.domain.processing import Decision, fire_due
 from services.sla.domain.watermark import eligible_at
 from services.sla.service_layer.commit import Batch, commit
 from services.sla.service_layer.effects import records_of
@@ -169,21 +169,21 @@ def _decide(
             now_s - since[1],
         )
     worker.waiting.pop(key, None)
-    applied = fire_due(tracked, worker.policies[tracked.policy], datetime.fromtimestamp(mark, UTC))
-    if applied.outcome == "duplicate":  # nothing due before the mark yet
+    decision = fire_due(tracked, worker.policies[tracked.policy], datetime.fromtimestamp(mark, UTC))
+    if decision.outcome == "duplicate":  # nothing due before the mark yet
         worker.timers.schedule(key, partition, now_s + BLOCKED_RECHECK_S)
         return 1
-    batch.changed[key] = applied.tracked
+    batch.changed[key] = decision.tracked
     batch.out.extend(
-        records_of(applied, batch.emitted_at, worker.metrics, provisional=not confirmed)
+        records_of(decision, batch.emitted_at, worker.metrics, provisional=not confirmed)
     )
-    _observe_lateness(worker, applied, batch.emitted_at)
+    _observe_lateness(worker, decision, batch.emitted_at)
     return 0
 
 
-def _observe_lateness(worker: Worker, applied: Applied, now: datetime) -> None:
-    for caused in applied.caused:
-        kind = caused.derived.type
+def _observe_lateness(worker: Worker, decision: Decision, now: datetime) -> None:
+    for traced in decision.emitted:
+        kind = traced.emitted.type
         if kind in LATENESS_OBSERVED:
-            late = (now - caused.derived.at).total_seconds()
+            late = (now - traced.emitted.at).total_seconds()
             worker.metrics.lateness.labels(kind).observe(late)

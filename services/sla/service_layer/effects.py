@@ -9,7 +9,7 @@ import orjson
 
 from services.sla.adapters.metrics import SlaMetrics
 from services.sla.domain.outputs import command_for, sla_event
-from services.sla.domain.processing import Applied
+from services.sla.domain.processing import Decision
 from services.sla.domain.records import OutRecord
 from shared.events.published import record_headers
 from shared.events.sla import SOURCE as SLA_SOURCE
@@ -20,13 +20,13 @@ PROVISIONAL_TYPES = frozenset({"sla.breached", "sla.warning"})
 
 
 def records_of(
-    applied: Applied, emitted_at: datetime, metrics: SlaMetrics, provisional: bool = False
+    decision: Decision, emitted_at: datetime, metrics: SlaMetrics, provisional: bool = False
 ) -> list[OutRecord]:
     """The records of `applied.caused`; a `provisional` breach or warning says so in its data."""
     records = []
-    key = applied.tracked.ticket_id.encode()
-    for caused in applied.caused:
-        event = sla_event(applied.tracked, caused, emitted_at)
+    key = decision.tracked.ticket_id.encode()
+    for traced in decision.emitted:
+        event = sla_event(decision.tracked, traced, emitted_at)
         if provisional and event["type"] in PROVISIONAL_TYPES:
             event["data"] = {**event["data"], "provisional": True}
             metrics.provisional.labels(event["type"]).inc()

@@ -37,7 +37,7 @@ def handle_message(worker: Worker, message: RawMessage, batch: Batch) -> str:
         return "dead_lettered"
     try:
         tracked = batch.changed.get(key) or worker.load(key)
-        applied = apply_event(tracked, event, key.decode(), message.partition, policy)
+        decision = apply_event(tracked, event, key.decode(), message.partition, policy)
     except (ProcessingError, state_codec.StateDecodeError, KeyError) as exc:
         batch.out.append(dead_letter(message, str(exc), "refused"))
         return "dead_lettered"
@@ -45,18 +45,18 @@ def handle_message(worker: Worker, message: RawMessage, batch: Batch) -> str:
         log.exception("ticket %s: unexpected error on %s", key.decode(), event.type)
         batch.out.append(dead_letter(message, f"{type(exc).__name__}: {exc}", "error"))
         return "dead_lettered"
-    if applied.outcome != "duplicate":
-        batch.changed[key] = applied.tracked
+    if decision.outcome != "duplicate":
+        batch.changed[key] = decision.tracked
         batch.sources.setdefault(key, []).append(message)
-        batch.out.extend(records_of(applied, batch.emitted_at, worker.metrics))
-    if applied.outcome == "held":
+        batch.out.extend(records_of(decision, batch.emitted_at, worker.metrics))
+    if decision.outcome == "held":
         log.warning(
             "ticket %s: sequence %d arrived before %d; repairing from the event store",
             key.decode(),
             event.sequence,
-            applied.tracked.version + 1,
+            decision.tracked.version + 1,
         )
-    return applied.outcome
+    return decision.outcome
 
 
 async def handle_batch(worker: Worker, messages: list[RawMessage], handle: Handle) -> None:

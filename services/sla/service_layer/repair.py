@@ -53,7 +53,7 @@ def fold_history(
             log.error("ticket %s: policy %s is not loaded; not repaired", ticket, event.policy)
             break
         try:
-            applied = apply_event(tracked, event, ticket, partition, policy)
+            decision = apply_event(tracked, event, ticket, partition, policy)
         except Exception as exc:
             # The store has it, so the ticket is past it: a version-only step (as the core
             # does for events without clock effect), or the ticket lags forever.
@@ -63,11 +63,11 @@ def fold_history(
             tracked = replace(tracked, sla=replace(tracked.sla, version=event.sequence))
             batch.changed[key], changed = tracked, True
             continue
-        if applied.outcome == "duplicate":
+        if decision.outcome == "duplicate":
             continue
-        tracked, changed = applied.tracked, True
+        tracked, changed = decision.tracked, True
         batch.changed[key] = tracked
-        batch.out.extend(records_of(applied, batch.emitted_at, worker.metrics))
+        batch.out.extend(records_of(decision, batch.emitted_at, worker.metrics))
     if tracked is not None and tracked.held:
         # Held events the store does not have (forged or from another store) are dropped.
         log.error("ticket %s: %d held events are not in the event store", ticket, len(tracked.held))
