@@ -27,7 +27,7 @@ State = Literal["starting", "running", "failing", "restarting", "stopped"]
 @dataclass
 class TaskHealth:
     name: str
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    now: Callable[[], float] = field(default=time.monotonic, repr=False)
     state: State = "starting"
     started_at: float | None = None
     last_beat: float | None = None
@@ -37,11 +37,11 @@ class TaskHealth:
 
     def started(self) -> None:
         self.state = "running"
-        self.started_at = self.last_beat = self.clock()
+        self.started_at = self.last_beat = self.now()
         TASK_UP.labels(self.name).set(1)
 
     def beat(self) -> None:
-        self.last_beat = self.clock()
+        self.last_beat = self.now()
 
     def failing(self, error: BaseException) -> bool:
         """The task's work fails and it retries; True when it was healthy until now."""
@@ -59,11 +59,11 @@ class TaskHealth:
         self.beat()
         if self.state != "failing":
             return None
-        since = self.failing_since if self.failing_since is not None else self.clock()
+        since = self.failing_since if self.failing_since is not None else self.now()
         self.state = "running"
         self.failing_since = None
         TASK_UP.labels(self.name).set(1)
-        return self.clock() - since
+        return self.now() - since
 
     def crashed(self, error: BaseException) -> None:
         self.state = "restarting"
@@ -85,12 +85,12 @@ class TaskHealth:
             return "dead"
         if self.state == "failing":
             return "failing"
-        if self.last_beat is not None and self.clock() - self.last_beat > stuck_after:
+        if self.last_beat is not None and self.now() - self.last_beat > stuck_after:
             return "stuck"
         return None
 
     def report(self, stuck_after: float) -> dict[str, Any]:
-        now = self.clock()
+        now = self.now()
         return {
             "state": self.state,
             "alive": self.state in ("running", "failing"),
@@ -108,13 +108,13 @@ class TaskRegistry:
     """Every supervised task of one runtime, by name."""
 
     stuck_after: float = 60.0
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    now: Callable[[], float] = field(default=time.monotonic, repr=False)
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
 
     def register(self, name: str) -> TaskHealth:
         if name in self.tasks:
             raise ValueError(f"a task named {name!r} is already registered")
-        health = TaskHealth(name, self.clock)
+        health = TaskHealth(name, self.now)
         self.tasks[name] = health
         return health
 

@@ -32,7 +32,7 @@ async def supervise(
     *,
     backoff: Backoff | None = None,
     healthy_after: float = 30.0,
-    clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], float] = time.monotonic,
 ) -> None:
     """Run `run(stop)` until `stop` is set, restarting it whenever it ends on its own."""
     backoff = backoff or Backoff()
@@ -40,7 +40,7 @@ async def supervise(
     try:
         while not stop.is_set():
             task.started()
-            began = clock()
+            began = now()
             try:
                 await run(stop)
             except asyncio.CancelledError:
@@ -54,7 +54,7 @@ async def supervise(
                 error = EndedEarly(f"{task.name} returned while the service runs")
                 log.error("%s ended while the service runs", task.name)
             task.crashed(error)
-            if clock() - began >= healthy_after:
+            if now() - began >= healthy_after:
                 backoff.reset()
             delay = backoff.next_delay()
             if await wait_for_either(stop, None, delay):

@@ -99,18 +99,18 @@ class Supervisor:
         policy: BackoffPolicy | None = None,
         dependents: Mapping[str, Sequence[str]] | None = None,
         stopping: Callable[[], bool] = lambda: False,
-        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = _utc_now,
         since: float | None = None,
     ) -> None:
-        """`since` is when the children were started, on `clock` (default: now)."""
+        """`since` is when the children were started, on `now` (default: at once)."""
         self._policy = policy or BackoffPolicy()
         self._out = out
         self._on_change = on_change
         self._stopping = stopping
-        self._clock = clock
+        self._now = now
         self._wall = wall
-        started = clock() if since is None else since
+        started = now() if since is None else since
         after = dependents or {}
         self._watches = {
             child.name: _Watch(child, started, dependents=tuple(after.get(child.name, ())))
@@ -138,7 +138,7 @@ class Supervisor:
                     self._died(watch, code)
                 elif watch.awaiting_health and watch.child.healthy():
                     self._healthy_again(watch)
-            elif self._clock() >= watch.restart_at:
+            elif self._now() >= watch.restart_at:
                 self._restart(watch)
 
     def _say(self, line: str) -> None:
@@ -146,7 +146,7 @@ class Supervisor:
         self._out(line)
 
     def _died(self, watch: _Watch, code: int) -> None:
-        now = self._clock()
+        now = self._now()
         uptime = now - watch.started_at
         watch.streak = self._policy.next_streak(watch.streak, uptime)
         delay = self._policy.delay(watch.streak)
@@ -173,12 +173,12 @@ class Supervisor:
         except Exception as exc:  # a failed start is one more death in the streak
             watch.streak += 1
             delay = self._policy.delay(watch.streak)
-            watch.restart_at = self._clock() + delay
+            watch.restart_at = self._now() + delay
             self._say(f"{child.name} could not be restarted: {exc}; trying again in {delay:g} s")
             return
         watch.restarts += 1
         watch.restart_at = None
-        watch.started_at = self._clock()
+        watch.started_at = self._now()
         watch.awaiting_health = True
         watch.last_restart_at = self._wall().isoformat()
         self._say(f"{child.name} restarted (pid {child.pid}, restart {watch.restarts})")
@@ -201,7 +201,7 @@ class Supervisor:
         self._say(f"restarting {', '.join(w.child.name for w in watches)}: they depend on {cause}")
         with ThreadPoolExecutor(max_workers=len(watches)) as pool:
             list(pool.map(lambda watch: watch.child.stop(), watches))
-        now = self._clock()
+        now = self._now()
         for watch in watches:
             watch.last_exit = {
                 "reason": f"restarted by ticketflow dev after {cause} restarted",
@@ -218,5 +218,5 @@ class Supervisor:
         watch.awaiting_health = False
         since = ""
         if watch.died_at is not None:
-            since = f", {self._clock() - watch.died_at:.1f} s after it went down"
+            since = f", {self._now() - watch.died_at:.1f} s after it went down"
         self._say(f"{watch.child.name} is healthy again{since}")

@@ -122,7 +122,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
             accounts=AccountStore(pool, key_cache_seconds=settings.api_key_cache_seconds),
             idempotency=IdempotencyStore(pool),
             policies=load_policies(),
-            clock=_utc_now,
+            now=_utc_now,
             random_digits=_random_digits,
             new_ticket_id=uuid.uuid4,
             admin_token=settings.admin_token.get_secret_value(),

@@ -56,7 +56,7 @@ async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
         accounts=AccountStore(pool, key_cache_seconds=60),
         idempotency=IdempotencyStore(pool),
         policies=load_policies(),
-        clock=lambda: datetime.now(UTC),
+        now=lambda: datetime.now(UTC),
         random_digits=lambda n: str(uuid.uuid4().int)[:n],
         new_ticket_id=uuid.uuid4,
         admin_token="test-admin-token",

@@ -54,7 +54,7 @@ def app() -> Any:
         accounts=Keys(),  # type: ignore[arg-type]
         idempotency=None,  # type: ignore[arg-type]
         policies={},
-        clock=lambda: datetime.now(UTC),
+        now=lambda: datetime.now(UTC),
         random_digits=lambda n: "0" * n,
         new_ticket_id=uuid.uuid4,
         admin_token="t",

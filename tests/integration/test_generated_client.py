@@ -84,7 +84,7 @@ async def intake(infra: Infrastructure, tmp_path: Path) -> AsyncIterator[FastAPI
             accounts=AccountStore(pool),
             idempotency=IdempotencyStore(pool),
             policies=load_policies(),
-            clock=lambda: datetime.now(UTC),
+            now=lambda: datetime.now(UTC),
             random_digits=lambda n: "".join(secrets.choice("0123456789") for _ in range(n)),
             new_ticket_id=uuid.uuid4,
             admin_token=ADMIN_TOKEN,

@@ -52,7 +52,7 @@ async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
         accounts=AccountStore(pool),
         idempotency=IdempotencyStore(pool),
         policies=load_policies(),
-        clock=lambda: NOW,
+        now=lambda: NOW,
         random_digits=lambda n: str(uuid.uuid4().int)[:n],
         new_ticket_id=uuid.uuid4,
         admin_token="test-admin-token",

@@ -80,7 +80,7 @@ class Harness:
             policy=BackoffPolicy(initial=0.5, factor=2.0, maximum=30.0, stable_after=60.0),
             dependents=self.dependents,
             stopping=lambda: self.stopping,
-            clock=self.clock.monotonic,
+            now=self.clock.monotonic,
             wall=self.clock.wall,
         )
 

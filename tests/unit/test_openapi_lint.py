@@ -32,7 +32,7 @@ def _intake() -> dict[str, Any]:
         accounts=None,  # type: ignore[arg-type]
         idempotency=None,  # type: ignore[arg-type]
         policies={},
-        clock=lambda: datetime.now(UTC),
+        now=lambda: datetime.now(UTC),
         random_digits=lambda n: "0" * n,
         new_ticket_id=uuid.uuid4,
         admin_token="t",

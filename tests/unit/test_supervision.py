@@ -192,7 +192,7 @@ async def test_a_dead_task_is_reported_between_its_restarts() -> None:
 
 def test_a_task_without_heartbeat_for_longer_than_the_limit_is_stuck() -> None:
     clock = FakeClock()
-    registry = TaskRegistry(stuck_after=30.0, clock=clock)
+    registry = TaskRegistry(stuck_after=30.0, now=clock)
     busy = registry.register("busy")
     hung = registry.register("hung")
     busy.started()
@@ -244,7 +244,7 @@ async def readyz(deps: Any) -> httpx.Response:
 
 async def test_readyz_names_a_stuck_task_with_503_and_answers_200_when_all_are_healthy() -> None:
     clock = FakeClock()
-    registry = TaskRegistry(stuck_after=10.0, clock=clock)
+    registry = TaskRegistry(stuck_after=10.0, now=clock)
     registry.register("escalation outbox").started()
     registry.register("escalation consumer").started()
     assert (await readyz(ReadyDeps(registry))).status_code == 200

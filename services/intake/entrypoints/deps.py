@@ -30,7 +30,7 @@ class IntakeDeps:
     accounts: AccountStore
     idempotency: IdempotencyStore
     policies: dict[str, Policy]
-    clock: Callable[[], datetime]
+    now: Callable[[], datetime]
     random_digits: Callable[[int], str]
     new_ticket_id: Callable[[], uuid.UUID]
     admin_token: str
@@ -46,7 +46,7 @@ class IntakeDeps:
             store=self.store,
             accounts=self.accounts,
             policies=self.policies,
-            now=self.clock,
+            now=self.now,
             random_digits=self.random_digits,
             new_ticket_id=self.new_ticket_id,
         )
