@@ -67,13 +67,13 @@ class ApiKeyVerifier:
         pool: asyncpg.Pool,
         cache_seconds: float = 10.0,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.monotonic,
         record_use: bool = True,
         record_every: float = 60.0,
     ) -> None:
         self._pool = pool
         self._ttl = cache_seconds
-        self._clock = clock
+        self._now = now
         self._record_use = record_use
         self._record_every = record_every
         self._keys: dict[bytes, tuple[ApiKey, float]] = {}
@@ -89,7 +89,7 @@ class ApiKeyVerifier:
         if parsed is None:
             return None
         cache_key = digest(presented)
-        now = self._clock()
+        now = self._now()
         cached = self._keys.get(cache_key)
         if cached is not None and cached[1] > now:
             key = cached[0]

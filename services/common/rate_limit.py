@@ -37,7 +37,7 @@ class RateLimiter:
         rate: float,
         burst: int,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.monotonic,
         max_keys: int = 100_000,
     ) -> None:
         if not math.isfinite(rate) or (rate > 0 and burst < 1):
@@ -45,7 +45,7 @@ class RateLimiter:
         self.service = service
         self.rate = rate
         self.burst = burst
-        self._clock = clock
+        self._now = now
         self._max_keys = max_keys
         self._buckets: dict[str, _Bucket] = {}
 
@@ -56,7 +56,7 @@ class RateLimiter:
     def take(self, key: str) -> float | None:
         if not self.enabled:
             return None
-        now = self._clock()
+        now = self._now()
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= self._max_keys:

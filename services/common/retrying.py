@@ -30,13 +30,13 @@ class Outage:
         what: str,
         logger: logging.Logger,
         backoff: Backoff | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
         self.what = what
         self.failures = 0
         self._log = logger
         self._backoff = backoff or Backoff()
-        self._clock = clock
+        self._now = now
         self._since: float | None = None
 
     @property
@@ -51,7 +51,7 @@ class Outage:
         if task is not None:
             task.failing(error)
         if self._since is None:
-            self._since = self._clock()
+            self._since = self._now()
             self._log.warning(
                 "%s failing: %s; retrying with backoff (first retry in %.1fs)",
                 self.what,
@@ -73,7 +73,7 @@ class Outage:
             "%s recovered after %d failed attempt(s) over %.1fs",
             self.what,
             self.failures,
-            self._clock() - self._since,
+            self._now() - self._since,
         )
         self._since = None
         self.failures = 0

@@ -23,14 +23,14 @@ class DueLoop:
         name: str,
         next_due: Callable[[], Awaitable[datetime | None]],
         run_due: Callable[[datetime], Awaitable[int]],
-        clock: Callable[[], datetime],
+        now: Callable[[], datetime],
         *,
         max_sleep: float = 5.0,
     ) -> None:
         self._name = name
         self._next_due = next_due
         self._run_due = run_due
-        self._clock = clock
+        self._now = now
         self._max_sleep = max_sleep
         self._wake = asyncio.Event()
         self.passes = 0
@@ -40,7 +40,7 @@ class DueLoop:
 
     async def run_once(self) -> datetime | None:
         """Do everything due now; return when the next row is due."""
-        while await self._run_due(self._clock()) > 0:
+        while await self._run_due(self._now()) > 0:
             health.beat()
         self.passes += 1
         return await self._next_due()
@@ -57,5 +57,5 @@ class DueLoop:
             outage.succeeded()  # and a heartbeat
             timeout = self._max_sleep
             if upcoming is not None:
-                timeout = min(max((upcoming - self._clock()).total_seconds(), 0.0), timeout)
+                timeout = min(max((upcoming - self._now()).total_seconds(), 0.0), timeout)
             await wait_for_either(stop, self._wake, timeout)

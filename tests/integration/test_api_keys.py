@@ -123,7 +123,7 @@ async def test_another_verifier_stops_accepting_a_revoked_key_within_its_cache_t
 ) -> None:
     """A second replica (or escalation, notify) over the same database."""
     clock = Clock()
-    elsewhere = ApiKeyVerifier(pool, cache_seconds=5, clock=clock)
+    elsewhere = ApiKeyVerifier(pool, cache_seconds=5, now=clock)
     key = await issue(client, "acme")
     assert await elsewhere.authenticate(key["key"]) is not None
     assert (
@@ -133,7 +133,7 @@ async def test_another_verifier_stops_accepting_a_revoked_key_within_its_cache_t
     assert await elsewhere.authenticate(key["key"]) is not None  # still within the bound
     clock.now += 0.2
     assert await elsewhere.authenticate(key["key"]) is None
-    uncached = ApiKeyVerifier(pool, cache_seconds=0, clock=clock)
+    uncached = ApiKeyVerifier(pool, cache_seconds=0, now=clock)
     assert await uncached.authenticate(key["key"]) is None
 
 
@@ -185,7 +185,7 @@ async def test_last_use_is_recorded_at_most_once_a_minute_per_key(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     clock = Clock()
-    verifier = ApiKeyVerifier(pool, cache_seconds=0, clock=clock)
+    verifier = ApiKeyVerifier(pool, cache_seconds=0, now=clock)
     key = await issue(client, "acme")
 
     async def last_used() -> datetime | None:
@@ -257,7 +257,8 @@ async def test_a_rotated_key_keeps_working_for_its_grace_period_only(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     old = await issue(client, "acme")
-    elsewhere = ApiKeyVerifier(pool, cache_seconds=300, clock=Clock())
+    clock = Clock()
+    elsewhere = ApiKeyVerifier(pool, cache_seconds=300, now=clock)
     rotated = await client.post(
         f"/v1/admin/api-keys/{old['id']}/rotate", headers=ADMIN, json={"grace_seconds": 1}
     )
@@ -269,7 +270,7 @@ async def test_a_rotated_key_keeps_working_for_its_grace_period_only(
     await asyncio.sleep(1.2)
     assert not await works(client, old["key"])
     # cached no longer than the grace it had left, whatever the cache time
-    elsewhere._clock.now += 1.1  # type: ignore[attr-defined]
+    clock.now += 1.1
     assert await elsewhere.authenticate(old["key"]) is None
     assert await works(client, rotated.json()["key"])
 

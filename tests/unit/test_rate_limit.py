@@ -21,7 +21,7 @@ def refused(service: str) -> float:
 
 def test_a_burst_passes_then_the_next_request_waits_for_one_token() -> None:
     clock = Clock()
-    limiter = RateLimiter("t-burst", rate=2.0, burst=3, clock=clock)
+    limiter = RateLimiter("t-burst", rate=2.0, burst=3, now=clock)
     before = refused("t-burst")
     assert [limiter.take("k") for _ in range(3)] == [None, None, None]
     wait = limiter.take("k")
@@ -33,7 +33,7 @@ def test_a_burst_passes_then_the_next_request_waits_for_one_token() -> None:
 
 
 def test_keys_do_not_share_a_bucket() -> None:
-    limiter = RateLimiter("t-keys", rate=1.0, burst=1, clock=Clock())
+    limiter = RateLimiter("t-keys", rate=1.0, burst=1, now=Clock())
     assert limiter.take("a") is None
     assert limiter.take("a") is not None
     assert limiter.take("b") is None
@@ -41,20 +41,20 @@ def test_keys_do_not_share_a_bucket() -> None:
 
 def test_refill_never_exceeds_the_burst() -> None:
     clock = Clock()
-    limiter = RateLimiter("t-cap", rate=10.0, burst=2, clock=clock)
+    limiter = RateLimiter("t-cap", rate=10.0, burst=2, now=clock)
     clock.now += 3600
     assert [limiter.take("k") is None for _ in range(3)] == [True, True, False]
 
 
 def test_rate_zero_turns_limiting_off() -> None:
-    limiter = RateLimiter("t-off", rate=0, burst=0, clock=Clock())
+    limiter = RateLimiter("t-off", rate=0, burst=0, now=Clock())
     assert not limiter.enabled
     assert all(limiter.take("k") is None for _ in range(10_000))
 
 
 def test_idle_buckets_are_dropped_so_memory_stays_bounded() -> None:
     clock = Clock()
-    limiter = RateLimiter("t-mem", rate=1.0, burst=1, clock=clock, max_keys=100)
+    limiter = RateLimiter("t-mem", rate=1.0, burst=1, now=clock, max_keys=100)
     for i in range(100):
         limiter.take(f"k{i}")
     clock.now += 5
