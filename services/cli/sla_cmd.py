@@ -30,9 +30,8 @@ def parse_instant(text: str, what: str) -> datetime:
     return instant
 
 
-def read_timeline(path: Path) -> list[Any]:  # noqa: C901, PLR0912  (one check a field of a timeline line)
+def read_timeline(path: Path) -> list[Any]:
     """Timeline lines -> core events, with errors naming the line and the field."""
-    from shared.events.types import parse_data
     from shared.sla import TimelineEvent
 
     events: list[TimelineEvent] = []
@@ -41,47 +40,56 @@ def read_timeline(path: Path) -> list[Any]:  # noqa: C901, PLR0912  (one check a
     except OSError as exc:
         raise TimelineError(f"{path}: cannot read: {exc.strerror}") from exc
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path.name} line {number}"
-        try:
-            body = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise TimelineError(f"{where}: not JSON ({exc})") from exc
-        if not isinstance(body, dict):
-            raise TimelineError(f"{where}: expected a JSON object")
-        for key in ("type", "occurred_at"):
-            if not isinstance(body.get(key), str):
-                raise TimelineError(f"{where}: {key}: required string")
-        at = parse_instant(body["occurred_at"], f"{where}: occurred_at")
-        data = body.get("data") or {}
-        try:
-            parse_data(body["type"], data)
-        except ValueError as exc:
-            first = str(exc).splitlines()
-            raise TimelineError(f"{where}: data: {' '.join(first[:3])}") from exc
-        recorded = None
-        if body.get("recorded_at") is not None:
-            if not isinstance(body["recorded_at"], str):
-                raise TimelineError(f"{where}: recorded_at: an ISO-8601 string")
-            recorded = parse_instant(body["recorded_at"], f"{where}: recorded_at")
-            if recorded < at:
-                raise TimelineError(f"{where}: recorded_at is earlier than occurred_at")
-        arrived = recorded or at
-        if events and arrived < events[-1].arrived_at:
-            raise TimelineError(
-                f"{where}: recorded at {arrived.isoformat()}, before the line above it: list "
-                "lines in the order they were recorded (give recorded_at to a line that was "
-                "logged late)"
-            )
-        events.append(
-            TimelineEvent(body["type"], at, data, sequence=len(events) + 1, recorded_at=recorded)
-        )
+        if line.strip():
+            event = _timeline_event(line, f"{path.name} line {number}", len(events) + 1)
+            if events and event.arrived_at < events[-1].arrived_at:
+                raise TimelineError(
+                    f"{path.name} line {number}: recorded at {event.arrived_at.isoformat()}, "
+                    "before the line above it: list lines in the order they were recorded "
+                    "(give recorded_at to a line that was logged late)"
+                )
+            events.append(event)
     if not events:
         raise TimelineError(f"{path}: no events")
     if events[0].type != TicketEventType.OPENED:
         raise TimelineError(f"{path}: the first event must be ticket.opened")
     return events
+
+
+def _timeline_event(line: str, where: str, sequence: int) -> Any:
+    """One timeline line -> its core event; `where` names the line in errors."""
+    from shared.events.types import parse_data
+    from shared.sla import TimelineEvent
+
+    try:
+        body = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise TimelineError(f"{where}: not JSON ({exc})") from exc
+    if not isinstance(body, dict):
+        raise TimelineError(f"{where}: expected a JSON object")
+    for key in ("type", "occurred_at"):
+        if not isinstance(body.get(key), str):
+            raise TimelineError(f"{where}: {key}: required string")
+    at = parse_instant(body["occurred_at"], f"{where}: occurred_at")
+    data = body.get("data") or {}
+    try:
+        parse_data(body["type"], data)
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        raise TimelineError(f"{where}: data: {' '.join(first[:3])}") from exc
+    recorded = _recorded_at(body, at, where)
+    return TimelineEvent(body["type"], at, data, sequence=sequence, recorded_at=recorded)
+
+
+def _recorded_at(body: dict[str, Any], at: datetime, where: str) -> datetime | None:
+    if body.get("recorded_at") is None:
+        return None
+    if not isinstance(body["recorded_at"], str):
+        raise TimelineError(f"{where}: recorded_at: an ISO-8601 string")
+    recorded = parse_instant(body["recorded_at"], f"{where}: recorded_at")
+    if recorded < at:
+        raise TimelineError(f"{where}: recorded_at is earlier than occurred_at")
+    return recorded
 
 
 @app.command()

@@ -9,6 +9,7 @@ Anything malformed raises DecodeError and goes to the dead-letter topic.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from services.sla.domain.tracked import Incoming
 from shared.events.codec import DecodeError
 from shared.events.envelope import POLICY_REF, SPEC_VERSION
-from shared.events.types import TICKET_EVENT_TYPES, upcast_data
+from shared.events.types import TICKET_EVENT_TYPES, EventSpec, upcast_data
 from shared.limits import MAX_VERSION
 
 _SPEC = SPEC_VERSION.encode()
@@ -34,6 +35,7 @@ _READ = {
     "ce_policy": "policy",
     "ce_schemaversion": "schema_version",
 }
+_REQUIRED = ("id", "type", "subject", "time", "sequence", "account", "policy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,64 +60,19 @@ def _instant(text: str, name: str) -> datetime:
     return value
 
 
-def decode_message(message: RawMessage) -> tuple[bytes, Incoming]:  # noqa: C901, PLR0912  (one refusal a header)
+def decode_message(message: RawMessage) -> tuple[bytes, Incoming]:
     """(ticket key, event); raises DecodeError for anything malformed."""
     if not message.key:
         raise DecodeError("record has no key (the ticket id)")
-    attrs: dict[str, str] = {}
-    try:
-        for name, raw in message.headers:
-            field = _READ.get(name)
-            if field is not None:
-                attrs[field] = raw.decode()
-            elif name == "ce_specversion" and raw != _SPEC:
-                raise DecodeError(f"unsupported CloudEvents specversion {raw!r}")
-    except UnicodeDecodeError as exc:
-        raise DecodeError("a ce_* header is not UTF-8") from exc
-    missing = [
-        f"ce_{name}"
-        for name in ("id", "type", "subject", "time", "sequence", "account", "policy")
-        if name not in attrs
-    ]
-    if missing:
-        raise DecodeError(f"missing header(s): {', '.join(missing)}")
-    kind = attrs["type"]
-    spec = TICKET_EVENT_TYPES.get(kind)
-    if spec is None:
-        raise DecodeError(f"unknown event type {kind!r}")
-    if message.key.decode(errors="replace") != attrs["subject"]:
-        raise DecodeError("record key does not match ce_subject")
-    try:
-        uuid.UUID(attrs["subject"])
-    except ValueError as exc:
-        raise DecodeError(f"ce_subject must be a ticket id (UUID): {attrs['subject']!r}") from exc
-    if not POLICY_REF.match(attrs["policy"]):
-        raise DecodeError(f"policy must look like 'voipster@3', got {attrs['policy']!r}")
-    if len(attrs["sequence"]) > 12 or len(attrs.get("schema_version", "1")) > 4:
-        raise DecodeError("ce_sequence / ce_schemaversion: too many digits")
-    try:
-        sequence = int(attrs["sequence"])
-        version = int(attrs.get("schema_version", "1"))
-    except ValueError as exc:
-        raise DecodeError(f"ce_sequence / ce_schemaversion: {exc}") from exc
-    if not 1 <= sequence <= MAX_VERSION or not 1 <= version <= spec.schema_version:
-        raise DecodeError(f"sequence {sequence} / schema_version {version} out of range")
-    try:
-        data: Any = orjson.loads(message.value) if message.value else {}
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError(f"value is not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise DecodeError("value (the event data) must be a JSON object")
-    if version < spec.schema_version:
-        data = upcast_data(kind, version, data)
-    try:
-        spec.model.model_validate(data)
-    except ValidationError as exc:
-        raise DecodeError(f"{kind} data: {exc}") from exc
+    attrs = _attributes(message.headers)
+    spec = _event_type(attrs)
+    _check_subject(message.key, attrs)
+    sequence, version = _numbers(attrs, spec.schema_version)
+    data = _data(message.value, attrs["type"], version, spec)
     recorded = attrs.get("recorded_at")
     return message.key, Incoming(
         event_id=attrs["id"],
-        type=kind,
+        type=attrs["type"],
         at=_instant(attrs["time"], "ce_time"),
         sequence=sequence,
         account=attrs["account"],
@@ -123,3 +80,72 @@ def decode_message(message: RawMessage) -> tuple[bytes, Incoming]:  # noqa: C901
         data=data,
         recorded_at=_instant(recorded, "ce_recordedat") if recorded else None,
     )
+
+
+def _attributes(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
+    """The CloudEvents attributes the worker reads, each one required but the optional ones."""
+    attrs: dict[str, str] = {}
+    try:
+        for name, raw in headers:
+            field = _READ.get(name)
+            if field is not None:
+                attrs[field] = raw.decode()
+            elif name == "ce_specversion" and raw != _SPEC:
+                raise DecodeError(f"unsupported CloudEvents specversion {raw!r}")
+    except UnicodeDecodeError as exc:
+        raise DecodeError("a ce_* header is not UTF-8") from exc
+    missing = [f"ce_{name}" for name in _REQUIRED if name not in attrs]
+    if missing:
+        raise DecodeError(f"missing header(s): {', '.join(missing)}")
+    return attrs
+
+
+def _event_type(attrs: dict[str, str]) -> EventSpec:
+    spec = TICKET_EVENT_TYPES.get(attrs["type"])
+    if spec is None:
+        raise DecodeError(f"unknown event type {attrs['type']!r}")
+    return spec
+
+
+def _check_subject(key: bytes, attrs: dict[str, str]) -> None:
+    """The record key is the ticket id, and so is ce_subject; the policy is a pinned ref."""
+    if key.decode(errors="replace") != attrs["subject"]:
+        raise DecodeError("record key does not match ce_subject")
+    try:
+        uuid.UUID(attrs["subject"])
+    except ValueError as exc:
+        raise DecodeError(f"ce_subject must be a ticket id (UUID): {attrs['subject']!r}") from exc
+    if not POLICY_REF.match(attrs["policy"]):
+        raise DecodeError(f"policy must look like 'voipster@3', got {attrs['policy']!r}")
+
+
+def _numbers(attrs: dict[str, str], latest_version: int) -> tuple[int, int]:
+    """(sequence, schema version), each a bounded integer."""
+    if len(attrs["sequence"]) > 12 or len(attrs.get("schema_version", "1")) > 4:
+        raise DecodeError("ce_sequence / ce_schemaversion: too many digits")
+    try:
+        sequence = int(attrs["sequence"])
+        version = int(attrs.get("schema_version", "1"))
+    except ValueError as exc:
+        raise DecodeError(f"ce_sequence / ce_schemaversion: {exc}") from exc
+    if not 1 <= sequence <= MAX_VERSION or not 1 <= version <= latest_version:
+        raise DecodeError(f"sequence {sequence} / schema_version {version} out of range")
+    return sequence, version
+
+
+def _data(value: bytes | None, kind: str, version: int, spec: EventSpec) -> dict[str, Any]:
+    """The event data: a JSON object, upcast to the current schema version and valid."""
+    try:
+        parsed: Any = orjson.loads(value) if value else {}
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"value is not JSON: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise DecodeError("value (the event data) must be a JSON object")
+    data: dict[str, Any] = parsed
+    if version < spec.schema_version:
+        data = upcast_data(kind, version, data)
+    try:
+        spec.model.model_validate(data)
+    except ValidationError as exc:
+        raise DecodeError(f"{kind} data: {exc}") from exc
+    return data

@@ -63,7 +63,7 @@ async def _caller(access: ApiAccess, request: Any) -> Caller | Any:
     return caller
 
 
-def register_pages(  # noqa: C901  (one route a page)
+def register_pages(
     app: Any,
     table: Any,
     tracker: SlaTracker,
@@ -71,8 +71,14 @@ def register_pages(  # noqa: C901  (one route a page)
     metrics: SlaMetrics,
     access: ApiAccess,
 ) -> None:
-    document = openapi.document()
+    """The SLA view (authenticated, served by the partition's owner) and the open pages."""
+    _view_pages(app, table, tracker, store, access)
+    _open_pages(app, tracker, store, metrics)
 
+
+def _view_pages(
+    app: Any, table: Any, tracker: SlaTracker, store: FaustStateTable, access: ApiAccess
+) -> None:
     @app.page("/v1/tickets/{ticket_id}/sla")
     async def ticket_sla(view: Any, request: Any, ticket_id: str) -> Any:
         """The ticket's SLA clocks, due times, remaining business time and pauses."""
@@ -116,6 +122,11 @@ def register_pages(  # noqa: C901  (one route a page)
                 instance=request.path,
             )
         return view.web.json(sla_view(tracked, datetime.now(UTC)))
+
+
+def _open_pages(app: Any, tracker: SlaTracker, store: FaustStateTable, metrics: SlaMetrics) -> None:
+    """The OpenAPI document, probes and metrics: no credentials."""
+    document = openapi.document()
 
     @app.page("/openapi.json")
     async def openapi_json(view: Any, request: Any) -> Any:
