@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 class Channel(StrEnum):
@@ -49,6 +50,12 @@ class TicketEventType(StrEnum):
     ESCALATION_REQUESTED = "ticket.escalation_requested"
     RFO_DELIVERED = "ticket.rfo_delivered"
     COMMENT_ADDED = "ticket.comment_added"
+    WORK_LOGGED = "ticket.work_logged"
+    DETERMINATION_RECORDED = "ticket.determination_recorded"
+    ESS_STARTED = "ticket.ess_started"
+    ESS_STOPPED = "ticket.ess_stopped"
+    FEE_QUOTED = "ticket.fee_quoted"
+    QUOTE_ANSWERED = "ticket.quote_answered"
 
 
 class TicketStatus(StrEnum):
@@ -59,6 +66,47 @@ class TicketStatus(StrEnum):
     RESOLVED = "resolved"
     CLOSURE_REQUESTED = "closure_requested"
     CLOSED = "closed"
+
+
+class WorkRate(StrEnum):
+    """The rate logged work is done at (what the provider documents price differently)."""
+
+    STANDARD = "standard"
+    OFF_HOURS = "off_hours"
+    EMERGENCY = "emergency"
+    TAM = "tam"
+
+
+class Criticality(StrEnum):
+    """The provider's determination of an emergency (voipster: "not critically impacting")."""
+
+    CRITICAL = "critical"
+    NOT_CRITICAL = "not_critical"
+
+
+class Fault(StrEnum):
+    """Whose fault the outage was (hosted-voice's off-hours P1 review)."""
+
+    PROVIDER = "provider"
+    CUSTOMER = "customer"
+
+
+class Cause(StrEnum):
+    """The cause found (kolmisoft: a bug is fixed for free; voice1: a SIP-trunk outage is free)."""
+
+    BUG = "bug"
+    SIP_TRUNK_OUTAGE = "sip_trunk_outage"
+    OTHER = "other"
+
+
+class EssStopReason(StrEnum):
+    """Why Emergency Support Services stop (voice1: "Support will continue at emergency rates
+    until" one of these)."""
+
+    RESOLUTION = "resolution"
+    WORKAROUND = "workaround"
+    PREPAID_EXPIRED = "prepaid_expired"
+    CUSTOMER_STOPPED = "customer_stopped"
 
 
 class Payload(BaseModel):
@@ -151,6 +199,52 @@ class TicketRfoDelivered(Payload):
 class TicketCommentAdded(Payload):
     body: str = Field(min_length=1)
     public: bool = True
+
+
+class TicketWorkLogged(Payload):
+    by: str = Field(min_length=1, max_length=200, description="Who worked")
+    started_at: AwareDatetime = Field(description="When the work began")
+    minutes: int = Field(ge=1, le=1440, description="How long, in whole minutes")
+    rate: WorkRate = Field(description="The rate it was done at")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class TicketDeterminationRecorded(Payload):
+    """One or more of the provider's determinations; a later one replaces an earlier one of
+    the same kind (and so can void a charge assessed on it)."""
+
+    criticality: Criticality | None = None
+    fault: Fault | None = None
+    cause: Cause | None = None
+    by: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> TicketDeterminationRecorded:
+        if self.criticality is None and self.fault is None and self.cause is None:
+            raise ValueError("give at least one of criticality, fault, cause")
+        return self
+
+
+class TicketEssStarted(Payload):
+    by: str | None = Field(default=None, max_length=200)
+
+
+class TicketEssStopped(Payload):
+    reason: EssStopReason
+
+
+class TicketFeeQuoted(Payload):
+    quote_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    description: str = Field(min_length=1, max_length=2000)
+
+
+class TicketQuoteAnswered(Payload):
+    quote_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    approved: bool
+    by: str | None = Field(default=None, max_length=200)
 
 
 @dataclass(frozen=True, slots=True)
