@@ -1,12 +1,20 @@
-"""Intake-time rules: does the policy accept this ticket, and when do its clocks start?"""
+"""Intake-time rules: does the policy accept this ticket, and when do its clocks start?
+
+Each rule of the policy's intake section is a small function: a refusal returns the reason
+the ticket is refused (the first one wins, in `REFUSALS` order), a term returns the flags and
+the metrics without a target it adds to an accepted ticket, and the cut-off moves the start of
+the clocks.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.policy.model import Policy, plan_name
+from shared.policy import Policy, plan_name
+from shared.policy.schema import EntitlementRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,76 +26,153 @@ class Acceptance:
     no_target_for: frozenset[str]
 
 
-def _reject(message: str, at: datetime) -> Acceptance:
-    return Acceptance(False, message, (), at, frozenset())
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """What one intake rule adds to an accepted ticket."""
+
+    flags: tuple[str, ...] = ()
+    no_target_for: frozenset[str] = frozenset()
 
 
-def decide_acceptance(policy: Policy, data: dict[str, Any], at: datetime) -> Acceptance:  # noqa: C901, PLR0912  (one rule of the policy's intake section a branch)
+_NO_TERMS = _Terms()
+Refusal = Callable[[Policy, dict[str, Any]], str | None]
+Term = Callable[[Policy, dict[str, Any], datetime], _Terms]
+
+
+def decide_acceptance(policy: Policy, data: dict[str, Any], at: datetime) -> Acceptance:
     """Apply the policy's intake rules to a `ticket.opened` payload at event time `at`."""
-    priority = data.get("priority")
-    if priority not in policy.priorities:
-        return _reject(
-            f"unknown priority {priority!r} for {policy.id} "
-            f"(expected one of: {', '.join(policy.priorities)})",
-            at,
-        )
-    plan = data.get("plan")
-    if not policy.knows_plan(plan):
-        return _reject(
-            f"unknown plan {plan!r} for {policy.id} (expected one of: "
-            f"{', '.join(policy.plans) or 'no plans'})",
-            at,
-        )
-    if policy.plan_required and plan is None:
-        return _reject(
-            f"{policy.id} needs the account's plan ({', '.join(policy.plans)}) on the ticket", at
-        )
-    intake = policy.intake
-    if intake.approved_contacts_only and not data.get("approved_contact", True):
-        return _reject(
-            "the contact is not on the account's approved contacts; only approved contacts "
-            "may open tickets. Ask an account administrator to add them.",
-            at,
-        )
-    channel = data.get("channel")
-    for rule in intake.channels:
-        if priority in rule.priorities and channel not in rule.channels:
-            return _reject(rule.rejection, at)
-
+    for refusal in REFUSALS:
+        reason = refusal(policy, data)
+        if reason is not None:
+            return Acceptance(False, reason, (), at, frozenset())
     flags: list[str] = []
     no_target: set[str] = set()
-    entitled = bool(data.get("entitled", True)) and plan_name(plan) not in (
-        intake.plans_without_support
+    for term in TERMS:
+        found = term(policy, data, at)
+        if found is not _NO_TERMS:
+            flags += found.flags
+            no_target |= found.no_target_for
+    start = _after_cutoff(policy, data, at)
+    if start is not None:
+        flags.append("after_cutoff")
+    return Acceptance(True, None, tuple(flags), start or at, frozenset(no_target))
+
+
+# --- refusals -----------------------------------------------------------------------------
+
+
+def _unknown_priority(policy: Policy, data: dict[str, Any]) -> str | None:
+    priority = data.get("priority")
+    if priority in policy.priorities:
+        return None
+    return (
+        f"unknown priority {priority!r} for {policy.id} "
+        f"(expected one of: {', '.join(policy.priorities)})"
     )
-    if not entitled:
-        for ent in intake.entitlement:
-            if ent.priorities is None or priority in ent.priorities:
-                if ent.without == "reject":
-                    return _reject(ent.message, at)
-                if ent.flag:
-                    flags.append(ent.flag)
-                no_target.update(ent.no_target_for)
-                break
 
-    spam = intake.spam
-    if spam is not None and data.get("spam") and channel in spam.channels:
-        no_target.update(spam.no_target_for)
-        flags.append("spam")
 
-    for off in intake.off_hours:
-        if priority in off.priorities and not policy.calendar(off.calendar).is_open(at):
-            flags.append(off.flag)
+def _unknown_plan(policy: Policy, data: dict[str, Any]) -> str | None:
+    plan = data.get("plan")
+    if policy.knows_plan(plan):
+        return None
+    return (
+        f"unknown plan {plan!r} for {policy.id} (expected one of: "
+        f"{', '.join(policy.plans) or 'no plans'})"
+    )
 
-    start = at
-    cutoff = intake.cutoff
-    if cutoff is not None and priority in cutoff.priorities:
-        calendar = policy.calendar(cutoff.calendar)
-        local = at.astimezone(calendar.zone).time()
-        if (local.hour * 60 + local.minute, local.second, local.microsecond) > (
-            cutoff.minute,
-            0,
-            0,
-        ):
-            start = calendar.next_business_day_opening(at)
-            flags.append("after_cutoff")
-    return Acceptance(True, None, tuple(flags), start, frozenset(no_target))
+
+def _missing_plan(policy: Policy, data: dict[str, Any]) -> str | None:
+    if not policy.plan_required or data.get("plan") is not None:
+        return None
+    return f"{policy.id} needs the account's plan ({', '.join(policy.plans)}) on the ticket"
+
+
+def _unapproved_contact(policy: Policy, data: dict[str, Any]) -> str | None:
+    if not policy.intake.approved_contacts_only or data.get("approved_contact", True):
+        return None
+    return (
+        "the contact is not on the account's approved contacts; only approved contacts "
+        "may open tickets. Ask an account administrator to add them."
+    )
+
+
+def _channel_not_allowed(policy: Policy, data: dict[str, Any]) -> str | None:
+    priority, channel = data.get("priority"), data.get("channel")
+    for rule in policy.intake.channels:
+        if priority in rule.priorities and channel not in rule.channels:
+            return rule.rejection
+    return None
+
+
+def _entitlement_refused(policy: Policy, data: dict[str, Any]) -> str | None:
+    rule = _entitlement_rule(policy, data)
+    return rule.message if rule is not None and rule.without == "reject" else None
+
+
+REFUSALS: tuple[Refusal, ...] = (
+    _unknown_priority,
+    _unknown_plan,
+    _missing_plan,
+    _unapproved_contact,
+    _channel_not_allowed,
+    _entitlement_refused,
+)
+
+
+# --- terms of an accepted ticket ----------------------------------------------------------
+
+
+def _entitlement_terms(policy: Policy, data: dict[str, Any], at: datetime) -> _Terms:
+    rule = _entitlement_rule(policy, data)
+    if rule is None:
+        return _NO_TERMS
+    return _Terms((rule.flag,) if rule.flag else (), frozenset(rule.no_target_for))
+
+
+def _spam_terms(policy: Policy, data: dict[str, Any], at: datetime) -> _Terms:
+    spam = policy.intake.spam
+    if spam is None or not data.get("spam") or data.get("channel") not in spam.channels:
+        return _NO_TERMS
+    return _Terms(("spam",), frozenset(spam.no_target_for))
+
+
+def _off_hours_terms(policy: Policy, data: dict[str, Any], at: datetime) -> _Terms:
+    priority = data.get("priority")
+    flags = tuple(
+        off.flag
+        for off in policy.intake.off_hours
+        if priority in off.priorities and not policy.calendar(off.calendar).is_open(at)
+    )
+    return _Terms(flags) if flags else _NO_TERMS
+
+
+TERMS: tuple[Term, ...] = (_entitlement_terms, _spam_terms, _off_hours_terms)
+
+
+def _entitlement_rule(policy: Policy, data: dict[str, Any]) -> EntitlementRule | None:
+    """The entitlement rule of a ticket opened without a valid agreement, plan or order
+    (the first matching its priority); None for an entitled ticket or when none matches."""
+    intake = policy.intake
+    entitled = bool(data.get("entitled", True)) and (
+        plan_name(data.get("plan")) not in intake.plans_without_support
+    )
+    if entitled:
+        return None
+    priority = data.get("priority")
+    for rule in intake.entitlement:
+        if rule.priorities is None or priority in rule.priorities:
+            return rule
+    return None
+
+
+def _after_cutoff(policy: Policy, data: dict[str, Any], at: datetime) -> datetime | None:
+    """When the clocks start for a ticket opened after the cut-off (the next business day's
+    opening), or None when the cut-off does not apply; at the cut-off exactly is not after."""
+    cutoff = policy.intake.cutoff
+    if cutoff is None or data.get("priority") not in cutoff.priorities:
+        return None
+    calendar = policy.calendar(cutoff.calendar)
+    local = at.astimezone(calendar.zone).time()
+    if (local.hour * 60 + local.minute, local.second, local.microsecond) <= (cutoff.minute, 0, 0):
+        return None
+    return calendar.next_business_day_opening(at)
