@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
-from shared.policy.model import Target
+from shared.policy import Target
 
 Phase = Literal["idle", "running", "paused", "met", "cancelled"]
 Status = Literal["running", "paused", "met", "breached", "none"]

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from shared.events.types import TicketEventType, TicketStatus
-from shared.policy.model import METRICS, MetricName, Policy
+from shared.policy import METRICS, MetricName, Policy
 from shared.sla.clock import Clock, Deadline
 from shared.sla.intake import decide_acceptance
 from shared.sla.timeline import Emitted, TimelineEvent

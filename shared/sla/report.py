@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from shared.policy.model import METRICS, Policy, Target
+from shared.policy import METRICS, Policy, Target
 from shared.sla.core import TicketSla, advance, evolve
 from shared.sla.timeline import Emitted, TimelineEvent
 

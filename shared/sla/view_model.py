@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.policy.model import MetricName
+from shared.policy import MetricName
 
 Metric = MetricName
 

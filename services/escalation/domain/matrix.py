@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.calendar import BusinessCalendar
-from shared.policy import Policy
-from shared.policy.model import EscalationSpec
+from shared.policy import EscalationSpec, Policy
 
 
 class UnknownPolicy(LookupError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.policy.model import EscalationSpec
+from shared.policy import EscalationSpec
 
 MAX_HOURS = 8_760.0
 """A year: the longest SLA target or escalation delay an account may be given, in hours."""

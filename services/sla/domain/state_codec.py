@@ -18,8 +18,7 @@ from typing import Any
 import orjson
 
 from services.sla.domain.tracked import Incoming, Tracked
-from shared.policy import Policy
-from shared.policy.model import Target
+from shared.policy import Policy, Target
 from shared.sla import Clock, TicketSla
 from shared.sla.core import timers_of
 
