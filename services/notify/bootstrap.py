@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,13 +36,16 @@ from services.notify.adapters.renderers import EmailRenderer, WebhookRenderer
 from services.notify.adapters.secret_box import SecretBox
 from services.notify.adapters.templates import Templates
 from services.notify.adapters.webhooks import WebhookSender, WebhookTimeouts
-from services.notify.domain.retries import RetryPolicy
+from services.notify.domain.notifications import LaneRule, Notification
+from services.notify.domain.retries import Outcome, RetryPolicy
+from services.notify.domain.routing import to_people, to_subscriptions
 from services.notify.entrypoints.api import NotifyApiDeps, create_app
 from services.notify.entrypoints.consumer import TOPICS, NotifyConsumer
 from services.notify.service_layer.admin import NotifyAdmin
+from services.notify.service_layer.channels import ChannelSpec
 from services.notify.service_layer.delivery import Deliverer
 from services.notify.service_layer.planning import SERVICE, Planner
-from services.notify.service_layer.ports import Renderer, Sender
+from services.notify.service_layer.ports import Sender
 from services.notify.settings import NotifySettings
 
 log = logging.getLogger("ticketflow.notify")
@@ -53,18 +57,56 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def renderers(templates: Templates) -> dict[str, Renderer]:
-    """The channels' renderers, by channel: a new channel registers its own here."""
-    return {"email": EmailRenderer(templates), "webhook": WebhookRenderer()}
+@dataclass(frozen=True, slots=True)
+class LaneSizes:
+    """Sends in flight at once: to one webhook subscription, to all webhooks together (the
+    connection pool), and emails."""
+
+    per_subscription: int = 4
+    webhooks: int = 64
+    email: int = 8
+
+    @classmethod
+    def of(cls, settings: NotifySettings) -> LaneSizes:
+        return cls(
+            settings.webhook_concurrency_per_subscription,
+            settings.concurrency,
+            settings.email_concurrency,
+        )
 
 
-def senders(email: Sender, webhooks: Sender) -> dict[str, Sender]:
-    """The channels' senders, by channel: a new channel registers its own here."""
-    return {"email": email, "webhook": webhooks}
+DEFAULT_LANES = LaneSizes()
+
+
+def channels(
+    templates: Templates, email: Sender, webhooks: Sender, lanes: LaneSizes
+) -> list[ChannelSpec]:
+    """Every notification channel, each described once: its name, routing rule, renderer,
+    sender and lanes. `build_app` gives the same list to the planner and the deliverer. A
+    new channel is its adapter module and one more entry here (its sender passed in, built
+    in `build_app` like `email_sender`)."""
+    return [
+        ChannelSpec("email", to_people, EmailRenderer(templates), email, LaneRule(lanes.email)),
+        ChannelSpec(
+            "webhook",
+            to_subscriptions,
+            WebhookRenderer(),
+            webhooks,
+            LaneRule(lanes.per_subscription, per_recipient=True, together=lanes.webhooks),
+        ),
+    ]
+
+
+class _NotSending:
+    """The senders of a planner's channels: planning sends nothing."""
+
+    async def send(self, notification: Notification) -> Outcome:
+        raise AssertionError("the planner does not send")
 
 
 class PostgresPlanner(Planner):
-    """Planning on the PostgreSQL store of `pool`, with each channel's renderer."""
+    """Planning on the PostgreSQL store of `pool`, with the channels of `channels()` (tests
+    and benchmarks: the service wires `Planner` itself, with its senders)."""
 
     def __init__(
         self,
@@ -73,12 +115,23 @@ class PostgresPlanner(Planner):
         now: Callable[[], datetime],
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
-        super().__init__(PostgresPlanningStore(pool), renderers(templates), now, on_commit)
+        unsent = _NotSending()
+        registered = channels(templates, unsent, unsent, DEFAULT_LANES)
+        super().__init__(PostgresPlanningStore(pool), registered, now, on_commit)
+
+
+def delivery_store(pool: asyncpg.Pool, registered: list[ChannelSpec]) -> PostgresDeliveryStore:
+    """The PostgreSQL delivery log, once it is sure to give the channels their lanes."""
+    store.check_lanes({channel.name: channel.lanes for channel in registered})
+    return PostgresDeliveryStore(pool)
 
 
 class PostgresDeliverer(Deliverer):
-    """Delivery from the PostgreSQL log of `pool` through the email and webhook senders;
-    the keywords are `Deliverer`'s (batch size, lease, lanes, callbacks)."""
+    """Delivery from the PostgreSQL log of `pool` through the email and webhook senders of
+    `channels()` (their renderers unused), with the lanes of `LaneSizes` (`concurrency`:
+    all webhooks together, `per_subscription`, `email_concurrency`); the other keywords are
+    `Deliverer`'s (batch size, lease, prefetch, callbacks). Tests and benchmarks: the service
+    wires `Deliverer` itself, with the channels its planner has."""
 
     def __init__(
         self,
@@ -87,11 +140,15 @@ class PostgresDeliverer(Deliverer):
         webhooks: Sender,
         now: Callable[[], datetime],
         retry: RetryPolicy,
+        *,
+        concurrency: int = DEFAULT_LANES.webhooks,
+        per_subscription: int = DEFAULT_LANES.per_subscription,
+        email_concurrency: int = DEFAULT_LANES.email,
         **options: Any,
     ) -> None:
-        super().__init__(
-            PostgresDeliveryStore(pool), senders(email, webhooks), now, retry, **options
-        )
+        lanes = LaneSizes(per_subscription, concurrency, email_concurrency)
+        registered = channels(Templates(), email, webhooks, lanes)
+        super().__init__(delivery_store(pool, registered), registered, now, retry, **options)
 
 
 def email_sender(settings: NotifySettings) -> EmailSender:
@@ -186,20 +243,26 @@ def build_app(settings: NotifySettings, now: Callable[[], datetime] = _utc_now) 
             guard = DestinationGuard(settings.destination_policy())
             publisher = OutboxPublisher(rt.pool, SERVICE, kafka_send(rt.producer), OUTBOX_LOCK)
             webhooks = webhook_sender(settings, box, guard)
-            deliverer = PostgresDeliverer(
-                rt.pool,
-                email_sender(settings),
-                webhooks,
+            templates = Templates(
+                budget_s=settings.template_budget_s,
+                workers=settings.template_workers,
+                memory_mb=settings.template_memory_mb,
+                body_chars=settings.template_body_chars,
+            )
+            registered = channels(
+                templates, email_sender(settings), webhooks, LaneSizes.of(settings)
+            )
+            deliverer = Deliverer(
+                delivery_store(rt.pool, registered),
+                registered,
                 now,
                 retry_policy(settings),
                 batch_size=settings.batch_size,
-                concurrency=settings.concurrency,
-                per_subscription=settings.webhook_concurrency_per_subscription,
-                email_concurrency=settings.email_concurrency,
                 on_commit=publisher.wake,
             )
             rt.closers.append(deliverer.close)
             rt.closers.append(webhooks.close)
+            rt.closers.append(templates.aclose)
             scheduler = DueLoop(
                 "notification delivery",
                 deliverer.next_due,
@@ -208,14 +271,7 @@ def build_app(settings: NotifySettings, now: Callable[[], datetime] = _utc_now) 
                 max_sleep=settings.max_sleep_s,
             )
             deliverer.on_capacity = scheduler.wake
-            templates = Templates(
-                budget_s=settings.template_budget_s,
-                workers=settings.template_workers,
-                memory_mb=settings.template_memory_mb,
-                body_chars=settings.template_body_chars,
-            )
-            rt.closers.append(templates.aclose)
-            planner = PostgresPlanner(rt.pool, templates, now, scheduler.wake)
+            planner = Planner(PostgresPlanningStore(rt.pool), registered, now, scheduler.wake)
             consumer = await rt.consumer(TOPICS, settings.group_id)
             loop = ConsumerLoop(SERVICE, consumer, rt.producer, NotifyConsumer(planner).handle)
             rt.spawn(publisher.run, "notify outbox")

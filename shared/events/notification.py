@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 NOTIFICATION_NAMESPACE = uuid.UUID("c3a9e0d4-51b7-4e2f-9f08-6d2e4b1a7c35")
 
+CHANNEL_NAME = r"^[a-z][a-z0-9_]*$"
+"""What a channel's name looks like (notify registers its channels by name)."""
+
 NotificationEventType = Literal[
     "notification.delivered", "notification.failed", "notification.dead"
 ]
@@ -30,7 +33,11 @@ class NotificationEvent(BaseModel):
     notification_id: uuid.UUID
     ticket_id: str
     account: str
-    channel: Literal["email", "webhook"]
+    channel: str = Field(
+        pattern=CHANNEL_NAME,
+        description="The channel's registered name: email, webhook; notify may add channels",
+        examples=["email", "webhook"],
+    )
     recipient: str = Field(description="Email address, or webhook subscription id")
     template: str
     source_event_id: uuid.UUID

@@ -1,31 +1,45 @@
 """notify's use cases on in-memory fakes of their ports: what planning an event logs (and
-renders, and remembers), and what delivering records and publishes for each outcome."""
+renders, and remembers), and what delivering records and publishes for each outcome; the
+channels are bootstrap's (`channels()`), and a channel registered here alone works too."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
+from collections import Counter as Tally
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 
+from services.notify.adapters import store as delivery_log
 from services.notify.adapters.renderers import EmailRenderer, WebhookRenderer
+from services.notify.bootstrap import DEFAULT_LANES, channels
 from services.notify.domain.destinations import DestinationRefused
 from services.notify.domain.notifications import (
     Attempted,
     Capacity,
+    Content,
+    LaneRule,
     NewNotification,
     Notification,
     Override,
 )
 from services.notify.domain.retries import Outcome, RetryPolicy
-from services.notify.domain.routing import Planned, Source, Subscription, UnknownTemplate
+from services.notify.domain.routing import (
+    PlannedNotification,
+    Source,
+    Subscription,
+    UnknownTemplate,
+    to_people,
+)
 from services.notify.domain.templating import Rendered, TemplateError
 from services.notify.service_layer.admin import NotifyAdmin
+from services.notify.service_layer.channels import ChannelSpec
 from services.notify.service_layer.delivery import Deliverer
 from services.notify.service_layer.planning import Planner
 from shared.events.notification import NotificationEvent
@@ -129,13 +143,11 @@ class FakeTemplates:
         return Rendered(subject, f"{name} for {context['account']} ({number})")
 
 
-def planner(store: FakePlanning) -> tuple[Planner, FakeTemplates, Commits]:
+def planner(store: FakePlanning, *extra: ChannelSpec) -> tuple[Planner, FakeTemplates, Commits]:
+    """A planner with bootstrap's channels, and `extra` ones."""
     templates, commits = FakeTemplates(), Commits()
-    renderers = {
-        "email": EmailRenderer(templates),  # type: ignore[arg-type]
-        "webhook": WebhookRenderer(),
-    }
-    return Planner(store, renderers, Clock(NOW), commits), templates, commits
+    registered = channels(templates, FakeSender(), FakeSender(), DEFAULT_LANES)  # type: ignore[arg-type]
+    return Planner(store, [*registered, *extra], Clock(NOW), commits), templates, commits
 
 
 def opened_source(ticket: str = "t-1") -> Source:
@@ -267,6 +279,7 @@ class FakeDelivery:
         self.rows: dict[uuid.UUID, Row] = {}
         self.events: list[NotificationEvent] = []
         self.released: list[uuid.UUID] = []
+        self.capacities: list[Capacity] = []
 
     def add(self, notification: Notification) -> None:
         self.rows[notification.id] = Row(notification)
@@ -274,6 +287,7 @@ class FakeDelivery:
     async def claim(
         self, now: datetime, lease_until: datetime, limit: int, capacity: Capacity
     ) -> list[Notification]:
+        self.capacities.append(capacity)
         out: list[Notification] = []
         for row in self.rows.values():
             due = row.due
@@ -335,10 +349,16 @@ RETRY = RetryPolicy(max_attempts=2, first_delay=timedelta(seconds=5))
 
 
 def deliverer(
-    store: FakeDelivery, clock: Clock, **senders: FakeSender
+    store: FakeDelivery, clock: Clock, *extra: ChannelSpec, **senders: FakeSender
 ) -> tuple[Deliverer, Commits]:
+    """A deliverer with those of bootstrap's channels given a sender, and `extra` ones."""
     commits = Commits()
-    return Deliverer(store, senders, clock, RETRY, on_commit=commits), commits
+    registered = [
+        replace(channel, sender=senders[channel.name])
+        for channel in channels(FakeTemplates(), FakeSender(), FakeSender(), DEFAULT_LANES)  # type: ignore[arg-type]
+        if channel.name in senders
+    ]
+    return Deliverer(store, [*registered, *extra], clock, RETRY, on_commit=commits), commits
 
 
 async def test_a_delivered_email_is_recorded_and_published() -> None:
@@ -432,9 +452,130 @@ async def test_nothing_due_sends_nothing_and_records_nothing() -> None:
 def test_the_renderers_content_types() -> None:
     """A webhook has no templates to override; an email's are its planned templates."""
     source = Source(uuid.uuid4(), "ticket.opened", "t-1", "acme", {})
-    planned = [Planned(uuid.uuid4(), "email", "a@b.example", "ticket_opened", source)]
+    planned = [PlannedNotification(uuid.uuid4(), "email", "a@b.example", "ticket_opened", source)]
     assert WebhookRenderer().templates(planned) == set()
     assert EmailRenderer(FakeTemplates()).templates(planned) == {"ticket_opened"}  # type: ignore[arg-type]
+
+
+# -- a channel registered here alone --------------------------------------------------
+
+
+class LogRenderer:
+    """A test-only channel's content: the template as subject, a line naming the ticket."""
+
+    def templates(self, planned: Sequence[PlannedNotification]) -> set[str]:
+        return set()
+
+    async def render(
+        self,
+        planned: Sequence[PlannedNotification],
+        ticket: Mapping[str, Any],
+        overrides: Mapping[str, Override | None],
+    ) -> dict[uuid.UUID, Content]:
+        return {
+            item.id: (item.template, f"{item.source.type} on {ticket.get('number')}".encode())
+            for item in planned
+        }
+
+
+class LogSender:
+    """A test-only channel's delivery: appends a line; counts the sends in flight."""
+
+    def __init__(self, pause_s: float = 0.0) -> None:
+        self.lines: list[str] = []
+        self.pause_s = pause_s
+        self.busy: Tally[str] = Tally()
+        self.most: Tally[str] = Tally()
+        """The most sends in flight at once, per recipient and in all (`*`)."""
+
+    async def send(self, notification: Notification) -> Outcome:
+        for key in (notification.recipient, "*"):
+            self.busy[key] += 1
+            self.most[key] = max(self.most[key], self.busy[key])
+        await asyncio.sleep(self.pause_s)
+        for key in (notification.recipient, "*"):
+            self.busy[key] -= 1
+        self.lines.append(f"{notification.recipient}: {notification.body.decode()}")
+        return Outcome(True)
+
+
+def claimed(row: NewNotification) -> Notification:
+    """A logged notification as the delivery log hands it out."""
+    given = {f.name: getattr(row, f.name) for f in fields(NewNotification)}
+    return Notification(**given, attempts=0, created_at=NOW)
+
+
+async def test_a_channel_registered_alone_is_planned_and_delivered_in_its_own_lane() -> None:
+    sender = LogSender()
+    log = ChannelSpec("log", to_people, LogRenderer(), sender, LaneRule(slots=2))
+    store = FakePlanning()
+    use_case, _, _ = planner(store, log)
+    assert await use_case.on_event(opened_source(), opened=OPENED) == "planned"
+    rows = {row.channel: row for row, _ in store.logged.values()}
+    assert sorted(rows) == ["email", "log"]
+    assert (rows["log"].recipient, rows["log"].subject, rows["log"].body) == (
+        "jane@acme.example",
+        "ticket_opened",
+        b"ticket.opened on TF-100001",
+    )
+    assert rows["log"].id != rows["email"].id
+
+    delivery, email = FakeDelivery(), FakeSender()
+    for row in rows.values():
+        delivery.add(claimed(row))
+    deliver, _ = deliverer(delivery, Clock(NOW), log, email=email)
+    assert await deliver.run_due(NOW) == 2
+    assert sender.lines == ["jane@acme.example: ticket.opened on TF-100001"]
+    assert [n.channel for n in email.sent] == ["email"]
+    assert sorted((e.channel, e.type) for e in delivery.events) == [
+        ("email", "notification.delivered"),
+        ("log", "notification.delivered"),
+    ]
+    capacity = delivery.capacities[0]
+    assert capacity.slots == {"email": DEFAULT_LANES.email * 4, "log": 2 * 4}
+    assert capacity.channel_free == {}
+
+
+async def test_a_registered_channel_gets_a_lane_per_recipient_and_a_cap_on_them_all() -> None:
+    sender = LogSender(pause_s=0.02)
+    rule = LaneRule(slots=1, per_recipient=True, together=2)
+    log = ChannelSpec("log", to_people, LogRenderer(), sender, rule)
+    delivery = FakeDelivery()
+    for recipient in ("a", "b", "c"):
+        for _ in range(2):
+            delivery.add(notification("log", recipient))
+    deliver, _ = deliverer(delivery, Clock(NOW), log)
+    assert await deliver.run_due(NOW) == 6
+    assert len(sender.lines) == 6
+    assert sender.most == {"a": 1, "b": 1, "c": 1, "*": 2}
+    capacity = delivery.capacities[0]
+    assert (capacity.slots, capacity.recipient_slots, capacity.channel_free) == (
+        {},
+        4,
+        {"log": 8},
+    )
+
+
+def test_a_channel_registered_twice_or_misnamed_is_refused() -> None:
+    log = ChannelSpec("log", to_people, LogRenderer(), LogSender(), LaneRule(slots=1))
+    with pytest.raises(ValueError, match="'log' is registered twice"):
+        Deliverer(FakeDelivery(), [log, log], Clock(NOW), RETRY)
+    with pytest.raises(ValueError, match="'Log!' does not match"):
+        Planner(FakePlanning(), [replace(log, name="Log!")], Clock(NOW))
+
+
+def test_the_delivery_log_refuses_lanes_its_lane_index_does_not_compute() -> None:
+    """A one-lane channel needs nothing of the PostgreSQL log; one with a lane per recipient
+    does (its lane index), so bootstrap refuses it until the log knows it."""
+    lanes = {
+        channel.name: channel.lanes
+        for channel in channels(FakeTemplates(), FakeSender(), FakeSender(), DEFAULT_LANES)
+    }  # type: ignore[arg-type]
+    delivery_log.check_lanes({**lanes, "log": LaneRule(slots=2)})
+    with pytest.raises(ValueError, match="'sms' has one lane per recipient"):
+        delivery_log.check_lanes({**lanes, "sms": LaneRule(slots=1, per_recipient=True)})
+    with pytest.raises(ValueError, match="'webhook' has one lane,"):
+        delivery_log.check_lanes({"webhook": LaneRule(slots=4)})
 
 
 # -- the admin API's use cases ----------------------------------------------------------

@@ -12,19 +12,19 @@ import orjson
 
 from services.notify.adapters.templates import Templates
 from services.notify.domain.notifications import Content, Override
-from services.notify.domain.routing import Planned
+from services.notify.domain.routing import PlannedNotification
 
 
 class EmailRenderer:
     def __init__(self, templates: Templates) -> None:
         self._templates = templates
 
-    def templates(self, planned: Sequence[Planned]) -> set[str]:
+    def templates(self, planned: Sequence[PlannedNotification]) -> set[str]:
         return {item.template for item in planned}
 
     async def render(
         self,
-        planned: Sequence[Planned],
+        planned: Sequence[PlannedNotification],
         ticket: Mapping[str, Any],
         overrides: Mapping[str, Override | None],
     ) -> dict[uuid.UUID, Content]:
@@ -45,19 +45,19 @@ class EmailRenderer:
 
 
 class WebhookRenderer:
-    def templates(self, planned: Sequence[Planned]) -> set[str]:
+    def templates(self, planned: Sequence[PlannedNotification]) -> set[str]:
         return set()
 
     async def render(
         self,
-        planned: Sequence[Planned],
+        planned: Sequence[PlannedNotification],
         ticket: Mapping[str, Any],
         overrides: Mapping[str, Override | None],
     ) -> dict[uuid.UUID, Content]:
         return {item.id: ("", _payload(item, ticket)) for item in planned}
 
 
-def _payload(item: Planned, ticket: Mapping[str, Any]) -> bytes:
+def _payload(item: PlannedNotification, ticket: Mapping[str, Any]) -> bytes:
     source = item.source
     return orjson.dumps(
         {

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
 from services.notify.adapters.secret_box import SecretBox, UnreadableSecret
-from services.notify.domain.notifications import Attempted, Capacity, NewNotification
+from services.notify.domain.notifications import Attempted, Capacity, LaneRule, NewNotification
 from services.notify.domain.routing import Subscription
 
 
@@ -93,7 +93,22 @@ async def insert(conn: asyncpg.Connection, rows: Sequence[NewNotification], now:
 
 
 LANE = "(CASE WHEN channel = 'webhook' THEN recipient ELSE channel END)"
-"""A row's lane, exactly as indexed by `notifications_due_lane` (migration 003)."""
+"""A row's lane, exactly as indexed by `notifications_due_lane` (migration 003): the
+recipient for the channels of `PER_RECIPIENT_LANES`, the channel for every other one."""
+PER_RECIPIENT_LANES = frozenset({"webhook"})
+"""The channels whose lanes are their recipients in `LANE` (and its index)."""
+
+
+def check_lanes(rules: Mapping[str, LaneRule]) -> None:
+    """Refuse channels whose lanes (`rules`, by channel) are not the lanes `LANE` computes:
+    a new channel with one lane per recipient needs `LANE` and its index changed first."""
+    for channel, rule in rules.items():
+        if rule.per_recipient != (channel in PER_RECIPIENT_LANES):
+            kind = "one lane per recipient" if rule.per_recipient else "one lane"
+            raise ValueError(
+                f"channel {channel!r} has {kind}, but the delivery log's lane index "
+                "(store.LANE, migration 003) gives it the other kind"
+            )
 
 
 async def claim(
@@ -101,36 +116,42 @@ async def claim(
     now: datetime,
     lease_until: datetime,
     limit: int,
-    capacity: Capacity | None = None,
+    capacity: Capacity,
 ) -> list[asyncpg.Record]:
     """Due pending notifications that fit the capacity (per lane, oldest first, so a lane
-    with a backlog does not hold up the others), with their attempt counted and leased until
-    `lease_until` (a crashed sender's rows come back after the lease), with webhook URL and
-    sealed secret. Run it in a transaction of its own."""
-    cap = capacity or Capacity()
-    busy = dict(cap.busy)
+    with a backlog does not hold up the others; per channel for the channels capped
+    together), with their attempt counted and leased until `lease_until` (a crashed
+    sender's rows come back after the lease), with webhook URL and sealed secret. Run it in
+    a transaction of its own."""
+    busy = dict(capacity.busy)
+    slots = dict(capacity.slots)
+    free = {channel: max(n, 0) for channel, n in capacity.channel_free.items()}
     # The claim commits durably: it counts the attempt, and an attempt count lost in a
     # database crash would let a crash-looping send retry past its maximum attempts.
     rows: list[asyncpg.Record] = await conn.fetch(
         # The lanes with due rows (a skip scan of notifications_due_lane), then each lane's
-        # oldest due rows, as many as it has room for.
+        # oldest due rows, as many as it has room for, then as many of each capped
+        # channel's rows as the channel has room for.
         f"WITH RECURSIVE lanes(lane) AS (SELECT min({LANE}) FROM notifications "
         "WHERE status = 'pending' AND next_attempt_at <= $1 "
         f"UNION ALL SELECT (SELECT min({LANE}) FROM notifications WHERE status = 'pending' "
         f"AND next_attempt_at <= $1 AND {LANE} > lanes.lane) FROM lanes "
         "WHERE lanes.lane IS NOT NULL), "
-        "fitting AS (SELECT d.id, d.next_attempt_at, l.lane FROM lanes l "
+        "fitting AS (SELECT d.id, d.next_attempt_at, d.channel, l.lane FROM lanes l "
         "LEFT JOIN unnest($5::text[], $6::int[]) AS b(lane, n) ON b.lane = l.lane "
-        "CROSS JOIN LATERAL (SELECT id, next_attempt_at FROM notifications "
+        "LEFT JOIN unnest($8::text[], $9::int[]) AS s(lane, n) ON s.lane = l.lane "
+        "CROSS JOIN LATERAL (SELECT id, next_attempt_at, channel FROM notifications "
         f"WHERE status = 'pending' AND {LANE} = l.lane AND next_attempt_at <= $1 "
         "AND NOT (id = ANY($4::uuid[])) ORDER BY next_attempt_at "
-        "LIMIT greatest((CASE WHEN l.lane = 'email' THEN $8::int ELSE $7::int END) "
-        "- coalesce(b.n, 0), 0)) d WHERE l.lane IS NOT NULL), "
-        "ranked AS (SELECT f.*, row_number() OVER (PARTITION BY f.lane = 'email' "
+        "LIMIT greatest(coalesce(s.n, $7::int) - coalesce(b.n, 0), 0)) d "
+        "WHERE l.lane IS NOT NULL), "
+        "ranked AS (SELECT f.*, row_number() OVER (PARTITION BY f.channel "
         "ORDER BY f.next_attempt_at, f.id) AS channel_rank FROM fitting f), "
         "picked AS (SELECT n.id FROM notifications n JOIN ranked r ON r.id = n.id "
+        "LEFT JOIN unnest($10::text[], $11::int[]) AS c(channel, free) "
+        "ON c.channel = r.channel "
         "WHERE n.status = 'pending' AND n.next_attempt_at <= $1 "
-        "AND (r.lane = 'email' OR r.channel_rank <= $9::int) "
+        "AND (c.free IS NULL OR r.channel_rank <= c.free) "
         "ORDER BY r.next_attempt_at LIMIT $3 FOR UPDATE OF n SKIP LOCKED), "
         "claimed AS (UPDATE notifications n SET attempts = n.attempts + 1, "
         "next_attempt_at = $2 FROM picked WHERE n.id = picked.id RETURNING n.*) "
@@ -140,12 +161,14 @@ async def claim(
         now,
         lease_until,
         limit,
-        list(cap.in_flight),
+        list(capacity.in_flight),
         list(busy),
         list(busy.values()),
-        cap.per_subscription,
-        cap.email,
-        max(cap.webhooks_free, 0),
+        capacity.recipient_slots,
+        list(slots),
+        list(slots.values()),
+        list(free),
+        list(free.values()),
     )
     return rows
 
@@ -174,17 +197,17 @@ async def finish(conn: asyncpg.Connection, results: Sequence[Attempted], now: da
     )
 
 
-async def next_due(pool: asyncpg.Pool, capacity: Capacity | None = None) -> datetime | None:
+async def next_due(pool: asyncpg.Pool, capacity: Capacity) -> datetime | None:
     """When the next notification that fits the capacity is due (rows in flight, and rows of
-    full lanes, wait for a send to finish: the deliverer wakes its loop then)."""
-    cap = capacity or Capacity()
+    full lanes and full channels, wait for a send to finish: the deliverer wakes its loop
+    then)."""
     value: datetime | None = await pool.fetchval(
         "SELECT min(next_attempt_at) FROM notifications WHERE status = 'pending' "
         f"AND NOT (id = ANY($1::uuid[])) AND NOT ({LANE} = ANY($2::text[])) "
-        "AND ($3 OR channel <> 'webhook')",
-        list(cap.in_flight),
-        cap.full_lanes(),
-        cap.webhooks_free > 0,
+        "AND NOT (channel = ANY($3::text[]))",
+        list(capacity.in_flight),
+        capacity.full_lanes(),
+        capacity.full_channels(),
     )
     return value
 

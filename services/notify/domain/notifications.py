@@ -1,6 +1,7 @@
 """Notifications as the use cases handle them: a new one to log (`NewNotification`), one
-claimed for a delivery attempt (`Notification`), the attempt's result (`Attempted`), and what
-the deliverer can take on now (`Capacity`: lanes of sends in flight). Pure data."""
+claimed for a delivery attempt (`Notification`), the attempt's result (`Attempted`), how a
+channel's sends share the deliverer (`LaneRule`), and what the deliverer can take on now
+(`Capacity`: lanes of sends in flight). Pure data."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ Override = tuple[str, str]
 """An account's own template: (subject, body) sources."""
 Content = tuple[str, bytes]
 """What a notification says: its subject (empty when the channel has none) and body."""
-EMAIL_LANE = "email"
-"""The lane of every email; each webhook subscription is a lane of its own (its id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +42,6 @@ class Notification(NewNotification):
     secret_sealed: str | None = None
     at: datetime | None = None
 
-    @property
-    def lane(self) -> str:
-        return EMAIL_LANE if self.channel == "email" else self.recipient
-
 
 @dataclass(frozen=True, slots=True)
 class Attempted:
@@ -57,20 +52,39 @@ class Attempted:
 
 
 @dataclass(frozen=True, slots=True)
+class LaneRule:
+    """How one channel's sends share the deliverer: one lane for the whole channel (email),
+    or one lane per recipient (`per_recipient`: each webhook subscription), each lane with
+    `slots` sends in flight at most, and at most `together` in flight across all the
+    channel's lanes (None: no such cap; webhooks: their connection pool)."""
+
+    slots: int
+    per_recipient: bool = False
+    together: int | None = None
+
+    def lane(self, channel: str, recipient: str) -> str:
+        return recipient if self.per_recipient else channel
+
+
+@dataclass(frozen=True, slots=True)
 class Capacity:
-    """What the deliverer can start now: sends in flight per lane (a webhook subscription's
-    id, or `email`), the cap per webhook lane and for the email lane, and how many more
-    webhooks fit in its connection pool. In-flight rows are never claimed again."""
+    """What the deliverer can start now: sends in flight per lane (`busy`), the cap of the
+    one-lane channels' lanes (`slots`, by channel name) and of every other lane (one
+    recipient's: `recipient_slots`), and how many more sends fit across all the lanes of the
+    channels capped together (`channel_free`, by channel name). In-flight rows are never
+    claimed again."""
 
     in_flight: Sequence[uuid.UUID] = ()
     busy: Mapping[str, int] = field(default_factory=dict)
-    per_subscription: int = 4
-    email: int = 8
-    webhooks_free: int = 64
+    slots: Mapping[str, int] = field(default_factory=dict)
+    recipient_slots: int = 4
+    channel_free: Mapping[str, int] = field(default_factory=dict)
+
+    def lane_slots(self, lane: str) -> int:
+        return self.slots.get(lane, self.recipient_slots)
 
     def full_lanes(self) -> list[str]:
-        return [
-            lane
-            for lane, n in self.busy.items()
-            if n >= (self.email if lane == EMAIL_LANE else self.per_subscription)
-        ]
+        return [lane for lane, n in self.busy.items() if n >= self.lane_slots(lane)]
+
+    def full_channels(self) -> list[str]:
+        return [channel for channel, free in self.channel_free.items() if free <= 0]

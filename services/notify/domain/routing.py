@@ -1,16 +1,20 @@
 """Who is told what: the notifications an incoming event asks for. Pure; the consumer renders
-and stores them, the deliverer sends them."""
+and stores them, the deliverer sends them.
+
+Each channel has a routing rule (`Route`) registered with it in `bootstrap.py`: given the
+event and its `Audience`, the recipients it tells and with which template. Email tells people
+(`to_people`), a webhook tells subscriptions (`to_subscriptions`); a new channel that tells the
+same people reuses a rule, one that reaches a new kind of recipient adds its own here."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from shared.events.notification import notification_id
 from shared.events.types import TicketEventType
-
-Channel = Literal["email", "webhook"]
 
 # Ticket events that tell the ticket's contact something, and the template that does.
 CONTACT_TEMPLATES: dict[str, str] = {
@@ -56,18 +60,26 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
-class Planned:
+class Audience:
+    """Who may be told about one event: the ticket's contact, the escalation level's
+    recipients (escalation events) and the account's active webhook subscriptions."""
+
+    contact: str | None = None
+    recipients: Sequence[str] = ()
+    subscriptions: Sequence[Subscription] = ()
+
+
+Route = Callable[[Source, Audience], list[tuple[str, str]]]
+"""A channel's routing rule: the (recipient, template) pairs an event is sent to."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedNotification:
     id: uuid.UUID
-    channel: Channel
+    channel: str
     recipient: str
     template: str
     source: Source
-
-
-def _planned(source: Source, channel: Channel, recipient: str, template: str) -> Planned:
-    return Planned(
-        notification_id(source.event_id, recipient, channel), channel, recipient, template, source
-    )
 
 
 def contact_template(source: Source) -> str | None:
@@ -78,24 +90,43 @@ def contact_template(source: Source) -> str | None:
     return None
 
 
-def plan(
-    source: Source,
-    contact: str | None,
-    recipients: list[str],
-    subscriptions: list[Subscription],
-) -> list[Planned]:
-    """Emails to the ticket's contact (ticket events) or the escalation level's recipients
-    (escalation events), and one webhook per subscription of the account that wants the
-    event type. Ids are deterministic, so planning the same event twice plans nothing new."""
-    out: list[Planned] = []
+def to_people(source: Source, audience: Audience) -> list[tuple[str, str]]:
+    """The ticket's contact (ticket events), or the escalation level's recipients
+    (escalation events), addresses lower-cased: the email channel's rule."""
+    out: list[tuple[str, str]] = []
     template = contact_template(source)
-    if template is not None and contact:
-        out.append(_planned(source, "email", contact.lower(), template))
+    if template is not None and audience.contact:
+        out.append((audience.contact.lower(), template))
     if source.type in ESCALATION_TEMPLATES:
         template = ESCALATION_TEMPLATES[source.type]
-        for recipient in sorted({r.lower() for r in recipients}):
-            out.append(_planned(source, "email", recipient, template))
-    for subscription in subscriptions:
-        if subscription.account == source.account and subscription.wants(source.type):
-            out.append(_planned(source, "webhook", subscription.id, source.type))
+        out.extend((r, template) for r in sorted({r.lower() for r in audience.recipients}))
     return out
+
+
+def to_subscriptions(source: Source, audience: Audience) -> list[tuple[str, str]]:
+    """Every subscription of the account that wants the event type, the event type as
+    template: the webhook channel's rule."""
+    return [
+        (subscription.id, source.type)
+        for subscription in audience.subscriptions
+        if subscription.account == source.account and subscription.wants(source.type)
+    ]
+
+
+def plan(
+    source: Source, audience: Audience, routes: Mapping[str, Route]
+) -> list[PlannedNotification]:
+    """What each channel's rule (`routes`, by channel name) sends the event to. Ids are
+    deterministic (event, recipient, channel), so planning the same event twice plans
+    nothing new."""
+    return [
+        PlannedNotification(
+            notification_id(source.event_id, recipient, channel),
+            channel,
+            recipient,
+            template,
+            source,
+        )
+        for channel, route in routes.items()
+        for recipient, template in route(source, audience)
+    ]

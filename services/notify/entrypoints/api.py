@@ -32,7 +32,7 @@ class NotificationView(BaseModel):
     id: uuid.UUID
     ticket_id: str
     account: str
-    channel: Literal["email", "webhook"]
+    channel: str = Field(description="The channel's registered name: `email`, `webhook`")
     recipient: str
     template: str
     source_event_id: uuid.UUID

@@ -3,14 +3,15 @@ once, and records each outcome - delivered, retry later with exponential backoff
 as soon as that send finished, publishing it on `ticketflow.notifications` (outbox, same
 transaction).
 
-Fairness: every webhook subscription and the email channel is a lane with its own cap of
-sends in flight (`per_subscription`, `email_concurrency`), webhooks together are capped by
-`concurrency` (the connection pool), and claiming does not wait for the sends already in
-flight: one account's slow receiver fills its own lane and nothing else. A lane claims at
-most `prefetch` rounds of its slots, so one claim serves several sends; a claimed row that
-waited more than an eighth of the lease for its slot is handed back unsent, and a send is cut
-off after a quarter of the lease, so every send ends while its lease still covers the
-recording. A row in flight is never claimed again by this process.
+Fairness: each channel's `LaneRule` (registered with it in `bootstrap.channels()`) makes it
+one lane (email) or one lane per recipient (each webhook subscription), each lane with its
+own cap of sends in flight, and may cap all the channel's lanes together (webhooks: the
+connection pool); claiming does not wait for the sends already in flight: one account's slow
+receiver fills its own lane and nothing else. A lane claims at most `prefetch` rounds of its
+slots, so one claim serves several sends; a claimed row that waited more than an eighth of
+the lease for its slot is handed back unsent, and a send is cut off after a quarter of the
+lease, so every send ends while its lease still covers the recording. A row in flight is
+never claimed again by this process.
 
 Recording the outcomes is retried through a database outage for as long as the claim's lease
 still covers the rows, so a delivery already made is not made again after a short outage.
@@ -24,7 +25,7 @@ import logging
 import time
 import uuid
 from collections import Counter as Tally
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -33,8 +34,9 @@ from prometheus_client import Counter, Histogram
 from services.common.redaction import redact_url, redact_urls_in
 from services.common.retrying import Outage
 from services.common.transient import is_transient
-from services.notify.domain.notifications import EMAIL_LANE, Attempted, Capacity, Notification
+from services.notify.domain.notifications import Attempted, Capacity, LaneRule, Notification
 from services.notify.domain.retries import Outcome, RetryPolicy, next_step
+from services.notify.service_layer.channels import ChannelSpec, by_name
 from services.notify.service_layer.ports import DeliveryStore, Sender
 from shared.events.notification import NotificationEvent
 
@@ -50,31 +52,42 @@ DELIVERY_SECONDS = Histogram(
 )
 
 
-class Lanes:
-    """Send slots: one semaphore per webhook subscription and one for email, plus one for
-    all webhooks together (the connection pool). Pure bookkeeping, no I/O."""
+UNREGISTERED = LaneRule(slots=1)
+"""The lanes of a row whose channel is not registered (it is dead at its first attempt)."""
 
-    def __init__(self, per_subscription: int, email: int, webhooks: int) -> None:
-        self.per_subscription = per_subscription
-        self.email = email
-        self._webhooks = asyncio.Semaphore(webhooks)
+
+class Lanes:
+    """Send slots: one semaphore per lane (a channel, or one recipient of a channel with a
+    lane per recipient), plus one per channel capped together (`LaneRule.together`). Pure
+    bookkeeping, no I/O."""
+
+    def __init__(self, rules: Mapping[str, LaneRule]) -> None:
+        self._rules = rules
+        self._together = {
+            channel: asyncio.Semaphore(rule.together)
+            for channel, rule in rules.items()
+            if rule.together is not None
+        }
         self._lanes: dict[str, asyncio.Semaphore] = {}
         self._users: Tally[str] = Tally()
 
-    def slots(self, lane: str) -> int:
-        return self.email if lane == EMAIL_LANE else self.per_subscription
+    def rule(self, channel: str) -> LaneRule:
+        return self._rules.get(channel, UNREGISTERED)
+
+    def lane(self, row: Notification) -> str:
+        return self.rule(row.channel).lane(row.channel, row.recipient)
 
     @contextlib.asynccontextmanager
-    async def slot(self, lane: str) -> AsyncIterator[None]:
-        cap = self.slots(lane)
-        semaphore = self._lanes.setdefault(lane, asyncio.Semaphore(cap))
+    async def slot(self, channel: str, lane: str) -> AsyncIterator[None]:
+        semaphore = self._lanes.setdefault(lane, asyncio.Semaphore(self.rule(channel).slots))
         self._users[lane] += 1
         try:
             async with semaphore:
-                if lane == EMAIL_LANE:
+                together = self._together.get(channel)
+                if together is None:
                     yield
                 else:
-                    async with self._webhooks:
+                    async with together:
                         yield
         finally:
             self._users[lane] -= 1
@@ -83,40 +96,42 @@ class Lanes:
 
 
 class Deliverer:
-    """`senders`: one per channel, by channel name."""
+    """`channels`: the registered channels (`bootstrap.channels()`); each one's sender sends
+    its notifications, in the lanes its `LaneRule` gives them."""
 
     def __init__(
         self,
         store: DeliveryStore,
-        senders: Mapping[str, Sender],
+        channels: Sequence[ChannelSpec],
         now: Callable[[], datetime],
         retry: RetryPolicy,
         *,
         batch_size: int = 200,
         lease: timedelta = timedelta(minutes=2),
-        concurrency: int = 64,
-        per_subscription: int = 4,
-        email_concurrency: int = 8,
         prefetch: int = 4,
         on_commit: Callable[[], None] = lambda: None,
         on_capacity: Callable[[], None] = lambda: None,
     ) -> None:
+        registered = by_name(channels)
         self._store = store
-        self._senders = senders
+        self._senders: dict[str, Sender] = {n: c.sender for n, c in registered.items()}
         self._now = now
         self._retry = retry
         self._batch_size = batch_size
         self._lease = lease
-        self._concurrency = concurrency
         self._prefetch = prefetch
-        self._lanes = Lanes(per_subscription, email_concurrency, concurrency)
+        self._lanes = Lanes({name: channel.lanes for name, channel in registered.items()})
         self._on_commit = on_commit
         self.on_capacity = on_capacity
         """Called when a claimed row is done (its lane has room again): the loop's wake."""
         self._send_timeout = lease.total_seconds() / 4
         self._slot_wait = lease.total_seconds() / 8
         self._in_flight: dict[uuid.UUID, str] = {}
+        """Claimed rows not recorded yet: their lanes."""
         self._claimed: Tally[str] = Tally()
+        """Claimed rows not recorded yet, by lane."""
+        self._claimed_channels: Tally[str] = Tally()
+        """Claimed rows not recorded yet, by channel."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[Notification, Outcome, float]] = []
         self._recording = asyncio.Lock()
@@ -131,13 +146,22 @@ class Deliverer:
     def _capacity(self) -> Capacity:
         """What may be claimed: `prefetch` rounds of each lane's slots (so a claim serves
         several sends), never more than can start while the lease still covers a send."""
-        webhooks = sum(n for lane, n in self._claimed.items() if lane != EMAIL_LANE)
+        rules = {name: self._lanes.rule(name) for name in self._senders}
+        per_recipient = [rule.slots for rule in rules.values() if rule.per_recipient]
         return Capacity(
             in_flight=list(self._in_flight),
             busy=dict(self._claimed),
-            per_subscription=self._lanes.per_subscription * self._prefetch,
-            email=self._lanes.email * self._prefetch,
-            webhooks_free=self._concurrency * self._prefetch - webhooks,
+            slots={
+                name: rule.slots * self._prefetch
+                for name, rule in rules.items()
+                if not rule.per_recipient
+            },
+            recipient_slots=max(per_recipient, default=UNREGISTERED.slots) * self._prefetch,
+            channel_free={
+                name: rule.together * self._prefetch - self._claimed_channels[name]
+                for name, rule in rules.items()
+                if rule.together is not None
+            },
         )
 
     async def _send_now(self, notification: Notification) -> Outcome:
@@ -155,9 +179,10 @@ class Deliverer:
         claimed_at = time.monotonic()
         rows = await self._store.claim(now, now + self._lease, self._batch_size, self._capacity())
         for row in rows:
-            lane = row.lane
+            lane = self._lanes.lane(row)
             self._in_flight[row.id] = lane
             self._claimed[lane] += 1
+            self._claimed_channels[row.channel] += 1
             task = asyncio.create_task(self._deliver(row, lane, claimed_at))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -194,7 +219,7 @@ class Deliverer:
 
     async def _deliver(self, row: Notification, lane: str, claimed_at: float) -> None:
         try:
-            async with self._lanes.slot(lane):
+            async with self._lanes.slot(row.channel, lane):
                 if time.monotonic() - claimed_at > self._slot_wait:
                     await self._hand_back(row)  # its lease would not cover the send
                     return
@@ -214,21 +239,20 @@ class Deliverer:
             self._failure = exc
         finally:
             if self._in_flight.pop(row.id, None) is not None:
-                self._claimed[lane] -= 1
-                if self._claimed[lane] <= 0:
-                    del self._claimed[lane]
-            if self._running_low(lane):
+                _take_one(self._claimed, lane)
+                _take_one(self._claimed_channels, row.channel)
+            if self._running_low(row.channel, lane):
                 self._room.set()
                 self.on_capacity()
 
-    def _running_low(self, lane: str) -> bool:
-        """Time to claim again: the lane (or all webhooks) has at most one round of its slots
-        claimed, so its sends do not run dry while a claim is made. Waking on every finished
-        send would make one claim per send."""
-        if self._claimed[lane] <= self._lanes.slots(lane):
+    def _running_low(self, channel: str, lane: str) -> bool:
+        """Time to claim again: the lane (or all the lanes of a channel capped together) has
+        at most one round of its slots claimed, so its sends do not run dry while a claim is
+        made. Waking on every finished send would make one claim per send."""
+        rule = self._lanes.rule(channel)
+        if self._claimed[lane] <= rule.slots:
             return True
-        webhooks = sum(n for name, n in self._claimed.items() if name != EMAIL_LANE)
-        return lane != EMAIL_LANE and webhooks <= self._concurrency
+        return rule.together is not None and self._claimed_channels[channel] <= rule.together
 
     async def _hand_back(self, row: Notification) -> None:
         """A claimed row that waited too long for a slot goes back unsent, its attempt not
@@ -305,9 +329,15 @@ class Deliverer:
         return await self._store.next_due(self._capacity())
 
 
+def _take_one(tally: Tally[str], key: str) -> None:
+    tally[key] -= 1
+    if tally[key] <= 0:
+        del tally[key]
+
+
 def _destination(row: Notification) -> str:
     """The recipient as a log line shows it: a webhook's subscription and redacted URL."""
-    if row.channel == "webhook" and row.url is not None:
+    if row.url is not None:
         return f"{row.recipient} ({redact_url(row.url)})"
     return row.recipient
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
 
 from services.notify.domain.notifications import Content, NewNotification
-from services.notify.domain.routing import Planned, Source, plan
-from services.notify.service_layer.ports import PlanningStore, Renderer
+from services.notify.domain.routing import Audience, PlannedNotification, Source, plan
+from services.notify.service_layer.channels import ChannelSpec, by_name
+from services.notify.service_layer.ports import PlanningStore
 
 log = logging.getLogger("ticketflow.notify")
 SERVICE = "notify"
@@ -22,17 +23,19 @@ PLANNED = Counter("ticketflow_notifications_planned_total", "Notifications logge
 
 
 class Planner:
-    """`renderers`: one per channel, by channel name."""
+    """`channels`: the registered channels (`bootstrap.channels()`); each one's route picks
+    its recipients and its renderer says what they are told."""
 
     def __init__(
         self,
         store: PlanningStore,
-        renderers: Mapping[str, Renderer],
+        channels: Sequence[ChannelSpec],
         now: Callable[[], datetime],
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
-        self._renderers = renderers
+        self._channels = by_name(channels)
+        self._routes = {name: channel.route for name, channel in self._channels.items()}
         self._now = now
         self._on_commit = on_commit
 
@@ -58,13 +61,14 @@ class Planner:
             ticket = _with_number(
                 _merged(known, source, facts if opened is not None else None), source
             )
-            planned = plan(source, ticket.get("contact"), recipients or [], subscriptions)
+            audience = Audience(ticket.get("contact"), recipients or [], subscriptions)
+            planned = plan(source, audience, self._routes)
             by_channel = _by_channel(planned)
             names = sorted(
                 {
                     name
                     for channel, items in by_channel.items()
-                    for name in self._renderers[channel].templates(items)
+                    for name in self._channels[channel].renderer.templates(items)
                 }
             )
             overrides = {
@@ -72,7 +76,8 @@ class Planner:
             }
         content: dict[uuid.UUID, Content] = {}
         for channel, items in by_channel.items():
-            content.update(await self._renderers[channel].render(items, ticket, overrides))
+            renderer = self._channels[channel].renderer
+            content.update(await renderer.render(items, ticket, overrides))
         rows = [_row(item, content[item.id]) for item in planned]
         async with self._store.transaction() as writes:
             if not await writes.first_time(source.event_id):
@@ -101,14 +106,16 @@ class Planner:
         return "planned" if added else "nothing_to_send"
 
 
-def _by_channel(planned: list[Planned]) -> dict[str, list[Planned]]:
-    out: dict[str, list[Planned]] = {}
+def _by_channel(
+    planned: list[PlannedNotification],
+) -> dict[str, list[PlannedNotification]]:
+    out: dict[str, list[PlannedNotification]] = {}
     for item in planned:
         out.setdefault(item.channel, []).append(item)
     return out
 
 
-def _row(item: Planned, content: Content) -> NewNotification:
+def _row(item: PlannedNotification, content: Content) -> NewNotification:
     source = item.source
     subject, body = content
     return NewNotification(

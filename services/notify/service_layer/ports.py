@@ -2,8 +2,9 @@
 (`adapters/postgres.py`), the per-channel renderers and senders implement them, and the unit
 tests' in-memory fakes do too.
 
-A channel (`email`, `webhook`) is one `Renderer` (what a planned notification says) and one
-`Sender` (how it goes out), registered under the channel's name in `bootstrap.py`."""
+A channel (`email`, `webhook`) has one `Renderer` (what a planned notification says) and one
+`Sender` (how it goes out), registered with its route and lanes as a `ChannelSpec`
+(`channels.py`) in `bootstrap.py`."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from services.notify.domain.notifications import (
     Override,
 )
 from services.notify.domain.retries import Outcome
-from services.notify.domain.routing import Planned, Subscription
+from services.notify.domain.routing import PlannedNotification, Subscription
 from shared.events.notification import NotificationEvent
 
 
@@ -77,13 +78,13 @@ class PlanningStore(Protocol):
 class Renderer(Protocol):
     """One channel's content: what its planned notifications of one event say."""
 
-    def templates(self, planned: Sequence[Planned]) -> set[str]:
+    def templates(self, planned: Sequence[PlannedNotification]) -> set[str]:
         """The templates an account may override among these (their overrides are read)."""
         ...
 
     async def render(
         self,
-        planned: Sequence[Planned],
+        planned: Sequence[PlannedNotification],
         ticket: Mapping[str, Any],
         overrides: Mapping[str, Override | None],
     ) -> dict[uuid.UUID, Content]:
