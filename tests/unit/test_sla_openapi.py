@@ -3,8 +3,7 @@ returns, and covering exactly the routes it serves."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,39 +14,12 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 from typer.testing import CliRunner
 
 from services.cli.main import app as cli
-from services.sla.domain.processing import apply_event
-from services.sla.domain.tracked import Incoming, Tracked
 from services.sla.domain.view import sla_view
 from services.sla.entrypoints.openapi import document
 from shared.sla.view_model import SlaView
 from tests.unit.sla_helpers import policies
+from tests.unit.sla_tracked import OPEN, T0, incoming, track
 
-T0 = datetime(2026, 11, 17, 14, 0, tzinfo=UTC)
-TICKET = str(uuid.UUID(int=11))
-
-
-def incoming(kind: str, minutes: float, sequence: int, **data: object) -> Incoming:
-    return Incoming(
-        event_id=str(uuid.uuid4()),
-        type=f"ticket.{kind}",
-        at=T0 + timedelta(minutes=minutes),
-        sequence=sequence,
-        account="acme",
-        policy="voximplant@1",
-        data=dict(data),
-        recorded_at=T0 + timedelta(minutes=minutes, seconds=1),
-    )
-
-
-def track(*events: Incoming) -> Tracked:
-    tracked: Tracked | None = None
-    for event in events:
-        tracked = apply_event(tracked, event, TICKET, 3, policies()["voximplant"]).tracked
-    assert tracked is not None
-    return tracked
-
-
-OPEN = {"channel": "email", "priority": "sev2", "plan": "gold"}
 VIEWS = {
     "running": lambda: track(incoming("opened", 0, 1, **OPEN)),
     "paused": lambda: track(incoming("opened", 0, 1, **OPEN), incoming("awaiting_customer", 5, 2)),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -13,38 +15,12 @@ from services.sla.domain import state_codec
 from services.sla.domain.outputs import command_for, sla_event
 from services.sla.domain.processing import ProcessingError, apply_event, fire_due
 from services.sla.domain.timers import TimerHeap
-from services.sla.domain.tracked import Incoming, Tracked
 from services.sla.domain.view import sla_view
 from services.sla.domain.watermark import eligible_at, lag
 from shared.events.sla import SlaEvent
+from tests.unit.sla_fakes import ticket_message
 from tests.unit.sla_helpers import policies
-
-T0 = datetime(2026, 11, 17, 14, 0, tzinfo=UTC)
-TICKET = str(uuid.UUID(int=7))
-
-
-def incoming(kind: str, minutes: float, sequence: int, **data: object) -> Incoming:
-    return Incoming(
-        event_id=str(uuid.uuid4()),
-        type=f"ticket.{kind}",
-        at=T0 + timedelta(minutes=minutes),
-        sequence=sequence,
-        account="acme",
-        policy="voximplant@1",
-        data=dict(data),
-        recorded_at=T0 + timedelta(minutes=minutes, seconds=1),
-    )
-
-
-OPEN = {"channel": "email", "priority": "sev2", "plan": "gold"}
-
-
-def track(*events: Incoming) -> Tracked:
-    tracked: Tracked | None = None
-    for event in events:
-        tracked = apply_event(tracked, event, TICKET, 3, policies()["voximplant"]).tracked
-    assert tracked is not None
-    return tracked
+from tests.unit.sla_tracked import OPEN, T0, TICKET, incoming, track
 
 
 def test_state_survives_encode_decode_through_pauses_and_severity_changes() -> None:
@@ -208,40 +184,19 @@ def test_view_lists_pauses_and_remaining_business_time() -> None:
 
 def test_the_fast_decoder_accepts_what_the_codec_writes_and_refuses_the_rest() -> None:
     from services.sla.adapters.messages import RawMessage, decode_message
-    from shared.events import Envelope
-    from shared.events.codec import DecodeError, to_kafka
+    from shared.events.codec import DecodeError
 
-    envelope = Envelope(
-        type="ticket.opened",
-        source="test",
-        subject=TICKET,
-        time=T0,
-        recorded_at=T0,
-        sequence=1,
-        account="acme",
-        policy="voximplant@1",
-        data=OPEN,
-    )
-    record = to_kafka(envelope)
+    written = ticket_message("ticket.opened", 1, T0, 0, TICKET, **OPEN)
 
-    def message(**changes: object) -> RawMessage:
-        base = {
-            "topic": "t",
-            "partition": 0,
-            "offset": 0,
-            "key": record.key,
-            "value": record.value,
-            "headers": list(record.headers),
-        }
-        base.update(changes)
-        return RawMessage(**base)  # type: ignore[arg-type]
+    def message(**changes: Any) -> RawMessage:
+        return replace(written, **changes)
 
     key, event = decode_message(message())
     assert key == TICKET.encode() and event.type == "ticket.opened"
     assert event.at == T0 and event.sequence == 1 and event.policy == "voximplant@1"
     assert event.data["priority"] == "sev2"
 
-    headers = dict(record.headers)
+    headers = dict(written.headers)
     bad = {
         "key": message(key=b"another-ticket"),
         "json": message(value=b"{nope"),
@@ -273,7 +228,6 @@ def test_the_fast_decoder_accepts_what_the_codec_writes_and_refuses_the_rest() -
 
 
 def test_replay_shards_cover_the_uuid_space_without_overlap() -> None:
-    import uuid
 
     from services.sla.adapters.event_store_reader import shard_range
 

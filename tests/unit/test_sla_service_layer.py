@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
-from services.sla.adapters.messages import RawMessage, decode_message
-from services.sla.adapters.metrics import SlaMetrics
+from services.sla.adapters.messages import RawMessage
 from services.sla.adapters.partitioning import partition_of
 from services.sla.domain import state_codec
 from services.sla.domain.processing import Decision, Traced
-from services.sla.domain.records import OutRecord
 from services.sla.domain.tracked import Incoming
 from services.sla.service_layer import assignment, deadlines, ingest, reconcile, repair
 from services.sla.service_layer.commit import Batch, encode
@@ -24,182 +22,29 @@ from services.sla.service_layer.effects import records_of
 from services.sla.service_layer.outages import Outages
 from services.sla.service_layer.replay import ReplayJob, replay, replay_shard
 from services.sla.service_layer.worker import Worker
-from shared.events import Envelope
-from shared.events.codec import to_kafka
-from shared.policy import policies_by_ref
 from shared.sla import Emitted, TimelineEvent
 from shared.topics import SLA_EVENTS, TICKET_COMMANDS, TICKET_EVENTS
+from tests.unit.sla_fakes import NOW, PARTITION, TICKET, Wired, ticket_message, wire
+from tests.unit.sla_fakes import sla_types as types
 
-NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
 OPENED_AT = NOW - timedelta(minutes=90)  # voximplant sev1 gold: first response due in 1 h
-TICKET = "00000000-0000-0000-0000-00000000000a"
-PARTITION = partition_of(TICKET.encode(), TICKET_EVENTS.partitions)
 STATE_TOPIC = "sla-state"
 
 
-# --- in-memory ports ----------------------------------------------------------------------------
+def fixture(policies_loaded: bool = True, max_delay_s: float = 120.0) -> Wired[Worker]:
+    return wire(Worker, [NOW], STATE_TOPIC, max_delay_s, policies_loaded)
 
 
-class MemoryStateStore:
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.data.get(key)
-
-    def remember(self, key: bytes, value: bytes) -> None:
-        self.data[key] = value
-
-    def items(self) -> Iterable[tuple[bytes, bytes]]:
-        return list(self.data.items())
-
-    def discard(self, key: bytes) -> None:
-        self.data.pop(key, None)
-
-
-class MemoryPublisher:
-    """Keeps every publish call, and how many states were stored when it came."""
-
-    def __init__(self, store: MemoryStateStore) -> None:
-        self.calls: list[list[OutRecord]] = []
-        self.stored_at_call: list[int] = []
-        self._store = store
-
-    async def publish(self, records: list[OutRecord]) -> None:
-        self.calls.append(list(records))
-        self.stored_at_call.append(len(self._store.data))
-
-    def records(self, topic: str) -> list[OutRecord]:
-        return [record for call in self.calls for record in call if record.topic == topic]
-
-    def sla_events(self) -> list[dict[str, Any]]:
-        return [orjson.loads(record.value) for record in self.records(SLA_EVENTS.name)]
-
-
-class CaughtUp:
-    def highwater(self, partition: int) -> int | None:
-        return 0
-
-    def committed(self, partition: int) -> int | None:
-        return None
-
-
-@dataclass(frozen=True)
-class StoredVersion:
-    version: int
-    recorded_at: float
-
-
-class MemoryEventStore:
-    """Intake's event store: ticket -> its events; `down` makes every read fail."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, list[Incoming]] = {}
-        self.horizon_at: float | None = NOW.timestamp()
-        self.down = False
-
-    def add(self, *messages: RawMessage) -> None:
-        for message in messages:
-            key, event = decode_message(message)
-            self.events.setdefault(key.decode(), []).append(event)
-
-    def _check(self) -> None:
-        if self.down:
-            raise ConnectionRefusedError("event store down")
-
-    async def horizon(self) -> float | None:
-        self._check()
-        return self.horizon_at
-
-    async def versions(self, tickets: Iterable[str]) -> Mapping[str, StoredVersion]:
-        self._check()
-        out = {}
-        for ticket in tickets:
-            if ticket in self.events:
-                last = self.events[ticket][-1]
-                assert last.recorded_at is not None
-                out[ticket] = StoredVersion(last.sequence, last.recorded_at.timestamp())
-        return out
-
-    async def all_versions(self) -> Mapping[str, int]:
-        self._check()
-        return {ticket: events[-1].sequence for ticket, events in self.events.items()}
-
-    async def histories(self, after: Mapping[str, int]) -> Mapping[str, list[Incoming]]:
-        self._check()
-        return {
-            ticket: [e for e in self.events.get(ticket, []) if e.sequence > version]
-            for ticket, version in after.items()
-        }
-
-
-@dataclass
-class Fixture:
-    worker: Worker
-    store: MemoryStateStore
-    publisher: MemoryPublisher
-    truth: MemoryEventStore
-    now: list[datetime]
-
-    def worker_handle(self) -> ingest.Handle:
-        """`handle_message` bound to this worker, as `SlaTracker` passes it."""
-        return lambda message, batch: ingest.handle_message(self.worker, message, batch)
-
-
-def fixture(policies_loaded: bool = True, max_delay_s: float = 120.0) -> Fixture:
-    store = MemoryStateStore()
-    publisher = MemoryPublisher(store)
-    truth = MemoryEventStore()
-    now = [NOW]
-    worker = Worker(
-        store,
-        publisher,
-        CaughtUp(),
-        truth,
-        policies_by_ref() if policies_loaded else {},
-        SlaMetrics(),
-        STATE_TOPIC,
-        now=lambda: now[0],
-        settle_s=2.0,
-        max_delay_s=max_delay_s,
-    )
-    assignment.state_recovered(worker, [PARTITION])
-    return Fixture(worker, store, publisher, truth, now)
+def handle(worker: Worker) -> ingest.Handle:
+    """`handle_message` bound to `worker`, as `SlaTracker` passes it."""
+    return lambda message, batch: ingest.handle_message(worker, message, batch)
 
 
 # --- ticket events --------------------------------------------------------------------------------
 
 
-def event(
-    kind: str,
-    sequence: int,
-    at: datetime,
-    offset: int,
-    ticket: str = TICKET,
-    recorded_at: datetime | None = None,
-    **data: Any,
-) -> RawMessage:
-    record = to_kafka(
-        Envelope(
-            type=kind,
-            source="test",
-            subject=ticket,
-            time=at,
-            recorded_at=recorded_at or at,
-            sequence=sequence,
-            account="acme",
-            policy="voximplant@1",
-            data=data,
-        )
-    )
-    partition = partition_of(record.key, TICKET_EVENTS.partitions)
-    return RawMessage(
-        TICKET_EVENTS.name, partition, offset, record.key, record.value, list(record.headers)
-    )
-
-
 def opened(offset: int = 0, ticket: str = TICKET) -> RawMessage:
-    return event(
+    return ticket_message(
         "ticket.opened",
         1,
         OPENED_AT,
@@ -213,7 +58,7 @@ def opened(offset: int = 0, ticket: str = TICKET) -> RawMessage:
 
 
 def responded(offset: int = 1, ticket: str = TICKET) -> RawMessage:
-    return event("ticket.responded", 2, OPENED_AT + timedelta(minutes=10), offset, ticket)
+    return ticket_message("ticket.responded", 2, OPENED_AT + timedelta(minutes=10), offset, ticket)
 
 
 def ticket_elsewhere() -> str:
@@ -223,10 +68,6 @@ def ticket_elsewhere() -> str:
         if partition_of(ticket.encode(), TICKET_EVENTS.partitions) != PARTITION:
             return ticket
     raise AssertionError("every ticket in one partition")
-
-
-def types(records: list[OutRecord]) -> list[str]:
-    return [orjson.loads(r.value)["type"] for r in records if r.topic == SLA_EVENTS.name]
 
 
 def emitted(worker: Worker, kind: str) -> float:
@@ -266,7 +107,7 @@ def test_an_event_of_a_policy_not_loaded_is_dead_lettered_and_changes_nothing() 
 def test_an_event_before_the_opening_is_refused_to_the_dead_letter_topic() -> None:
     f = fixture()
     batch = Batch(NOW)
-    first = event("ticket.responded", 1, NOW, 0)
+    first = ticket_message("ticket.responded", 1, NOW, 0)
     assert ingest.handle_message(f.worker, first, batch) == "dead_lettered"
     (record,) = batch.out
     assert dict(record.headers)["dlq_reason"] == b"refused"
@@ -275,7 +116,7 @@ def test_an_event_before_the_opening_is_refused_to_the_dead_letter_topic() -> No
 
 async def test_a_batch_publishes_its_effects_before_storing_the_state_and_its_changelog() -> None:
     f = fixture()
-    await ingest.handle_batch(f.worker, [opened()], f.worker_handle())
+    await ingest.handle_batch(f.worker, [opened()], handle(f.worker))
     effects, changelog = f.publisher.calls
     assert types(effects) == ["sla.ticket_accepted", "sla.clock_started"]
     assert f.publisher.stored_at_call == [0, 1]  # effects acked before the state is written
@@ -291,10 +132,10 @@ async def test_a_batch_publishes_its_effects_before_storing_the_state_and_its_ch
 
 async def test_a_redelivered_event_emits_nothing_and_keeps_the_state() -> None:
     f = fixture()
-    await ingest.handle_batch(f.worker, [opened(), responded()], f.worker_handle())
+    await ingest.handle_batch(f.worker, [opened(), responded()], handle(f.worker))
     stored = f.store.data[TICKET.encode()]
     f.publisher.calls.clear()
-    await ingest.handle_batch(f.worker, [responded()], f.worker_handle())
+    await ingest.handle_batch(f.worker, [responded()], handle(f.worker))
     assert f.publisher.calls == [[], []]
     assert f.store.data[TICKET.encode()] == stored
 
@@ -381,7 +222,7 @@ async def test_a_gap_the_store_cannot_serve_is_kept_then_repaired_when_it_answer
     first, second = opened(), responded()
     f.truth.add(first, second)
     f.truth.down = True
-    await ingest.handle_batch(f.worker, [second], f.worker_handle())
+    await ingest.handle_batch(f.worker, [second], handle(f.worker))
     assert f.worker.gaps == {TICKET.encode()}
     assert not f.publisher.sla_events()  # held, not dropped, and nothing emitted
     f.truth.down = False
@@ -414,7 +255,7 @@ async def test_due_timers_fire_up_to_the_store_horizon_stamped_with_their_deadli
     f = fixture()
     first = opened()
     f.truth.add(first)
-    await ingest.handle_batch(f.worker, [first], f.worker_handle())
+    await ingest.handle_batch(f.worker, [first], handle(f.worker))
     f.publisher.calls.clear()
     f.truth.horizon_at = (NOW - timedelta(minutes=40)).timestamp()  # past the warning only
     assert await deadlines.fire_due_timers(f.worker) == 0
@@ -422,8 +263,8 @@ async def test_due_timers_fire_up_to_the_store_horizon_stamped_with_their_deadli
         ("sla.warning", "2026-11-17T14:15:00Z")
     ]
     assert await deadlines.fire_due_timers(f.worker) == 1  # the breach waits for the horizon
-    f.now[0] = NOW + timedelta(seconds=0.1)  # the recheck is due; the horizon has passed
-    f.truth.horizon_at = f.now[0].timestamp()
+    f.clock[0] = NOW + timedelta(seconds=0.1)  # the recheck is due; the horizon has passed
+    f.truth.horizon_at = f.clock[0].timestamp()
     assert await deadlines.fire_due_timers(f.worker) == 0
     assert [(e["type"], e["at"]) for e in f.publisher.sla_events()][1:] == [
         ("sla.breached", "2026-11-17T14:30:00Z")
@@ -434,7 +275,7 @@ async def test_a_revoked_partition_fires_no_timers() -> None:
     f = fixture()
     first = opened()
     f.truth.add(first)
-    await ingest.handle_batch(f.worker, [first], f.worker_handle())
+    await ingest.handle_batch(f.worker, [first], handle(f.worker))
     assignment.partitions_revoked(f.worker, [PARTITION])
     f.publisher.calls.clear()
     assert len(f.worker.timers) == 0 and PARTITION not in f.worker.progress

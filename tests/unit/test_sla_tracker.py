@@ -3,171 +3,49 @@ horizon, repairs from the store, poison isolation, provisional breaches."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
 
-from services.sla.adapters.messages import RawMessage, decode_message
-from services.sla.adapters.metrics import SlaMetrics
-from services.sla.adapters.partitioning import partition_of
+from services.sla.adapters.messages import RawMessage
 from services.sla.domain import state_codec
 from services.sla.domain.records import OutRecord
-from services.sla.domain.tracked import Incoming
 from services.sla.service_layer.tracker import SlaTracker
-from shared.events import Envelope
-from shared.events.codec import to_kafka
-from shared.policy import policies_by_ref
-from shared.topics import SLA_EVENTS, TICKET_EVENTS
+from shared.topics import TICKET_EVENTS
+from tests.unit.sla_fakes import (
+    NOW,
+    PARTITION,
+    TICKET,
+    MemoryEventStore,
+    MemoryPublisher,
+    MemoryStateStore,
+    ticket_message,
+    wire,
+)
+from tests.unit.sla_fakes import sla_types as types
 
-TICKET = "00000000-0000-0000-0000-00000000000a"
-NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
 STATE_TOPIC = "state"
-
-
-class Store:
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.data.get(key)
-
-    def remember(self, key: bytes, value: bytes) -> None:
-        self.data[key] = value
-
-    def items(self) -> Iterable[tuple[bytes, bytes]]:
-        return list(self.data.items())
-
-    def discard(self, key: bytes) -> None:
-        self.data.pop(key, None)
-
-
-class Publisher:
-    def __init__(self, store: Store) -> None:
-        self.calls: list[list[OutRecord]] = []
-        self.store = store
-        self.state_at_publish: list[int] = []
-
-    async def publish(self, records: list[OutRecord]) -> None:
-        self.calls.append(records)
-        self.state_at_publish.append(len(self.store.data))
-
-
-class Offsets:
-    def highwater(self, partition: int) -> int | None:
-        return 0  # nothing in the topic: caught up
-
-    def committed(self, partition: int) -> int | None:
-        return None
-
-
-@dataclass(frozen=True)
-class Stored:
-    version: int
-    recorded_at: float
-
-
-class Truth:
-    """The event store in memory: ticket -> its events, and a horizon set by the test."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, list[Incoming]] = {}
-        self.horizon_at: float | None = NOW.timestamp()
-        self.down = False
-
-    def add(self, message: RawMessage) -> None:
-        key, event = decode_message(message)
-        self.events.setdefault(key.decode(), []).append(event)
-
-    def _check(self) -> None:
-        if self.down:
-            raise ConnectionRefusedError("store down")
-
-    async def horizon(self) -> float | None:
-        self._check()
-        return self.horizon_at
-
-    async def versions(self, tickets: Iterable[str]) -> Mapping[str, Stored]:
-        self._check()
-        return {
-            ticket: Stored(
-                self.events[ticket][-1].sequence,
-                max(e.recorded_at.timestamp() for e in self.events[ticket] if e.recorded_at),
-            )
-            for ticket in tickets
-            if ticket in self.events
-        }
-
-    async def all_versions(self) -> Mapping[str, int]:
-        self._check()
-        return {ticket: events[-1].sequence for ticket, events in self.events.items()}
-
-    async def histories(self, after: Mapping[str, int]) -> Mapping[str, list[Incoming]]:
-        self._check()
-        return {
-            ticket: [e for e in self.events.get(ticket, []) if e.sequence > version]
-            for ticket, version in after.items()
-        }
-
-
-def tracker(max_delay_s: float = 7200.0) -> tuple[SlaTracker, Store, Publisher, Truth]:
-    store = Store()
-    publisher = Publisher(store)
-    truth = Truth()
-    clock[0] = NOW
-    made = SlaTracker(
-        store,
-        publisher,
-        Offsets(),
-        truth,
-        policies_by_ref(),
-        SlaMetrics(),
-        STATE_TOPIC,
-        now=lambda: clock[0],
-        settle_s=2.0,
-        max_delay_s=max_delay_s,
-        partitions=TICKET_EVENTS.partitions,
-    )
-    made.state_recovered([partition_of(TICKET.encode(), TICKET_EVENTS.partitions)])
-    return made, store, publisher, truth
-
-
 clock = [NOW]
-PARTITION = partition_of(TICKET.encode(), TICKET_EVENTS.partitions)
 
 
-def message(
-    kind: str, sequence: int, at: datetime, recorded_at: datetime, offset: int, **data: Any
-) -> RawMessage:
-    envelope = Envelope(
-        type=kind,
-        source="test",
-        subject=TICKET,
-        time=at,
-        recorded_at=recorded_at,
-        sequence=sequence,
-        account="acme",
-        policy="voximplant@1",
-        data=data,
-    )
-    record = to_kafka(envelope)
-    return RawMessage(
-        TICKET_EVENTS.name, PARTITION, offset, record.key, record.value, list(record.headers)
-    )
+def tracker(
+    max_delay_s: float = 7200.0,
+) -> tuple[SlaTracker, MemoryStateStore, MemoryPublisher, MemoryEventStore]:
+    clock[0] = NOW
+    wired = wire(SlaTracker, clock, STATE_TOPIC, max_delay_s)
+    return wired.worker, wired.store, wired.publisher, wired.truth
 
 
 def opened(offset: int = 0, recorded_at: datetime | None = None) -> RawMessage:
     """sev1 gold: first response due 30 minutes before NOW."""
     at = NOW - timedelta(minutes=90)
-    return message(
+    return ticket_message(
         "ticket.opened",
         1,
         at,
-        recorded_at or at,
         offset,
+        recorded_at=recorded_at,
         channel="web",
         priority="sev1",
         plan="gold",
@@ -175,24 +53,11 @@ def opened(offset: int = 0, recorded_at: datetime | None = None) -> RawMessage:
 
 
 def responded(at: datetime, recorded_at: datetime, offset: int = 1) -> RawMessage:
-    return message("ticket.responded", 2, at, recorded_at, offset)
+    return ticket_message("ticket.responded", 2, at, offset, recorded_at=recorded_at)
 
 
-def sla_events(publisher: Publisher) -> list[dict[str, Any]]:
-    return [
-        orjson.loads(r.value)
-        for call in publisher.calls
-        for r in call
-        if r.topic == SLA_EVENTS.name
-    ]
-
-
-def breaches(publisher: Publisher) -> list[dict[str, Any]]:
-    return [e for e in sla_events(publisher) if e["type"] == "sla.breached"]
-
-
-def types(records: list[OutRecord]) -> list[str]:
-    return [orjson.loads(r.value)["type"] for r in records if r.topic == SLA_EVENTS.name]
+def breaches(publisher: MemoryPublisher) -> list[dict[str, Any]]:
+    return [e for e in publisher.sla_events() if e["type"] == "sla.breached"]
 
 
 async def test_effects_are_published_before_the_state_and_the_changelog_goes_to_its_partition() -> (
@@ -201,7 +66,7 @@ async def test_effects_are_published_before_the_state_and_the_changelog_goes_to_
     made, store, publisher, _ = tracker()
     await made.handle_batch([opened()])
     outputs, changelog = publisher.calls
-    assert publisher.state_at_publish[0] == 0  # SLA events acked before any state is written
+    assert publisher.stored_at_call[0] == 0  # SLA events acked before any state is written
     assert "sla.ticket_accepted" in types(outputs)
     assert [(r.topic, r.partition, r.key) for r in changelog] == [
         (STATE_TOPIC, PARTITION, TICKET.encode())
@@ -235,7 +100,7 @@ async def test_a_breach_waits_for_the_store_horizon_then_fires_stamped_with_the_
     # A writer transaction that began before the deadline is still open: the breach waits.
     truth.horizon_at = (NOW - timedelta(minutes=31)).timestamp()
     await made.fire_due_timers()  # the 75 % warning (NOW - 45 min) is behind the horizon
-    assert any(e["type"] == "sla.warning" for e in sla_events(publisher))
+    assert any(e["type"] == "sla.warning" for e in publisher.sla_events())
     assert await made.fire_due_timers() >= 1
     assert not breaches(publisher)
     # The horizon passes the deadline: at the recheck the breach fires, stamped with the
@@ -261,11 +126,11 @@ async def test_a_response_in_the_store_but_not_yet_consumed_prevents_the_breach(
     await made.fire_due_timers()
     await made.fire_due_timers()
     assert not breaches(publisher)
-    assert any(e["type"] == "sla.met" for e in sla_events(publisher))
+    assert any(e["type"] == "sla.met" for e in publisher.sla_events())
     # The response arriving from the topic afterwards is a duplicate.
     publisher.calls.clear()
     await made.handle_batch([responded(NOW - timedelta(minutes=80), NOW, offset=1)])
-    assert not sla_events(publisher)
+    assert not publisher.sla_events()
 
 
 async def test_a_ticket_logged_late_waits_for_the_settle_window_before_its_breach() -> None:
@@ -283,7 +148,7 @@ async def test_a_ticket_logged_late_waits_for_the_settle_window_before_its_breac
     truth.add(late_answer)
     await made.handle_batch([late_answer])
     assert not breaches(publisher)
-    assert any(e["type"] == "sla.met" for e in sla_events(publisher))
+    assert any(e["type"] == "sla.met" for e in publisher.sla_events())
 
 
 async def test_a_gap_is_repaired_from_the_store_not_held() -> None:
@@ -296,7 +161,7 @@ async def test_a_gap_is_repaired_from_the_store_not_held() -> None:
     await made.handle_batch([second])
     raw = store.data[TICKET.encode()]
     assert state_codec.version_of(raw) == 2
-    assert any(e["type"] == "sla.met" for e in sla_events(publisher))
+    assert any(e["type"] == "sla.met" for e in publisher.sla_events())
 
 
 async def test_reconciliation_rebuilds_tickets_whose_state_was_lost() -> None:
@@ -320,10 +185,10 @@ async def test_a_store_outage_delays_the_breach_then_fires_it_provisionally() ->
     assert await made.fire_due_timers() == 1  # the warning waits from NOW on
     clock[0] = NOW + timedelta(seconds=30)
     assert await made.fire_due_timers() == 1
-    assert not sla_events(publisher)
+    assert not publisher.sla_events()
     clock[0] = NOW + timedelta(seconds=61)  # held back past the bound: the warning alone
     await made.fire_due_timers()
-    (warning,) = sla_events(publisher)
+    (warning,) = publisher.sla_events()
     assert warning["type"] == "sla.warning" and warning["data"]["provisional"] is True
     clock[0] = NOW + timedelta(seconds=62)
     assert await made.fire_due_timers() == 1  # the breach waits its own bound
@@ -337,32 +202,18 @@ async def test_a_store_outage_delays_the_breach_then_fires_it_provisionally() ->
 
 async def test_many_blocked_timers_do_not_hide_the_ones_behind_them() -> None:
     made, store, publisher, truth = tracker(max_delay_s=7200)
-    keys = []
+    openings = []
     for index in range(250):
         ticket = f"00000000-0000-0000-0000-{index:012d}"
         at = NOW - timedelta(minutes=90)
-        record = to_kafka(
-            Envelope(
-                type="ticket.opened",
-                source="test",
-                subject=ticket,
-                time=at,
-                recorded_at=at,
-                sequence=1,
-                account="acme",
-                policy="voximplant@1",
-                data={"channel": "web", "priority": "sev1", "plan": "gold"},
-            )
-        )
-        partition = partition_of(record.key, TICKET_EVENTS.partitions)
-        raw = RawMessage(
-            TICKET_EVENTS.name, partition, index, record.key, record.value, list(record.headers)
+        raw = ticket_message(
+            "ticket.opened", 1, at, index, ticket, channel="web", priority="sev1", plan="gold"
         )
         if index >= 50:
             truth.add(raw)  # the first 50 in heap order are unknown to the store: they wait
-        keys.append((raw, partition))
+        openings.append(raw)
     made.state_recovered(range(TICKET_EVENTS.partitions))
-    await made.handle_batch([raw for raw, _ in keys])
+    await made.handle_batch(openings)
     truth.horizon_at = (NOW - timedelta(hours=2)).timestamp()  # a writer stuck for 2 h
     for _ in range(3):
         await made.fire_due_timers()
@@ -371,7 +222,7 @@ async def test_many_blocked_timers_do_not_hide_the_ones_behind_them() -> None:
     for _ in range(4):
         await made.fire_due_timers()
         clock[0] += timedelta(seconds=0.1)
-    warned = {e["ticket_id"] for e in sla_events(publisher) if e["type"] == "sla.warning"}
+    warned = {e["ticket_id"] for e in publisher.sla_events() if e["type"] == "sla.warning"}
     assert len(warned) == 200  # all that the store knows, though 250 were due
 
 
@@ -388,7 +239,7 @@ async def test_a_poison_sequence_goes_to_the_dlq_and_its_neighbour_is_stored() -
         [(k, b"99999999999999999999999" if k == "ce_sequence" else v) for k, v in good.headers],
     )
     await made.handle_batch([poison, good])
-    dead = [r for call in publisher.calls for r in call if r.topic == TICKET_EVENTS.dlq]
+    dead = publisher.records(TICKET_EVENTS.dlq)
     assert len(dead) == 1 and dict(dead[0].headers)["dlq_source_offset"] == b"0"
     assert state_codec.version_of(store.data[TICKET.encode()]) == 1
 
@@ -425,7 +276,7 @@ async def test_a_defect_in_one_record_dead_letters_it_and_its_neighbours_are_sto
 
     made._handle = failing  # type: ignore[method-assign]
     await made.handle_batch_isolated([bad, good])
-    dead = [r for call in publisher.calls for r in call if r.topic == TICKET_EVENTS.dlq]
+    dead = publisher.records(TICKET_EVENTS.dlq)
     assert [dict(r.headers)["dlq_source_offset"] for r in dead] == [b"0"]
     assert state_codec.version_of(store.data[TICKET.encode()]) == 1
 
@@ -441,6 +292,6 @@ async def test_a_dead_letter_too_large_to_send_again_is_cut_and_says_so() -> Non
     made, _, publisher, _ = tracker()
     huge = RawMessage(TICKET_EVENTS.name, PARTITION, 5, TICKET.encode(), b"x" * 2_000_000, [])
     await made.handle_batch([huge])
-    (dead,) = [r for call in publisher.calls for r in call if r.topic == TICKET_EVENTS.dlq]
+    (dead,) = publisher.records(TICKET_EVENTS.dlq)
     assert len(dead.value) <= 512 * 1024
     assert dict(dead.headers)["dlq_truncated_from"] == b"2000000"
