@@ -269,6 +269,12 @@ TICKET_EVENT_TYPES: dict[str, EventSpec] = {  # plain str keys: orjson refuses e
     TicketEventType.ESCALATION_REQUESTED.value: EventSpec(TicketEscalationRequested),
     TicketEventType.RFO_DELIVERED.value: EventSpec(TicketRfoDelivered),
     TicketEventType.COMMENT_ADDED.value: EventSpec(TicketCommentAdded),
+    TicketEventType.WORK_LOGGED.value: EventSpec(TicketWorkLogged),
+    TicketEventType.DETERMINATION_RECORDED.value: EventSpec(TicketDeterminationRecorded),
+    TicketEventType.ESS_STARTED.value: EventSpec(TicketEssStarted),
+    TicketEventType.ESS_STOPPED.value: EventSpec(TicketEssStopped),
+    TicketEventType.FEE_QUOTED.value: EventSpec(TicketFeeQuoted),
+    TicketEventType.QUOTE_ANSWERED.value: EventSpec(TicketQuoteAnswered),
 }
 
 EVENT_TYPES: dict[str, EventSpec] = dict(TICKET_EVENT_TYPES)

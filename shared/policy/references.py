@@ -59,8 +59,17 @@ def check_references(document: PolicyDocument, calendars: Mapping[str, BusinessC
     for metric, spec in document.metrics.items():
         _check_metric(metric, spec, document.metrics, known)
     _check_intake(document.intake, known)
+    _check_billing(document, known)
     check_escalation(document.escalation, document.priorities, document.plans)
     known.calendar("escalation.support_calendar", document.escalation.support_calendar)
+
+
+def _check_billing(document: PolicyDocument, known: _Known) -> None:
+    for index, charge in enumerate(document.charges):
+        known.priorities(f"charges[{index}].priorities", charge.priorities)
+        known.plans(f"charges[{index}].free_plans", charge.free_plans)
+    if document.tam is not None:
+        known.plans("tam.hours", list(document.tam.hours))
 
 
 def check_escalation(

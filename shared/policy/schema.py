@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -25,7 +26,7 @@ from shared.calendar import (
     WeeklyHours,
     parse_zone,
 )
-from shared.events.types import Channel
+from shared.events.types import Cause, Channel, Criticality, Fault, WorkRate
 
 MetricName = Literal[
     "first_response", "resolution", "rfo", "closure_confirmation", "customer_response"
@@ -256,14 +257,77 @@ class IntakeSpec(Strict):
     off_hours: list[OffHoursRule] = Field(default_factory=list)
 
 
+class Price(Strict):
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+
+
+class ChargeConditions(Strict):
+    """Determinations the provider records on a ticket (`ticket.determination_recorded`)."""
+
+    criticality: list[Criticality] = Field(default_factory=list)
+    fault: list[Fault] = Field(default_factory=list)
+    cause: list[Cause] = Field(default_factory=list)
+
+    def pairs(self) -> list[tuple[str, list[str]]]:
+        named: dict[str, list[str]] = {
+            "criticality": [str(v) for v in self.criticality],
+            "fault": [str(v) for v in self.fault],
+            "cause": [str(v) for v in self.cause],
+        }
+        return [(kind, values) for kind, values in named.items() if values]
+
+
 class Charge(Strict):
-    name: str
-    amount: float = Field(gt=0)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    unit: Literal["incident", "hour"]
-    minimum_hours: float | None = None
+    """One charge rule: which tickets, what must be determined first, what waives it, and
+    how it is priced (flat per incident, logged hours at a rate, or approved fee quotes)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    basis: Literal["incident", "hours", "quote"]
+    price: Price | None = Field(
+        default=None, description="Flat amount (incident) or hourly rate (hours)"
+    )
+    rate_card: str | None = Field(
+        default=None, description="The account's rate it bills at when the document has none"
+    )
+    priorities: list[str] | None = Field(default=None, description="At opening; none: all")
+    flags: list[str] = Field(default_factory=list, description="Intake flags at opening")
+    unplanned_only: bool = False
+    free_plans: list[str] = Field(default_factory=list)
+    requires: ChargeConditions = Field(default_factory=ChargeConditions)
+    waived_when: ChargeConditions = Field(default_factory=ChargeConditions)
+    work: list[WorkRate] | None = Field(default=None, description="Logged rates it bills")
+    window: Literal["any", "ess", "outside_ess"] = "any"
+    minimum_hours: float = Field(default=0, ge=0)
+    increment_minutes: int = Field(default=15, ge=1, le=60)
+    prepaid: bool = False
     applies_when: str
     source: str | None = None
+
+    @model_validator(mode="after")
+    def _priced(self) -> Charge:
+        if self.basis != "quote" and (self.price is None) == (self.rate_card is None):
+            raise ValueError(f"charge {self.name}: give one of price or rate_card")
+        if self.basis != "hours" and (self.work or self.window != "any" or self.prepaid):
+            raise ValueError(f"charge {self.name}: work, window and prepaid are for hours")
+        for kind, values in self.requires.pairs():
+            if len(values) != 1:
+                raise ValueError(f"charge {self.name}: requires.{kind} names one value")
+        return self
+
+
+class TamSpec(Strict):
+    """Technical Account Manager hours per calendar month, by plan."""
+
+    hours: dict[str, int] = Field(min_length=1)
+    timezone: str = "UTC"
+    source: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        parse_zone(value)
+        return value
 
 
 class EscalationLevel(Strict):
@@ -368,6 +432,7 @@ class PolicyDocument(Strict):
     metrics: dict[MetricName, MetricSpec] = Field(default_factory=dict)
     intake: IntakeSpec = Field(default_factory=IntakeSpec)
     charges: list[Charge] = Field(default_factory=list)
+    tam: TamSpec | None = None
     escalation: EscalationSpec = Field(default_factory=EscalationSpec)
     notes: list[str] = Field(default_factory=list)
 

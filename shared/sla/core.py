@@ -25,9 +25,20 @@ STARTED_AT_OPENING: frozenset[MetricName] = frozenset({"first_response", "resolu
 RETARGETED_ON_SEVERITY_CHANGE: tuple[MetricName, ...] = tuple(
     metric for metric in METRICS if metric != "closure_confirmation"
 )
-# Events that never touch a clock: only the version moves.
+# Events that never touch a clock: only the version moves. (What staff record for billing
+# is not an answer to the customer: logged work, determinations, ESS, fee quotes.)
 NO_CLOCK_EFFECT = frozenset(
-    {TicketEventType.ASSIGNED, TicketEventType.COMMENT_ADDED, TicketEventType.ESCALATION_REQUESTED}
+    {
+        TicketEventType.ASSIGNED,
+        TicketEventType.COMMENT_ADDED,
+        TicketEventType.ESCALATION_REQUESTED,
+        TicketEventType.WORK_LOGGED,
+        TicketEventType.DETERMINATION_RECORDED,
+        TicketEventType.ESS_STARTED,
+        TicketEventType.ESS_STOPPED,
+        TicketEventType.FEE_QUOTED,
+        TicketEventType.QUOTE_ANSWERED,
+    }
 )
 # Events that show a human answered (a request for information or a fix is an answer too).
 FIRST_RESPONSE_EVENTS = frozenset(

@@ -113,7 +113,7 @@ def _quotes(rule: ChargeRule, history: TicketHistory) -> Iterable[Charge]:
                 rule.name,
                 f"{rule.name}:{quote.quote_id}",
                 rule.basis,
-                quote.amount,
+                quote.amount.quantize(CENT),
                 quote.currency,
                 rule.source,
             )
@@ -135,7 +135,7 @@ def charges(
                     rule.name,
                     rule.name,
                     rule.basis,
-                    price.amount if price else None,
+                    price.amount.quantize(CENT) if price else None,
                     price.currency if price else None,
                     rule.source,
                 )

@@ -66,7 +66,6 @@ class ChargeRule:
     increment_minutes: int = 15
     prepaid: bool = False
     """ESS minutes draw from the account's prepaid time first; the session ends when it runs out."""
-    notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if self.price is None and self.rate_card is None and self.basis is not Basis.QUOTE:

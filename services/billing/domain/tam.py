@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
+
+from shared.calendar import parse_zone
 
 WARN_AT = 0.75
 
@@ -39,7 +40,7 @@ def month_of(at: datetime, timezone: str) -> str:
     """`YYYY-MM` of an instant in `timezone`."""
     if at.tzinfo is None:
         raise ValueError("month_of needs an aware instant")
-    local = at.astimezone(ZoneInfo(timezone))
+    local = at.astimezone(parse_zone(timezone))
     return f"{local.year:04d}-{local.month:02d}"
 
 

@@ -21,7 +21,7 @@ from pydantic import (
 from services.intake.domain.lifecycle import ClosedReason, Resolution
 from services.intake.domain.limits import MAX_HOURS
 from shared.events.types import TICKET_EVENT_TYPES, Channel, Payload, TicketEventType
-from shared.policy.model import METRICS
+from shared.policy import METRICS
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -143,6 +143,22 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
         "url": "https://x.example/rfo",
     },
     TicketEventType.COMMENT_ADDED: {"body": "Customer called for an update", "public": False},
+    TicketEventType.WORK_LOGGED: {
+        "by": "noc-1",
+        "started_at": "2026-11-07T03:10:00Z",
+        "minutes": 90,
+        "rate": "off_hours",
+    },
+    TicketEventType.DETERMINATION_RECORDED: {"fault": "customer", "by": "noc-lead"},
+    TicketEventType.ESS_STARTED: {"by": "ess-engineer"},
+    TicketEventType.ESS_STOPPED: {"reason": "workaround"},
+    TicketEventType.FEE_QUOTED: {
+        "quote_id": "q-2026-114",
+        "amount": "450.00",
+        "currency": "USD",
+        "description": "Custom CDR export, 4.5 h of development",
+    },
+    TicketEventType.QUOTE_ANSWERED: {"quote_id": "q-2026-114", "approved": True},
 }
 """One example `data` per event type a client may post, shown in the OpenAPI document."""
 
