@@ -1,0 +1,116 @@
+"""An in-memory twin of billing's PostgreSQL ledger (`LedgerStore`), for the use-case tests.
+A transaction works on a copy and keeps it only when its block ends without raising."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+
+from services.billing.domain.accounts import LedgerCharge, Prepaid, TamUsage
+from services.billing.domain.ledger import PREPAID_LOW_MINUTES
+from services.billing.domain.rules import AccountTerms
+from shared.events.billing import BillingEvent
+from shared.sla.timeline import TimelineEvent
+
+
+@dataclass
+class _State:
+    seen: set[uuid.UUID] = field(default_factory=set)
+    histories: dict[str, list[TimelineEvent]] = field(default_factory=dict)
+    charges: list[LedgerCharge] = field(default_factory=list)
+    terms: dict[str, AccountTerms] = field(default_factory=dict)
+    low_at: dict[str, int] = field(default_factory=dict)
+    tam: dict[tuple[str, str], TamUsage] = field(default_factory=dict)
+    published: list[BillingEvent] = field(default_factory=list)
+
+
+class MemoryWork:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    async def first_time(self, event_id: uuid.UUID) -> bool:
+        if event_id in self.state.seen:
+            return False
+        self.state.seen.add(event_id)
+        return True
+
+    async def append(self, ticket_id: str, event: TimelineEvent) -> None:
+        self.state.histories.setdefault(ticket_id, []).append(event)
+
+    async def history(self, ticket_id: str) -> list[TimelineEvent]:
+        return sorted(self.state.histories.get(ticket_id, []), key=lambda e: e.sequence or 0)
+
+    async def charges_of(self, ticket_id: str) -> list[LedgerCharge]:
+        return [c for c in self.state.charges if c.ticket_id == ticket_id and c.voided_at is None]
+
+    async def save(self, assessed: Sequence[LedgerCharge], voided: Sequence[LedgerCharge]) -> None:
+        gone = {c.charge_id: c for c in voided}
+        self.state.charges = [gone.get(c.charge_id, c) for c in self.state.charges]
+        self.state.charges += assessed
+
+    async def terms(self, account: str) -> AccountTerms:
+        return self.state.terms.get(account, AccountTerms())
+
+    async def prepaid_low_at(self, account: str) -> int:
+        return self.state.low_at.get(account, PREPAID_LOW_MINUTES)
+
+    async def set_prepaid_balance(self, account: str, minutes: int) -> None:
+        self.state.terms[account] = replace(await self.terms(account), prepaid_minutes=minutes)
+
+    async def tam_used(self, account: str, month: str) -> int:
+        found = self.state.tam.get((account, month))
+        return found.used_minutes if found else 0
+
+    async def add_tam(self, account: str, month: str, minutes: int, budget_hours: int) -> None:
+        used = await self.tam_used(account, month)
+        self.state.tam[(account, month)] = TamUsage(month, used + minutes, budget_hours)
+
+    async def publish(self, event: BillingEvent) -> None:
+        self.state.published.append(event)
+
+
+class MemoryLedger:
+    def __init__(self) -> None:
+        self.state = _State()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[MemoryWork]:
+        work = MemoryWork(copy.deepcopy(self.state))
+        yield work
+        self.state = work.state
+
+    @property
+    def published(self) -> list[BillingEvent]:
+        return self.state.published
+
+    async def charges(self, account: str, month: str | None) -> list[LedgerCharge]:
+        return [
+            c
+            for c in self.state.charges
+            if c.account == account and (month is None or c.month == month)
+        ]
+
+    async def prepaid(self, account: str) -> Prepaid | None:
+        terms = self.state.terms.get(account)
+        if terms is None or terms.prepaid_minutes is None:
+            return None
+        return Prepaid(terms.prepaid_minutes, self.state.low_at.get(account, PREPAID_LOW_MINUTES))
+
+    async def tam(self, account: str, month: str) -> TamUsage | None:
+        return self.state.tam.get((account, month))
+
+    async def set_terms(self, account: str, terms: AccountTerms, low_at_minutes: int) -> None:
+        self.state.terms[account] = terms
+        self.state.low_at[account] = low_at_minutes
+
+    async def top_up(self, account: str, minutes: int) -> Prepaid:
+        terms = self.state.terms.get(account, AccountTerms())
+        balance = (terms.prepaid_minutes or 0) + minutes
+        self.state.terms[account] = replace(terms, prepaid_minutes=balance)
+        return Prepaid(balance, self.state.low_at.get(account, PREPAID_LOW_MINUTES))
+
+    async def rates(self, account: str) -> AccountTerms:
+        return self.state.terms.get(account, AccountTerms())
