@@ -28,6 +28,9 @@ TICKET_COMMANDS = Topic(
 )
 ESCALATIONS = Topic("ticketflow.escalations", 6, description="Escalation lifecycle")
 NOTIFICATIONS = Topic("ticketflow.notifications", 6, description="Delivery outcomes")
+BILLING = Topic(
+    "ticketflow.billing", 6, description="Charges, prepaid time and TAM budgets, key = account"
+)
 
 SLA_STATE = Topic(
     "ticketflow.sla-state",
@@ -44,6 +47,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     TICKET_COMMANDS,
     ESCALATIONS,
     NOTIFICATIONS,
+    BILLING,
     SLA_STATE,
 )
 

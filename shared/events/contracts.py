@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.commands import TicketCommand
+from shared.events.billing import BillingEvent
 from shared.events.envelope import Envelope
 from shared.events.escalation import EscalationEvent
 from shared.events.notification import NotificationEvent
@@ -68,12 +69,13 @@ RECORDS: tuple[tuple[str, str, str, type[BaseModel], str], ...] = (
         NotificationEvent,
         "Notification outcome",
     ),
+    ("ticketflow.billing", "billing_event", "billing-event.json", BillingEvent, "Billing event"),
 )
 
 
 def record_schemas() -> dict[str, dict[str, Any]]:
-    """Schemas of the structured records on sla-events, ticket-commands, escalations and
-    notifications."""
+    """Schemas of the structured records on sla-events, ticket-commands, escalations,
+    notifications and billing."""
     out: dict[str, dict[str, Any]] = {}
     for topic, _, name, model, label in RECORDS:
         title = f"ticketflow {label.lower()} (value on {topic})"
@@ -96,6 +98,9 @@ DEDUPLICATION = {
     "ticketflow.notifications": "Deduplicate by ce_id (= `id`, derived from notification id, "
     "type and attempt): a re-published outcome keeps its id; each retry attempt has an id of "
     "its own.",
+    "ticketflow.billing": "Deduplicate by ce_id (= `id`, derived from the charge, or the account "
+    "and what crossed a threshold): a re-published record keeps its id. Key = account, so an "
+    "account's ledger events stay in order.",
 }
 
 

@@ -60,13 +60,11 @@ class MemoryWork:
     async def set_prepaid_balance(self, account: str, minutes: int) -> None:
         self.state.terms[account] = replace(await self.terms(account), prepaid_minutes=minutes)
 
-    async def tam_used(self, account: str, month: str) -> int:
+    async def add_tam(self, account: str, month: str, minutes: int, budget_hours: int) -> int:
         found = self.state.tam.get((account, month))
-        return found.used_minutes if found else 0
-
-    async def add_tam(self, account: str, month: str, minutes: int, budget_hours: int) -> None:
-        used = await self.tam_used(account, month)
-        self.state.tam[(account, month)] = TamUsage(month, used + minutes, budget_hours)
+        used = (found.used_minutes if found else 0) + minutes
+        self.state.tam[(account, month)] = TamUsage(month, used, budget_hours)
+        return used
 
     async def publish(self, event: BillingEvent) -> None:
         self.state.published.append(event)

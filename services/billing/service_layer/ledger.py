@@ -181,9 +181,9 @@ class Biller:
             return
         started = datetime.fromisoformat(event.data["started_at"])
         month = month_of(started, budget.timezone)
-        before = await work.tam_used(incoming.account, month)
-        after = before + int(event.data["minutes"])
-        await work.add_tam(incoming.account, month, int(event.data["minutes"]), hours)
+        minutes = int(event.data["minutes"])
+        after = await work.add_tam(incoming.account, month, minutes, hours)
+        before = after - minutes
         for reached in crossed(before, after, hours):
             kind = (
                 "tam.budget_exhausted" if reached is BudgetState.EXHAUSTED else "tam.budget_warning"

@@ -46,12 +46,9 @@ class LedgerWork(Protocol):
 
     async def set_prepaid_balance(self, account: str, minutes: int) -> None: ...
 
-    async def tam_used(self, account: str, month: str) -> int:
-        """TAM minutes used in `month`, locked for this transaction."""
-        ...
-
-    async def add_tam(self, account: str, month: str, minutes: int, budget_hours: int) -> None:
-        """Count `minutes` toward the month, whose plan's budget is `budget_hours`."""
+    async def add_tam(self, account: str, month: str, minutes: int, budget_hours: int) -> int:
+        """Count `minutes` toward the month, whose plan's budget is `budget_hours`; the month's
+        total after it (one atomic step: replicas counting the same month do not race)."""
         ...
 
     async def publish(self, event: BillingEvent) -> None:
