@@ -19,6 +19,10 @@ class Backoff:
     rand: Callable[[], float] = field(default=random.random, repr=False)
     attempts: int = 0
 
+    def __post_init__(self) -> None:
+        if not 0 < self.initial <= self.cap:
+            raise ValueError(f"backoff needs 0 < initial <= cap, got {self.initial}, {self.cap}")
+
     def next_delay(self) -> float:
         """The delay before the next attempt (and count this failure)."""
         ceiling = min(self.cap, self.initial * self.factor**self.attempts)

@@ -1,17 +1,25 @@
-"""Health, readiness and metrics routes of the escalation and notify APIs.
+"""Health, readiness and metrics routes of the intake, escalation and notify APIs.
 
 They read the app's running deps (set by its lifespan): `readiness()` answers `/readyz`
 (together with the deps' optional `tasks`, the health of the background tasks: one that is
 dead, failing or stuck makes the service not ready, and the body names it), and an optional
-`refresh_metrics()` updates gauges just before `/metrics` is scraped."""
+`refresh_metrics()` (or the router's `refresh(deps)`) updates gauges just before `/metrics`
+is scraped."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Gauge,
+    generate_latest,
+)
 
 from services.common.health import TaskRegistry
 
@@ -26,7 +34,15 @@ OUTBOX_PENDING = Gauge(
 NO_OTEL: Any = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
-def ops_router(app: FastAPI) -> APIRouter:
+def ops_router(
+    app: FastAPI,
+    *,
+    registry: CollectorRegistry = REGISTRY,
+    refresh: Callable[[Any], Awaitable[None]] | None = None,
+    metrics_in_schema: bool = True,
+) -> APIRouter:
+    """`/metrics` serves `registry`, after `refresh(deps)` (default: the deps' own
+    `refresh_metrics()`, if they have one)."""
     router = APIRouter(tags=["operations"])
 
     def running() -> Any:
@@ -58,11 +74,15 @@ def ops_router(app: FastAPI) -> APIRouter:
             status_code=200 if ready else 503,
         )
 
-    @router.get("/metrics", summary="Prometheus metrics")
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=metrics_in_schema)
     async def metrics() -> Response:
-        refresh = getattr(running(), "refresh_metrics", None)
+        deps = running()
         if refresh is not None:
-            await refresh()
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+            await refresh(deps)
+        else:
+            own = getattr(deps, "refresh_metrics", None)
+            if own is not None:
+                await own()
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.common.backoff import Backoff
 from services.common.health import TaskHealth, TaskRegistry
 from services.common.kafka_security import kafka_kwargs
 from services.common.migrations import apply_migrations
@@ -27,6 +28,9 @@ from services.common.supervision import Run, supervise
 from services.common.tracking import TRACKING_DDL
 
 log = logging.getLogger("ticketflow.runtime")
+
+Reset = Callable[[asyncpg.Connection], Awaitable[None]]
+"""What the pool runs on a connection it takes back (asyncpg's `reset`)."""
 
 
 def broker_reachable(bootstrap_servers: str) -> bool:
@@ -82,12 +86,15 @@ class Runtime:
     """Run after the tasks stopped (clients the tasks use)."""
     health: TaskRegistry = field(default_factory=TaskRegistry)
     """Every spawned task's health, for `/readyz`."""
+    backoff: Callable[[], Backoff] = Backoff
+    """A fresh backoff for each wait: restarting a task, starting a consumer."""
 
     def spawn(self, run: Run, name: str) -> TaskHealth:
         """Run `run(stop)` in the background, supervised: restarted with backoff when it
         dies, its health recorded under `name`."""
         task = self.health.register(name)
-        self.tasks.append(asyncio.create_task(supervise(run, self.stop, task), name=name))
+        supervised = supervise(run, self.stop, task, backoff=self.backoff())
+        self.tasks.append(asyncio.create_task(supervised, name=name))
         return task
 
     async def consumer(self, topics: Sequence[str], group_id: str) -> AIOKafkaConsumer:
@@ -105,7 +112,9 @@ class Runtime:
             await _started(consumer)
             return consumer
 
-        consumer = await retry_until_done(start, f"Kafka consumer {group_id}", log)
+        consumer = await retry_until_done(
+            start, f"Kafka consumer {group_id}", log, backoff=self.backoff()
+        )
         self.consumers.append(consumer)
         return consumer
 
@@ -119,11 +128,20 @@ async def _started(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
         raise
 
 
-async def open_pool(database_url: str, *, pool_size: int = 10) -> asyncpg.Pool:
+async def open_pool(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    min_size: int = 2,
+    reset: Reset | None = None,
+    backoff: Backoff | None = None,
+) -> asyncpg.Pool:
     """A connection pool, waiting (with backoff) while PostgreSQL does not answer."""
 
     async def connect() -> asyncpg.Pool:
-        pending = asyncpg.create_pool(database_url, min_size=2, max_size=pool_size)
+        pending = asyncpg.create_pool(
+            database_url, min_size=min_size, max_size=pool_size, reset=reset
+        )
         try:
             pool: asyncpg.Pool = await pending
         except BaseException:
@@ -132,20 +150,31 @@ async def open_pool(database_url: str, *, pool_size: int = 10) -> asyncpg.Pool:
             raise
         return pool
 
-    return await retry_until_done(connect, "PostgreSQL connection pool", log)
+    return await retry_until_done(connect, "PostgreSQL connection pool", log, backoff=backoff)
 
 
-async def start_producer(bootstrap_servers: str) -> AIOKafkaProducer:
-    """A started producer (acks=all), waiting (with backoff) while the broker is down."""
+async def start_producer(
+    bootstrap_servers: str,
+    *,
+    max_request_size: int = 1_048_576,
+    backoff: Backoff | None = None,
+) -> AIOKafkaProducer:
+    """A started producer (acks=all), waiting (with backoff) while the broker is down; it
+    refuses a record over `max_request_size` bytes (keep it at or below the topics'
+    `max.message.bytes`)."""
 
     async def start() -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, acks="all", linger_ms=2, **kafka_kwargs()
+            bootstrap_servers=bootstrap_servers,
+            acks="all",
+            linger_ms=2,
+            max_request_size=max_request_size,
+            **kafka_kwargs(),
         )
         await _started(producer)
         return producer
 
-    return await retry_until_done(start, "Kafka producer", log)
+    return await retry_until_done(start, "Kafka producer", log, backoff=backoff)
 
 
 @contextlib.asynccontextmanager
@@ -154,21 +183,38 @@ async def running(
     bootstrap_servers: str,
     *,
     pool_size: int = 10,
+    pool_min_size: int = 2,
+    pool_reset: Reset | None = None,
+    max_request_size: int = 1_048_576,
+    backoff: Callable[[], Backoff] = Backoff,
     stuck_after_s: float = 60.0,
     shutdown_grace_s: float = 15.0,
 ) -> AsyncIterator[Runtime]:
     """Open the pool and producer; on exit stop the tasks, consumers, producer and pool.
 
-    A task without a heartbeat for `stuck_after_s` is reported stuck; tasks still running
-    `shutdown_grace_s` after the stop request are cancelled."""
-    pool = await open_pool(database_url, pool_size=pool_size)
+    Every wait (for PostgreSQL or the broker at start, before restarting a task) takes a
+    fresh `backoff()`. A task without a heartbeat for `stuck_after_s` is reported stuck;
+    tasks still running `shutdown_grace_s` after the stop request are cancelled."""
+    pool = await open_pool(
+        database_url,
+        pool_size=pool_size,
+        min_size=pool_min_size,
+        reset=pool_reset,
+        backoff=backoff(),
+    )
     try:
-        producer = await start_producer(bootstrap_servers)
+        producer = await start_producer(
+            bootstrap_servers, max_request_size=max_request_size, backoff=backoff()
+        )
     except BaseException:
         await pool.close()
         raise
     runtime = Runtime(
-        pool, producer, bootstrap_servers, health=TaskRegistry(stuck_after=stuck_after_s)
+        pool,
+        producer,
+        bootstrap_servers,
+        health=TaskRegistry(stuck_after=stuck_after_s),
+        backoff=backoff,
     )
     try:
         yield runtime

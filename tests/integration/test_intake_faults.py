@@ -21,12 +21,14 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from typer.testing import CliRunner
 
 from services.cli.main import app as cli
+from services.common.backoff import Backoff
+from services.common.health import TaskHealth
+from services.common.supervision import supervise
 from services.devstack.broker import EmbeddedBroker
 from services.devstack.infrastructure import Infrastructure
 from services.devstack.postgres import EmbeddedPostgres, _bin_dir, _identity, _run_as
 from services.devstack.provisioning import ensure_database, ensure_topics
 from services.intake.adapters.accounts import AccountStore
-from services.intake.adapters.backoff import Backoff
 from services.intake.adapters.event_store import EventStore, migrate
 from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import OutboxRelay, kafka_sender
@@ -564,14 +566,14 @@ async def test_relay_started_while_postgres_is_down_waits_and_then_publishes(
         try:
             await asyncio.sleep(2.0)
             assert not task.done()  # still trying, not dead
-            assert relay.heartbeat.failures >= 3 and relay.heartbeat.last_error is not None
+            assert relay.outage.failures >= 3 and relay.outage.ongoing
             await asyncio.to_thread(private_pg.start)
 
             async def all_published() -> bool:
                 return relay.stats.published == 15
 
             await eventually(all_published, 30, "the relay publishes after PostgreSQL is back")
-            assert relay.heartbeat.last_error is None
+            assert not relay.outage.ongoing
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)
@@ -660,8 +662,12 @@ async def test_intake_answers_503_while_postgres_is_down_and_recovers(
 
         async def relay_reported() -> bool:
             ready = await http.get("/readyz")
-            checks = ready.json()["checks"]
-            return ready.status_code == 503 and not checks["database"] and not checks["relay"]
+            body = ready.json()
+            return (
+                ready.status_code == 503
+                and not body["checks"]["database"]
+                and "relay" in body["unhealthy_tasks"]
+            )
 
         await eventually(relay_reported, 15, "/readyz reports the database and the relay")
 
@@ -744,14 +750,15 @@ async def test_command_consumer_keeps_its_command_through_a_postgres_outage(
         await consumer.start()
         stop = asyncio.Event()
         handler = CommandConsumer(store, consumer, kafka, backoff=Backoff(0.05, 0.5))
-        runner = asyncio.create_task(handler.run(stop))
+        task = TaskHealth("commands")
+        runner = asyncio.create_task(supervise(handler.run, stop, task))
         try:
             await asyncio.to_thread(private_pg.stop_immediate)
             key, value = close.to_record()
             await kafka.send_and_wait(topic.name, value, key=key)
 
             async def failing() -> bool:
-                return handler.heartbeat.failures >= 3
+                return task.state == "failing"
 
             await eventually(failing, 20, "the consumer retries while PostgreSQL is down")
             assert not runner.done() and handler.outcomes == {}
@@ -829,7 +836,7 @@ async def test_relay_rides_out_a_broker_outage(pool: asyncpg.Pool, tmp_path: Pat
         relay.wake()
 
         async def failing() -> bool:
-            return relay.heartbeat.failures >= 2
+            return relay.outage.failures >= 2
 
         await eventually(failing, 30, "the relay retries while the broker is down")
         assert not runner.done()
@@ -892,7 +899,8 @@ async def test_intake_started_while_postgres_is_down_waits_for_it(
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
             ready = await http.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert set(ready.json()["checks"]) == {"database", "broker", "notifier", "relay"}
+        assert ready.json()["checks"] == {"database": True, "broker": True, "tasks": True}
+        assert set(ready.json()["tasks"]) == {"notifier", "relay"}
     finally:
         finish.set()
         await asyncio.wait_for(server, 30)

@@ -1,4 +1,5 @@
-"""Intake's input limits, outage answers and task supervision, without a database or broker."""
+"""Intake's input limits, outage answers and the /readyz and /metrics of its background tasks,
+without a database or broker."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from aiokafka import errors as kafka_errors
 from pydantic import ValidationError
 
 from services.common.api_keys import ApiKey
+from services.common.backoff import Backoff
+from services.common.health import TaskRegistry
 from services.common.http_settings import HttpSettings
 from services.common.problems import Problem
-from services.intake.adapters.backoff import Backoff
-from services.intake.adapters.heartbeat import Heartbeat
+from services.common.supervision import supervise
 from services.intake.adapters.outage import database_unavailable
 from services.intake.adapters.outbox_relay import RelayStats
 from services.intake.adapters.produce_errors import refuses_record
@@ -24,7 +26,6 @@ from services.intake.entrypoints import schemas
 from services.intake.entrypoints.api import create_app
 from services.intake.entrypoints.deps import IntakeDeps
 from services.intake.entrypoints.limits import RequestLimits
-from services.intake.entrypoints.supervisor import Supervisor
 
 # --- text limits and unencodable strings ------------------------------------------------------
 
@@ -104,77 +105,6 @@ def test_database_outage_errors() -> None:
     assert not database_unavailable(ValueError("not an outage"))
 
 
-def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
-    backoff = Backoff(initial=0.1, cap=1.0)
-    delays = [backoff.next_delay() for _ in range(6)]
-    for delay, ceiling in zip(delays, [0.1, 0.2, 0.4, 0.8, 1.0, 1.0], strict=True):
-        assert ceiling / 2 <= delay <= ceiling
-    assert backoff.failing
-    backoff.reset()
-    assert not backoff.failing and backoff.next_delay() <= 0.1
-    with pytest.raises(ValueError):
-        Backoff(initial=2, cap=1)
-
-
-# --- supervision ------------------------------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def test_a_crashing_task_is_restarted_and_reported_until_it_works() -> None:
-    stop = asyncio.Event()
-    tasks = Supervisor(stop, stuck_after=30, backoff=lambda: Backoff(0.01, 0.02))
-    heartbeat = Heartbeat("relay")
-    runs = 0
-    working = asyncio.Event()
-
-    async def flaky(stop: asyncio.Event) -> None:
-        nonlocal runs
-        runs += 1
-        if runs < 3:
-            raise RuntimeError(f"crash {runs}")
-        heartbeat.beat()
-        working.set()
-        await stop.wait()
-
-    tasks.spawn("relay", flaky, heartbeat)
-    await asyncio.sleep(0)
-    await asyncio.wait_for(working.wait(), 5)
-    report = tasks.report()["relay"]
-    assert report["healthy"] and report["restarts"] == 2 and report["last_error"] is None
-    stop.set()
-    await tasks.stop()
-    assert not tasks.health()["relay"]  # stopped: done
-
-
-async def test_a_task_that_stops_beating_is_reported_stuck() -> None:
-    clock = FakeClock()
-    stop = asyncio.Event()
-    tasks = Supervisor(stop, stuck_after=30)
-    heartbeat = Heartbeat("commands", clock=clock)
-
-    async def hangs(stop: asyncio.Event) -> None:
-        await stop.wait()
-
-    tasks.spawn("commands", hangs, heartbeat)
-    assert tasks.health() == {"commands": True}
-    clock.now = 31
-    assert tasks.health() == {"commands": False}
-    heartbeat.beat()
-    assert tasks.health() == {"commands": True}
-    heartbeat.failed(ConnectionRefusedError("db down"))
-    assert tasks.health() == {"commands": False}
-    assert tasks.report()["commands"]["last_error"] == "ConnectionRefusedError: db down"
-    stop.set()
-    await tasks.stop()
-
-
 # --- the API without a database ---------------------------------------------------------------
 
 
@@ -183,7 +113,7 @@ class DownAccounts:
         raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
 
 
-def deps(tasks: Supervisor | None = None) -> IntakeDeps:
+def deps(tasks: TaskRegistry | None = None) -> IntakeDeps:
     async def readiness() -> dict[str, bool]:
         return {"database": True, "broker": True}
 
@@ -229,22 +159,24 @@ async def test_a_body_over_the_limit_is_refused_before_anything_reads_it() -> No
 
 async def test_readyz_reports_a_dead_background_task() -> None:
     stop = asyncio.Event()
-    tasks = Supervisor(stop, backoff=lambda: Backoff(5, 5))
+    tasks = TaskRegistry()
 
     async def dies(stop: asyncio.Event) -> None:
         raise RuntimeError("relay died")
 
-    tasks.spawn("relay", dies, Heartbeat("relay"))
+    runner = asyncio.create_task(
+        supervise(dies, stop, tasks.register("relay"), backoff=Backoff(5, 5))
+    )
     await asyncio.sleep(0.01)
     async with client(create_app(deps(tasks))) as http:
         ready = await http.get("/readyz")
     assert ready.status_code == 503
     body = ready.json()
-    assert body["checks"] == {"database": True, "broker": True, "relay": False}
+    assert body["checks"] == {"database": True, "broker": True, "tasks": False}
+    assert body["unhealthy_tasks"] == {"relay": "dead"}
     assert body["tasks"]["relay"]["last_error"] == "RuntimeError: relay died"
-    assert body["tasks"]["relay"]["restarts"] == 1
     stop.set()
-    await tasks.stop()
+    await runner
 
 
 class QuarantiningRelay:
@@ -260,13 +192,8 @@ class CountingStore:
 
 
 async def test_metrics_count_quarantined_records_and_task_health() -> None:
-    stop = asyncio.Event()
-    tasks = Supervisor(stop)
-
-    async def works(stop: asyncio.Event) -> None:
-        await stop.wait()
-
-    tasks.spawn("relay", works, Heartbeat("relay"))
+    tasks = TaskRegistry()
+    tasks.register("relay").started()
     relay = QuarantiningRelay()
     wired = deps(tasks)
     wired.relay = relay  # type: ignore[assignment]
@@ -280,5 +207,3 @@ async def test_metrics_count_quarantined_records_and_task_health() -> None:
     assert "ticketflow_outbox_quarantine_open 2.0" in text
     assert "ticketflow_outbox_held_events 4.0" in text
     assert 'ticketflow_intake_task_healthy{task="relay"} 1.0' in text
-    stop.set()
-    await tasks.stop()

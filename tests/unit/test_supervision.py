@@ -44,6 +44,12 @@ def test_backoff_doubles_from_its_initial_delay_up_to_its_cap() -> None:
     assert backoff.next_delay() == pytest.approx(0.2)
 
 
+def test_a_backoff_needs_a_positive_initial_delay_no_longer_than_its_cap() -> None:
+    for initial, cap in ((2.0, 1.0), (0.0, 1.0), (-1.0, 1.0)):
+        with pytest.raises(ValueError):
+            Backoff(initial=initial, cap=cap)
+
+
 def test_backoff_jitter_draws_from_the_upper_half_of_each_delay() -> None:
     low = Backoff(initial=1.0, cap=10.0, rand=lambda: 0.999999)
     high = Backoff(initial=1.0, cap=10.0, rand=lambda: 0.0)

@@ -12,7 +12,8 @@
   be written after version n committed (the ticket row lock), so it is never seen first.
 - Publish, then mark: a crash in between republishes; consumers dedup by event id.
 - Outages: a database or broker failure (also at start, before the first connection) is
-  retried with capped exponential backoff, forever; the heartbeat goes stale meanwhile, so
+  retried with capped exponential backoff, forever, logged when it starts and when it ends
+  (`services.common.retrying.Outage`); meanwhile the supervised task is failing, so
   `/readyz` says the relay is not working.
 - A record the broker will never take (`produce_errors.refuses_record`, or a stored envelope
   that cannot be encoded) is quarantined (`quarantine.py`): its neighbours in the batch are
@@ -35,11 +36,11 @@ from typing import Any
 import asyncpg
 import orjson
 
+from services.common import health
+from services.common.backoff import Backoff
+from services.common.retrying import Outage
 from services.intake.adapters import quarantine
-from services.intake.adapters.backoff import Backoff
 from services.intake.adapters.event_store import NOTIFY_CHANNEL
-from services.intake.adapters.heartbeat import Heartbeat
-from services.intake.adapters.outage import database_unavailable
 from services.intake.adapters.produce_errors import UNENCODABLE, describe, refuses_record
 from shared.events.codec import stored_to_kafka
 
@@ -100,15 +101,14 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         backoff: Backoff | None = None,
-        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._pool = pool
         self._send = send
         self._topic = topic
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        self._backoff = backoff or Backoff()
-        self.heartbeat = heartbeat or Heartbeat("relay")
+        self.outage = Outage("outbox relay", log, backoff)
+        """The failure episode the relay is retrying through, if any."""
         self._wake = asyncio.Event()
         self._listener_lost = False
         self.stats = RelayStats()
@@ -249,21 +249,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                self.heartbeat.failed(error)
-                delay = self._backoff.next_delay()
-                if database_unavailable(error) or isinstance(error, ListenerLost):
-                    log.warning(
-                        "outbox relay: database unavailable (%s); retry in %.2fs", error, delay
-                    )
-                else:
-                    log.warning(
-                        "outbox relay: publish failed (%s: %s); retry in %.2fs",
-                        type(error).__name__,
-                        error,
-                        delay,
-                        exc_info=self.heartbeat.failures == 1,
-                    )
-                if await _wait(stop, delay):
+                if await _wait(stop, self.outage.failed(error)):
                     return
 
     async def _hold_lock_and_drain(self, stop: asyncio.Event) -> None:
@@ -275,7 +261,7 @@ class OutboxRelay:
         try:
             while not await listener.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
                 log.info("another relay holds the outbox; standing by")
-                self.heartbeat.beat()
+                self.outage.succeeded()
                 if await _wait(stop, self._poll_interval * 5):
                     return
             await listener.add_listener(NOTIFY_CHANNEL, self._notified)
@@ -283,13 +269,10 @@ class OutboxRelay:
             while not stop.is_set():
                 self._wake.clear()
                 while await self.drain_once() == self._batch_size:
-                    self.heartbeat.beat()
+                    health.beat()
                 if self._listener_lost:
                     raise ListenerLost("the relay's listen connection closed")
-                if self._backoff.failing:
-                    log.info("outbox relay recovered")
-                self._backoff.reset()
-                self.heartbeat.beat()
+                self.outage.succeeded()  # and a heartbeat
                 await self._idle(stop)
         finally:
             listener.remove_termination_listener(self._lost)
@@ -326,20 +309,17 @@ class Notifier:
     """Coalesces "outbox has rows" pokes into at most one NOTIFY per `interval`. A failed
     NOTIFY is only logged: the relay's polling picks the rows up."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, interval: float = 0.005, heartbeat: Heartbeat | None = None
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, interval: float = 0.005) -> None:
         self._pool = pool
         self._interval = interval
         self._poked = asyncio.Event()
-        self.heartbeat = heartbeat or Heartbeat("notifier")
 
     def poke(self) -> None:
         self._poked.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            self.heartbeat.beat()
+            health.beat()
             poked = asyncio.ensure_future(self._poked.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({poked, stopper}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)

@@ -96,6 +96,6 @@ def create_app(
     app.include_router(inbound_router(limits, metrics))
     app.include_router(accounts_router(limits))
     app.include_router(api_keys_router(limits))
-    app.include_router(ops_router(metrics))
+    app.include_router(ops_router(app, metrics))
     errors.install(app)
     return app

@@ -3,8 +3,8 @@
 The loop is the common one (`services/common/consumer.py`): through a database or broker
 outage it keeps its place and retries the same command with a capped exponential backoff;
 offsets are committed only after a batch's effects; a command that cannot be read, names no
-ticket, or fails for any other reason is dead-lettered and its neighbours go on. The heartbeat
-goes stale while an outage lasts, which `/readyz` reports.
+ticket, or fails for any other reason is dead-lettered and its neighbours go on. While an
+outage lasts the supervised task is failing, which `/readyz` reports.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.common.backoff import Backoff
 from services.common.consumer import BadMessage, ConsumerLoop
-from services.intake.adapters.backoff import Backoff
-from services.intake.adapters.heartbeat import Heartbeat
 from services.intake.domain.errors import TicketNotFound
 from services.intake.service_layer.commands import apply_command
 from services.intake.service_layer.ports import CommandLog
@@ -36,10 +35,8 @@ class CommandConsumer:
         producer: Any,
         *,
         backoff: Backoff | None = None,
-        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._store = store
-        self.heartbeat = heartbeat or Heartbeat("commands")
         self.outcomes: dict[str, int] = {}
         retry = backoff or Backoff()
         self._loop = ConsumerLoop(
@@ -49,7 +46,6 @@ class CommandConsumer:
             self.handle,
             retry_s=retry.initial,
             max_retry_s=retry.cap,
-            progress=self.heartbeat,
         )
 
     async def handle(self, message: Any) -> str:

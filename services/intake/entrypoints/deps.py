@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.common.api_keys import ApiKey, bearer
+from services.common.health import TaskRegistry
 from services.common.http_limits import check_rate
 from services.common.problems import Problem
 from services.intake.adapters.accounts import AccountStore
@@ -19,7 +20,6 @@ from services.intake.adapters.event_store import EventStore
 from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import OutboxRelay
 from services.intake.adapters.sla_client import SlaClient
-from services.intake.entrypoints.supervisor import Supervisor
 from services.intake.service_layer.ports import Ports
 from shared.policy import Policy
 
@@ -37,7 +37,7 @@ class IntakeDeps:
     readiness: Callable[[], Awaitable[dict[str, bool]]]
     relay: OutboxRelay | None = None
     sla: SlaClient | None = None
-    tasks: Supervisor | None = None
+    tasks: TaskRegistry | None = None
     """The background tasks, reported by /readyz and /metrics."""
 
     def ports(self) -> Ports:
