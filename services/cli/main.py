@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from services.cli import (
+    billing_cmd,
     deploy_cmd,
     escalation_cmd,
     intake_cmd,
@@ -38,6 +39,7 @@ app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(intake_cmd.app, name="intake")
 app.add_typer(escalation_cmd.app, name="escalation")
 app.add_typer(notify_cmd.app, name="notify")
+app.add_typer(billing_cmd.app, name="billing")
 app.add_typer(deploy_cmd.app, name="deploy")
 app.add_typer(intake_cmd.db_app, name="db")
 app.add_typer(schemas_cmd.app, name="schemas")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.billing.adapters.memory import MemoryLedger
 from services.billing.domain.rules import AccountTerms, Money
 from services.billing.domain.statement import to_csv
 from services.billing.service_layer.ledger import (
@@ -21,7 +22,6 @@ from services.billing.service_layer.ledger import (
 from services.billing.service_layer.reads import BillingReads
 from shared.policy import policies_by_ref
 from shared.sla.timeline import TimelineEvent
-from tests.unit.billing_fakes import MemoryLedger
 
 pytestmark = pytest.mark.unit
 
@@ -110,7 +110,8 @@ async def test_a_prepaid_ess_session_runs_out_of_time() -> None:
     """voice1: 90 prepaid minutes, low at 30; 60 minutes then 45 more of ESS work."""
     ledger = MemoryLedger()
     rates = {"emergency": Money(Decimal("250"), "USD"), "standard": Money(Decimal("125"), "USD")}
-    await BillingReads(ledger).set_terms("acme", AccountTerms(rates, prepaid_minutes=90), 30)
+    await BillingReads(ledger).set_terms("acme", AccountTerms(rates), 30)
+    await BillingReads(ledger).top_up("acme", 90)
     billing = biller(ledger)
     ticket = Ticket("voice1@1")
     for event in (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -53,13 +54,20 @@ def _charge(row: asyncpg.Record) -> LedgerCharge:
     )
 
 
-def _terms(row: asyncpg.Record | None) -> AccountTerms:
-    if row is None:
-        return AccountTerms()
-    rates: dict[str, Any] = orjson.loads(row["rates"])
+_BALANCE = (
+    "(SELECT sum(minutes) FROM billing_prepaid p WHERE p.account = $1) - coalesce(("
+    "SELECT sum(prepaid_minutes) FROM billing_charges c WHERE c.account = $1 "
+    "AND c.voided_at IS NULL), 0)"
+)
+"""An account's prepaid balance: its top-ups less what its charges in force draw (NULL: it
+never had prepaid time)."""
+
+
+def _terms(rates_json: str | None, balance: int | None) -> AccountTerms:
+    rates: dict[str, Any] = orjson.loads(rates_json) if rates_json else {}
     return AccountTerms(
         {name: Money(Decimal(str(r["amount"])), r["currency"]) for name, r in rates.items()},
-        row["prepaid_minutes"],
+        balance,
     )
 
 
@@ -121,26 +129,21 @@ class PostgresLedgerWork:
             )
 
     async def terms(self, account: str) -> AccountTerms:
-        row = await self._conn.fetchrow(
-            "SELECT rates::text AS rates, prepaid_minutes FROM billing_accounts "
-            "WHERE account = $1 FOR UPDATE",
-            account,
+        """Locks the account's row (created if missing), so two tickets of one account move
+        its prepaid balance one after the other."""
+        await self._conn.execute(
+            "INSERT INTO billing_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING", account
         )
-        return _terms(row)
+        rates = await self._conn.fetchval(
+            "SELECT rates::text FROM billing_accounts WHERE account = $1 FOR UPDATE", account
+        )
+        return _terms(rates, await self._conn.fetchval(f"SELECT {_BALANCE}", account))
 
     async def prepaid_low_at(self, account: str) -> int:
         found = await self._conn.fetchval(
             "SELECT prepaid_low_minutes FROM billing_accounts WHERE account = $1", account
         )
         return int(found) if found is not None else PREPAID_LOW_MINUTES
-
-    async def set_prepaid_balance(self, account: str, minutes: int) -> None:
-        await self._conn.execute(
-            "UPDATE billing_accounts SET prepaid_minutes = $2, updated_at = clock_timestamp() "
-            "WHERE account = $1",
-            account,
-            minutes,
-        )
 
     async def add_tam(self, account: str, month: str, minutes: int, budget_hours: int) -> int:
         total: int = await self._conn.fetchval(
@@ -209,12 +212,14 @@ class PostgresLedger:
 
     async def prepaid(self, account: str) -> Prepaid | None:
         row = await self._pool.fetchrow(
-            "SELECT prepaid_minutes, prepaid_low_minutes FROM billing_accounts WHERE account = $1",
+            f"SELECT {_BALANCE} AS balance, (SELECT prepaid_low_minutes FROM billing_accounts "
+            "WHERE account = $1) AS low_at",
             account,
         )
-        if row is None or row["prepaid_minutes"] is None:
+        if row is None or row["balance"] is None:
             return None
-        return Prepaid(row["prepaid_minutes"], row["prepaid_low_minutes"])
+        low_at = row["low_at"] if row["low_at"] is not None else PREPAID_LOW_MINUTES
+        return Prepaid(int(row["balance"]), low_at)
 
     async def tam(self, account: str, month: str) -> TamUsage | None:
         row = await self._pool.fetchrow(
@@ -224,36 +229,58 @@ class PostgresLedger:
         )
         return None if row is None else TamUsage(month, row["used_minutes"], row["budget_hours"])
 
-    async def set_terms(self, account: str, terms: AccountTerms, low_at_minutes: int) -> None:
+    async def set_terms(self, account: str, rates: AccountTerms, low_at_minutes: int) -> None:
         await self._pool.execute(
-            "INSERT INTO billing_accounts (account, rates, prepaid_minutes, prepaid_low_minutes) "
-            "VALUES ($1, $2::jsonb, $3, $4) ON CONFLICT (account) DO UPDATE SET "
-            "rates = excluded.rates, prepaid_minutes = excluded.prepaid_minutes, "
-            "prepaid_low_minutes = excluded.prepaid_low_minutes, updated_at = clock_timestamp()",
+            "INSERT INTO billing_accounts (account, rates, prepaid_low_minutes) "
+            "VALUES ($1, $2::jsonb, $3) ON CONFLICT (account) DO UPDATE SET "
+            "rates = excluded.rates, prepaid_low_minutes = excluded.prepaid_low_minutes, "
+            "updated_at = clock_timestamp()",
             account,
-            _rates_json(terms),
-            terms.prepaid_minutes,
+            _rates_json(rates),
             low_at_minutes,
         )
 
     async def top_up(self, account: str, minutes: int) -> Prepaid:
-        row = await self._pool.fetchrow(
-            "INSERT INTO billing_accounts (account, prepaid_minutes) VALUES ($1, $2) "
-            "ON CONFLICT (account) DO UPDATE SET "
-            "prepaid_minutes = coalesce(billing_accounts.prepaid_minutes, 0) "
-            "+ excluded.prepaid_minutes, "
-            "updated_at = clock_timestamp() RETURNING prepaid_minutes, prepaid_low_minutes",
-            account,
-            minutes,
-        )
-        return Prepaid(row["prepaid_minutes"], row["prepaid_low_minutes"])
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO billing_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING",
+                account,
+            )
+            await conn.execute(
+                "SELECT 1 FROM billing_accounts WHERE account = $1 FOR UPDATE", account
+            )
+            await conn.execute(
+                "INSERT INTO billing_prepaid (account, minutes) VALUES ($1, $2)", account, minutes
+            )
+        found = await self.prepaid(account)
+        assert found is not None
+        return found
 
     async def rates(self, account: str) -> AccountTerms:
-        row = await self._pool.fetchrow(
-            "SELECT rates::text AS rates, prepaid_minutes FROM billing_accounts WHERE account = $1",
-            account,
+        found = await self._pool.fetchval(
+            "SELECT rates::text FROM billing_accounts WHERE account = $1", account
         )
-        return _terms(row)
+        return _terms(found, None)
+
+    async def top_ups(self) -> list[tuple[datetime, str, int]]:
+        """Every prepaid top-up (added_at, account, minutes), oldest first."""
+        rows = await self._pool.fetch(
+            "SELECT added_at, account, minutes FROM billing_prepaid ORDER BY added_at, id"
+        )
+        return [(row["added_at"], row["account"], row["minutes"]) for row in rows]
+
+    async def account_terms(self) -> tuple[dict[str, AccountTerms], dict[str, int]]:
+        """Every account's rate card and prepaid low mark."""
+        rows = await self._pool.fetch(
+            "SELECT account, rates::text AS rates, prepaid_low_minutes FROM billing_accounts"
+        )
+        rates = {row["account"]: _terms(row["rates"], None) for row in rows}
+        return rates, {row["account"]: row["prepaid_low_minutes"] for row in rows}
+
+    async def accounts(self) -> list[str]:
+        """Every account with a charge."""
+        rows = await self._pool.fetch("SELECT DISTINCT account FROM billing_charges")
+        return [row["account"] for row in rows]
 
     async def outbox_pending(self) -> int:
         return await outbox.pending(self._pool, SERVICE)

@@ -159,11 +159,12 @@ class Biller:
         drew: int,
         now: Sequence[Charge],
     ) -> None:
+        """Announce the thresholds the balance passed (it is derived: top-ups less what the
+        charges in force draw, so saving the charges moved it already)."""
         draws = sum(charge.prepaid_minutes for charge in now)
         if draws == drew:
             return
         after = balance - (draws - drew)
-        await work.set_prepaid_balance(incoming.account, after)
         low_at = await work.prepaid_low_at(incoming.account)
         for kind in prepaid_crossings(balance, after, low_at):
             log.info("account %s: %s (%d min left)", incoming.account, kind, after)

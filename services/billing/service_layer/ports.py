@@ -39,12 +39,11 @@ class LedgerWork(Protocol):
         ...
 
     async def terms(self, account: str) -> AccountTerms:
-        """The account's rate card and prepaid balance, locked for this transaction."""
+        """The account's rate card and prepaid balance (its top-ups less what the charges in
+        force draw; None: it never had prepaid time), locked for this transaction."""
         ...
 
     async def prepaid_low_at(self, account: str) -> int: ...
-
-    async def set_prepaid_balance(self, account: str, minutes: int) -> None: ...
 
     async def add_tam(self, account: str, month: str, minutes: int, budget_hours: int) -> int:
         """Count `minutes` toward the month, whose plan's budget is `budget_hours`; the month's
@@ -71,7 +70,9 @@ class LedgerStore(Protocol):
         """The month's TAM minutes and budget; None: no TAM work counted that month."""
         ...
 
-    async def set_terms(self, account: str, terms: AccountTerms, low_at_minutes: int) -> None: ...
+    async def set_terms(self, account: str, rates: AccountTerms, low_at_minutes: int) -> None:
+        """The account's rate card (`rates.rates`) and its prepaid low mark."""
+        ...
 
     async def top_up(self, account: str, minutes: int) -> Prepaid:
         """Add prepaid minutes (starting the account's prepaid time if it had none)."""

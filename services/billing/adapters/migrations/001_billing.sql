@@ -35,7 +35,6 @@ CREATE INDEX IF NOT EXISTS billing_charges_account ON billing_charges (account, 
 CREATE TABLE IF NOT EXISTS billing_accounts (
     account               text PRIMARY KEY,
     rates                 jsonb NOT NULL DEFAULT '{}'::jsonb,
-    prepaid_minutes       int,
     prepaid_low_minutes   int NOT NULL DEFAULT 60 CHECK (prepaid_low_minutes >= 0),
     updated_at            timestamptz NOT NULL DEFAULT clock_timestamp()
 );
@@ -47,3 +46,12 @@ CREATE TABLE IF NOT EXISTS billing_tam (
     budget_hours   int NOT NULL CHECK (budget_hours >= 0),
     PRIMARY KEY (account, month)
 );
+
+-- Prepaid time: the balance is the top-ups less what the charges in force draw.
+CREATE TABLE IF NOT EXISTS billing_prepaid (
+    id         bigserial PRIMARY KEY,
+    account    text NOT NULL,
+    minutes    int NOT NULL CHECK (minutes > 0),
+    added_at   timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS billing_prepaid_account ON billing_prepaid (account);

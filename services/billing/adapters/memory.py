@@ -1,5 +1,6 @@
-"""An in-memory twin of billing's PostgreSQL ledger (`LedgerStore`), for the use-case tests.
-A transaction works on a copy and keeps it only when its block ends without raising."""
+"""An in-memory twin of billing's PostgreSQL ledger (`LedgerStore`): the use-case tests run on
+it, and `ticketflow billing statement` / `replay` recompute ledgers in it from the event
+store. A transaction works on a copy and keeps it only when its block ends without raising."""
 
 from __future__ import annotations
 
@@ -21,10 +22,22 @@ class _State:
     seen: set[uuid.UUID] = field(default_factory=set)
     histories: dict[str, list[TimelineEvent]] = field(default_factory=dict)
     charges: list[LedgerCharge] = field(default_factory=list)
-    terms: dict[str, AccountTerms] = field(default_factory=dict)
+    rates: dict[str, AccountTerms] = field(default_factory=dict)
+    top_ups: dict[str, int] = field(default_factory=dict)
     low_at: dict[str, int] = field(default_factory=dict)
     tam: dict[tuple[str, str], TamUsage] = field(default_factory=dict)
     published: list[BillingEvent] = field(default_factory=list)
+
+    def terms(self, account: str) -> AccountTerms:
+        rates = self.rates.get(account, AccountTerms())
+        if account not in self.top_ups:
+            return rates
+        drawn = sum(
+            c.charge.prepaid_minutes
+            for c in self.charges
+            if c.account == account and c.voided_at is None
+        )
+        return replace(rates, prepaid_minutes=self.top_ups[account] - drawn)
 
 
 class MemoryWork:
@@ -52,13 +65,10 @@ class MemoryWork:
         self.state.charges += assessed
 
     async def terms(self, account: str) -> AccountTerms:
-        return self.state.terms.get(account, AccountTerms())
+        return self.state.terms(account)
 
     async def prepaid_low_at(self, account: str) -> int:
         return self.state.low_at.get(account, PREPAID_LOW_MINUTES)
-
-    async def set_prepaid_balance(self, account: str, minutes: int) -> None:
-        self.state.terms[account] = replace(await self.terms(account), prepaid_minutes=minutes)
 
     async def add_tam(self, account: str, month: str, minutes: int, budget_hours: int) -> int:
         found = self.state.tam.get((account, month))
@@ -84,6 +94,9 @@ class MemoryLedger:
     def published(self) -> list[BillingEvent]:
         return self.state.published
 
+    def accounts(self) -> set[str]:
+        return {c.account for c in self.state.charges}
+
     async def charges(self, account: str, month: str | None) -> list[LedgerCharge]:
         return [
             c
@@ -92,23 +105,23 @@ class MemoryLedger:
         ]
 
     async def prepaid(self, account: str) -> Prepaid | None:
-        terms = self.state.terms.get(account)
-        if terms is None or terms.prepaid_minutes is None:
+        balance = self.state.terms(account).prepaid_minutes
+        if balance is None:
             return None
-        return Prepaid(terms.prepaid_minutes, self.state.low_at.get(account, PREPAID_LOW_MINUTES))
+        return Prepaid(balance, self.state.low_at.get(account, PREPAID_LOW_MINUTES))
 
     async def tam(self, account: str, month: str) -> TamUsage | None:
         return self.state.tam.get((account, month))
 
-    async def set_terms(self, account: str, terms: AccountTerms, low_at_minutes: int) -> None:
-        self.state.terms[account] = terms
+    async def set_terms(self, account: str, rates: AccountTerms, low_at_minutes: int) -> None:
+        self.state.rates[account] = AccountTerms(dict(rates.rates))
         self.state.low_at[account] = low_at_minutes
 
     async def top_up(self, account: str, minutes: int) -> Prepaid:
-        terms = self.state.terms.get(account, AccountTerms())
-        balance = (terms.prepaid_minutes or 0) + minutes
-        self.state.terms[account] = replace(terms, prepaid_minutes=balance)
-        return Prepaid(balance, self.state.low_at.get(account, PREPAID_LOW_MINUTES))
+        self.state.top_ups[account] = self.state.top_ups.get(account, 0) + minutes
+        found = await self.prepaid(account)
+        assert found is not None
+        return found
 
     async def rates(self, account: str) -> AccountTerms:
-        return self.state.terms.get(account, AccountTerms())
+        return self.state.rates.get(account, AccountTerms())
