@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.billing.service_layer.ledger import TicketEventIn
+from services.billing.domain.history import TicketEventIn
 from shared.events.types import upcast_data
 from shared.sla.timeline import TimelineEvent
 

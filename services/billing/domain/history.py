@@ -8,6 +8,7 @@ contacts outside of Standard Support Hours ... [for] a Priority 1 outage").
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,6 +61,17 @@ class TicketHistory:
     @property
     def in_session(self) -> bool:
         return bool(self.sessions) and self.sessions[-1][1] is None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEventIn:
+    """A ticket event as billing reads it off `ticketflow.ticket-events`."""
+
+    event_id: uuid.UUID
+    ticket_id: str
+    account: str
+    policy: str
+    event: TimelineEvent
 
 
 class NotOpened(ValueError):

@@ -8,12 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.billing.service_layer.ledger import (
-    Biller,
-    TicketEventIn,
-    UnknownPolicy,
-    UnknownTicket,
-)
+from services.billing.domain.history import TicketEventIn
+from services.billing.service_layer.ledger import Biller, UnknownPolicy, UnknownTicket
 from services.common.consumer import BadMessage
 from shared.events.codec import DecodeError, from_kafka
 from shared.events.envelope import Envelope

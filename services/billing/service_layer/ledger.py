@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from prometheus_client import Counter
 
 from services.billing.domain.accounts import STATEMENT_ZONE, LedgerCharge
 from services.billing.domain.charges import Charge, charges
-from services.billing.domain.history import NotOpened, TicketHistory, fold
+from services.billing.domain.history import NotOpened, TicketEventIn, TicketHistory, fold
 from services.billing.domain.ledger import diff, prepaid_crossings
 from services.billing.domain.policy_rules import rules_of, tam_of
 from services.billing.domain.tam import BudgetState, crossed, month_of
@@ -31,7 +31,6 @@ from services.billing.service_layer.publishing import (
 )
 from shared.events.types import TicketEventType as T
 from shared.policy import Policy
-from shared.sla.timeline import TimelineEvent
 
 log = logging.getLogger("ticketflow.billing")
 SERVICE = "billing"
@@ -66,17 +65,6 @@ class UnknownPolicy(LookupError):
 
 class UnknownTicket(LookupError):
     """An event of a ticket whose `ticket.opened` billing has not seen."""
-
-
-@dataclass(frozen=True, slots=True)
-class TicketEventIn:
-    """A ticket event as billing reads it off `ticketflow.ticket-events`."""
-
-    event_id: uuid.UUID
-    ticket_id: str
-    account: str
-    policy: str
-    event: TimelineEvent
 
 
 class Biller:

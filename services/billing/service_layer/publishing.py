@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from services.billing.domain.accounts import LedgerCharge
+from services.billing.domain.history import TicketEventIn
 from shared.events.billing import (
     BillingEvent,
     ChargeBody,
@@ -12,9 +13,6 @@ from shared.events.billing import (
     TamBody,
     billing_event_id,
 )
-
-if TYPE_CHECKING:
-    from services.billing.service_layer.ledger import TicketEventIn
 
 
 def charge_body(entry: LedgerCharge) -> ChargeBody:

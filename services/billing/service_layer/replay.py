@@ -12,14 +12,10 @@ from datetime import datetime
 
 from services.billing.adapters.memory import MemoryLedger
 from services.billing.domain.accounts import LedgerCharge
+from services.billing.domain.history import TicketEventIn
 from services.billing.domain.ledger import PREPAID_LOW_MINUTES
 from services.billing.domain.rules import AccountTerms
-from services.billing.service_layer.ledger import (
-    Biller,
-    TicketEventIn,
-    UnknownPolicy,
-    UnknownTicket,
-)
+from services.billing.service_layer.ledger import Biller, UnknownPolicy, UnknownTicket
 from shared.policy import Policy
 
 
