@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.billing.entrypoints.consumer import TOPICS as BILLING_READS
+from services.billing.settings import BillingSettings
 from services.escalation.entrypoints.consumer import TOPICS as ESCALATION_READS
 from services.escalation.settings import EscalationSettings
 from services.intake.settings import IntakeSettings
@@ -12,6 +14,7 @@ from services.notify.entrypoints.consumer import TOPICS as NOTIFY_READS
 from services.notify.settings import NotifySettings
 from services.sla.settings import SlaSettings
 from shared.topics import (
+    BILLING,
     ESCALATIONS,
     NOTIFICATIONS,
     SLA_EVENTS,
@@ -87,6 +90,15 @@ ACCESS: tuple[Access, ...] = (
         _default(NotifySettings, "group_id"),
         reads=tuple(NOTIFY_READS),
         writes=(NOTIFICATIONS.name, *_dlqs(tuple(NOTIFY_READS))),
+        lag_scaled=True,
+    ),
+    Access(
+        "billing",
+        _default(BillingSettings, "group_id"),
+        reads=tuple(BILLING_READS),
+        # its outbox publishes to ticketflow.billing; the consumer loop dead-letters to
+        # ticketflow.ticket-events.dlq
+        writes=(BILLING.name, *_dlqs(tuple(BILLING_READS))),
         lag_scaled=True,
     ),
 )

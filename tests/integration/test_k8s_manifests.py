@@ -32,7 +32,7 @@ K8S = REPO / "deploy" / "k8s"
 SCHEMAS = K8S / "schemas"
 KUBERNETES_VERSION = "1.37.0"
 OVERLAYS = ("dev", "prod")
-SERVICES = {"intake": 8080, "sla": 8081, "escalation": 8082, "notify": 8083}
+SERVICES = {"intake": 8080, "sla": 8081, "escalation": 8082, "notify": 8083, "billing": 8084}
 SECRETS_DIR = "/etc/ticketflow/secrets"
 # What each workload may read: variable -> (Secret, key). Nothing else is mounted.
 DATABASE = {"DATABASE_URL": ("ticketflow-database", "url")}
@@ -56,6 +56,7 @@ WORKLOAD_SECRETS: dict[str, dict[str, tuple[str, str]]] = {
         "TICKETFLOW_NOTIFY_SMTP_PASSWORD": ("ticketflow-smtp", "password"),
         **kafka("notify"),
     },
+    "ticketflow-billing": {**DATABASE, **ADMIN, **kafka("billing")},
     "ticketflow-migrate": {**DATABASE},
 }
 PRIVATE_V4 = (
@@ -326,6 +327,37 @@ def test_network_policies_deny_by_default(rendered: tuple[str, list[dict[str, An
     }
     smtp = policies["ticketflow-egress-smtp"]["spec"]["egress"]
     assert [port["port"] for rule in smtp for port in rule["ports"]] == [25, 465, 587]
+
+
+def selected_components(policy: dict[str, Any]) -> set[str]:
+    selector = policy["spec"]["podSelector"]
+    if "matchLabels" in selector:
+        return {selector["matchLabels"]["app.kubernetes.io/component"]}
+    (expression,) = selector["matchExpressions"]
+    assert expression["key"] == "app.kubernetes.io/component"
+    assert expression["operator"] == "In"
+    return set(expression["values"])
+
+
+def test_every_service_reaches_kafka_and_postgres_and_is_scraped(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """A new service (billing, issue 18) left out of a policy would be cut off by the
+    default deny: its brokers, its database, Prometheus on its port, and the ingress
+    controller for the APIs published there (every service but sla's internal one)."""
+    _, docs = rendered
+    policies = of_kind(docs, "NetworkPolicy")
+    services = set(SERVICES)
+    assert selected_components(policies["ticketflow-egress-kafka"]) == services
+    assert selected_components(policies["ticketflow-egress-postgres"]) == services | {"migrate"}
+    for name, admitted in (
+        ("ticketflow-ingress-metrics", services),
+        ("ticketflow-ingress-apis", services - {"sla"}),
+    ):
+        policy = policies[name]
+        assert selected_components(policy) == admitted, name
+        ports = {port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]}
+        assert ports == {SERVICES[service] for service in admitted}, name
 
 
 def webhook_blocks(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
