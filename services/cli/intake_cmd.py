@@ -74,10 +74,11 @@ def serve(
 
 @db_app.command()
 def migrate() -> None:
-    """Apply the migrations of intake (event store, accounts), escalation and notify to
-    DATABASE_URL (safe to run repeatedly; the Kubernetes migration Job runs this)."""
+    """Apply the migrations of intake (event store, accounts), escalation, notify and billing
+    to DATABASE_URL (safe to run repeatedly; the Kubernetes migration Job runs this)."""
     import asyncpg
 
+    from services.billing.bootstrap import MIGRATION_LOCK as BILLING_LOCK
     from services.common.runtime import migrate_service
     from services.escalation.bootstrap import MIGRATION_LOCK as ESCALATION_LOCK
     from services.intake.adapters.event_store import migrate as apply
@@ -96,6 +97,7 @@ def migrate() -> None:
             for package, lock, label in (
                 ("services.escalation.adapters", ESCALATION_LOCK, "escalation"),
                 ("services.notify.adapters", NOTIFY_LOCK, "notify"),
+                ("services.billing.adapters", BILLING_LOCK, "billing"),
             ):
                 names += [f"{label}/{name}" for name in await migrate_service(pool, package, lock)]
             return names

@@ -22,13 +22,14 @@ SUFFIX = "_FILE"
 # Every environment variable that carries a secret, with the aliases the settings accept.
 SECRET_VARIABLES: frozenset[str] = frozenset(
     {
-        # PostgreSQL (intake, sla, escalation, notify, the migration Job)
+        # PostgreSQL (intake, sla, escalation, notify, billing, the migration Job)
         "DATABASE_URL",
         "TICKETFLOW_DATABASE_URL",
         "TICKETFLOW_SLA_DATABASE_URL",
-        # The admin API token (intake, notify)
+        # The admin API token (intake, notify, billing)
         "TICKETFLOW_ADMIN_TOKEN",
         "TICKETFLOW_NOTIFY_ADMIN_TOKEN",
+        "TICKETFLOW_BILLING_ADMIN_TOKEN",
         # The service token intake presents to the SLA API (intake, sla)
         "TICKETFLOW_INTERNAL_TOKEN",
         "TICKETFLOW_SLA_INTERNAL_TOKEN",

@@ -79,6 +79,7 @@ PATHS: dict[str, dict[str, str]] = {
     "sla": {"docs": "/v1/tickets/{ticket_id}/sla", "metrics": "/metrics"},
     "escalation": {"docs": "/docs", "metrics": "/metrics"},
     "notify": {"docs": "/docs", "metrics": "/metrics"},
+    "billing": {"docs": "/docs", "metrics": "/metrics"},
 }
 
 
@@ -157,12 +158,12 @@ def start_services(
     smtp_port: int,
     out: Callable[[str], None],
 ) -> list[RunningService]:
-    """The four services, each waited for; on failure the ones started are stopped."""
+    """The five services, each waited for; on failure the ones started are stopped."""
     database_url = provisioned["database_url"]
     bootstrap = infra.kafka_bootstrap_servers
     running: list[RunningService] = []
     try:
-        out("starting the SLA worker, intake, escalation and notify ...")
+        out("starting the SLA worker, intake, escalation, notify and billing ...")
         # The worker reads intake's event store (read-only) to confirm breaches and repair gaps.
         running.append(
             start_sla(var_dir, bootstrap, extra_env={"DATABASE_URL": database_url}, wait=False)
@@ -190,6 +191,9 @@ def start_services(
             start_service(
                 var_dir, "notify", database_url, bootstrap, admin_token, notify_env, wait=False
             )
+        )
+        running.append(
+            start_service(var_dir, "billing", database_url, bootstrap, admin_token, wait=False)
         )
         for service in running:
             wait_ready(service, timeout=60)

@@ -1,4 +1,4 @@
-"""The processes of `ticketflow dev` as supervisor children: the four services, the embedded
+"""The processes of `ticketflow dev` as supervisor children: the five services, the embedded
 PostgreSQL and the embedded Tansu broker, each restarted on the same port.
 
 Decisions for the infrastructure:
@@ -6,7 +6,7 @@ Decisions for the infrastructure:
   (crash recovery replays its WAL), and the services' pools reconnect by themselves.
 - The broker keeps everything in memory, so its death loses every topic, record, committed
   offset and the SLA worker's changelog. It restarts on the same port, every topic is created
-  again, and then the four services are restarted so that none keeps clients, offsets or
+  again, and then the five services are restarted so that none keeps clients, offsets or
   group memberships of the lost broker; events still in intake's outbox are published again,
   those already published are not.
 """

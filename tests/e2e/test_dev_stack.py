@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psutil
@@ -55,7 +57,8 @@ def _children(stack: dict[str, object]) -> list[int]:
         pids.append(info["pid"])
     services = stack["services"]
     assert isinstance(services, dict)
-    pids.extend(services[name]["pid"] for name in ("intake", "sla", "escalation", "notify"))
+    names = ("intake", "sla", "escalation", "notify", "billing")
+    pids.extend(services[name]["pid"] for name in names)
     return pids
 
 
@@ -89,7 +92,7 @@ def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Pat
     pids = _children(stack)
     assert all(psutil.pid_exists(pid) for pid in pids)
     intake = stack["services"]["intake"]["url"]  # type: ignore[index]
-    assert httpx.get(f"{intake}/readyz", timeout=5).json()["ready"] is True
+    assert httpx.get(f"{intake}/readyz", timeout=5).json()["status"] == "ready"
     demo = {a["account"]: a for a in stack["demo_accounts"]}  # type: ignore[attr-defined]
     assert set(demo) == {
         f"demo-{p}" for p in ("voipster", "hosted-voice", "voice1", "voximplant", "kolmisoft-mor")
@@ -116,10 +119,11 @@ def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Pat
     assert clocks["first_response"]["target"]["calendar"] == "standard"
 
     breach_is_escalated_and_emailed_within_5_s(stack, demo["demo-voximplant"], tmp_path / "var")
+    an_off_hours_p1_not_at_fault_is_billed_once(stack, demo["demo-hosted-voice"])
     # Everything this run published keeps the topic contract (attributes, schemas, ids).
     published = check_every_topic(stack["kafka"]["bootstrap_servers"])  # type: ignore[index]
     counts = per_topic(published)
-    for topic in ("ticket-events", "sla-events", "escalations", "notifications"):
+    for topic in ("ticket-events", "sla-events", "escalations", "notifications", "billing"):
         assert counts[f"ticketflow.{topic}"] > 0, counts
     # Every page names the ticket number, whichever topic reached escalation first.
     pages = [r["payload"] for r in published if r["topic"] == "ticketflow.escalations"]
@@ -204,6 +208,130 @@ def breach_is_escalated_and_emailed_within_5_s(
         time.sleep(0.2)
     for w in wanted:
         assert any(w in s for s in subjects), (w, subjects)
+
+
+def _raw(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of `topic` from the start, duplicates included (no dedup by id)."""
+    from aiokafka import AIOKafkaConsumer
+
+    async def read() -> list[Any]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        try:
+            found: list[Any] = []
+            while True:
+                batch = await consumer.getmany(timeout_ms=2000)
+                if not batch:
+                    return found
+                for records in batch.values():
+                    found.extend(records)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def _produce(bootstrap: str, topic: str, records: list[Any]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            for r in records:
+                await producer.send_and_wait(topic, r.value, key=r.key, headers=list(r.headers))
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def _last_off_hours_night() -> datetime:
+    """The last Saturday 03:00 in Los Angeles (hosted-voice Off Hours), at least a day ago."""
+    la = ZoneInfo("America/Los_Angeles")
+    day = (datetime.now(la) - timedelta(days=1)).date()
+    while day.weekday() != 5:
+        day -= timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 3, 0, tzinfo=la)
+
+
+def an_off_hours_p1_not_at_fault_is_billed_once(
+    stack: dict[str, Any], account: dict[str, Any]
+) -> None:
+    """Issue 18: an off-hours hosted-voice P1 with 90 minutes of logged work, not the
+    provider's fault -> one $200 charge (the 2 h minimum) on ticketflow.billing and in the
+    statement; redelivered events add nothing; a new fault finding voids it."""
+    intake = stack["services"]["intake"]["url"]
+    billing = stack["services"]["billing"]["url"]
+    bootstrap = stack["kafka"]["bootstrap_servers"]
+    auth = {"Authorization": f"Bearer {account['api_key']}"}
+    night = _last_off_hours_night()
+    opened = open_ticket(
+        intake,
+        account,
+        channel="phone",
+        priority="p1",
+        subject="all trunks down",
+        occurred_at=night.isoformat(),
+    )
+    assert opened.status_code == 201, opened.text
+    ticket = opened.json()["ticket_id"]
+
+    def append(kind: str, data: dict[str, Any]) -> None:
+        posted = httpx.post(
+            f"{intake}/v1/tickets/{ticket}/events",
+            timeout=5,
+            headers=auth,
+            json={"type": kind, "data": data},
+        )
+        assert posted.status_code == 201, posted.text
+
+    append(
+        "ticket.work_logged",
+        {"by": "noc-1", "started_at": night.isoformat(), "minutes": 90, "rate": "off_hours"},
+    )
+    append("ticket.determination_recorded", {"fault": "customer", "by": "noc-lead"})
+    month = datetime.now(UTC).strftime("%Y-%m")
+    url = f"{billing}/v1/accounts/{account['account']}/statement?month={month}"
+
+    def statement_total(expected: dict[str, str]) -> dict[str, Any]:
+        give_up = time.monotonic() + 30
+        body: dict[str, Any] = {}
+        while time.monotonic() < give_up:
+            got = httpx.get(url, timeout=5, headers=auth)
+            assert got.status_code == 200, got.text
+            body = got.json()
+            if body["totals"] == expected:
+                return body
+            time.sleep(0.3)
+        raise AssertionError(f"statement totals {body.get('totals')}, wanted {expected}")
+
+    body = statement_total({"USD": "200.00"})
+    assert [(c["rule"], c["billed_minutes"]) for c in body["charges"]] == [
+        ("off_hours_p1_not_at_fault", 120)
+    ]
+
+    def billed(kind: str) -> list[dict[str, Any]]:
+        values = [json.loads(r.value) for r in _raw(bootstrap, "ticketflow.billing")]
+        return [v for v in values if v["type"] == kind and v["ticket_id"] == ticket]
+
+    assessed = billed("charge.assessed")
+    assert [c["charge"]["amount"] for c in assessed] == ["200.00"]
+    mine = [r for r in _raw(bootstrap, "ticketflow.ticket-events") if r.key == ticket.encode()]
+    assert len(mine) == 3
+    _produce(bootstrap, "ticketflow.ticket-events", mine)  # redelivered: nothing new
+    time.sleep(3)
+    assert len(billed("charge.assessed")) == 1 and billed("charge.voided") == []
+    statement_total({"USD": "200.00"})
+    append("ticket.determination_recorded", {"fault": "provider", "by": "noc-lead"})
+    statement_total({})
+    give_up = time.monotonic() + 15
+    while not billed("charge.voided") and time.monotonic() < give_up:
+        time.sleep(0.3)
+    voided = billed("charge.voided")
+    assert [v["charge"]["charge_id"] for v in voided] == [assessed[0]["charge"]["charge_id"]]
 
 
 def test_children_die_with_a_killed_dev_process(tmp_path: Path) -> None:
