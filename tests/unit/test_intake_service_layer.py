@@ -251,3 +251,33 @@ async def test_an_account_is_created_only_with_what_its_policy_can_use() -> None
     assert (await accounts.get("vx")).target_overrides == {"resolution": 8}
     with pytest.raises(AccountExists):
         await create_account(accounts, POLICIES, NewAccount("vx", "V", "voximplant"))
+
+
+async def test_billing_events_are_checked_against_the_policy() -> None:
+    """TAM time only where the policy has TAM hours; ESS only where it has ESS sessions."""
+    store, accounts = MemoryTickets(), MemoryAccounts(ACME)
+    ticket_id = await opened_ticket(store, accounts, channel="email")
+    wired = ports(store, accounts)
+
+    async def append(event_type: str, **data: object) -> str:
+        _recorded, status = await append_event(
+            wired,
+            ticket_id,
+            event_type,
+            dict(data),
+            occurred_at=None,
+            expected_version=None,
+            accounts=MINE,
+        )
+        return status
+
+    work = {"by": "noc-1", "started_at": "2026-11-07T03:00:00+00:00", "minutes": 30}
+    with pytest.raises(EventRefused, match="no Technical Account Manager hours") as tam:
+        await append("ticket.work_logged", **work, rate="tam")
+    assert tam.value.field == "data.rate"
+    with pytest.raises(EventRefused, match="no Emergency Support Services") as ess:
+        await append("ticket.ess_started")
+    assert ess.value.field == "type"
+    assert len(store.events) == 1
+    assert await append("ticket.work_logged", **work, rate="standard") == "open"
+    assert await append("ticket.determination_recorded", criticality="not_critical") == "open"

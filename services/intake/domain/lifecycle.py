@@ -13,9 +13,21 @@ RESOLVED = TicketStatus.RESOLVED
 CLOSURE_REQUESTED = TicketStatus.CLOSURE_REQUESTED
 CLOSED = TicketStatus.CLOSED
 
+# What staff record for billing comes after the fact too (a review after the resolution, the
+# work logged once the night is over), so it fits any state.
 ANYTIME = frozenset(
-    {TicketEventType.COMMENT_ADDED, TicketEventType.ASSIGNED, TicketEventType.RFO_DELIVERED}
+    {
+        TicketEventType.COMMENT_ADDED,
+        TicketEventType.ASSIGNED,
+        TicketEventType.RFO_DELIVERED,
+        TicketEventType.WORK_LOGGED,
+        TicketEventType.DETERMINATION_RECORDED,
+        TicketEventType.FEE_QUOTED,
+        TicketEventType.QUOTE_ANSWERED,
+    }
 )
+# An ESS session runs while the ticket is worked on (resolution and a work-around end it).
+ESS = frozenset({TicketEventType.ESS_STARTED, TicketEventType.ESS_STOPPED})
 ALLOWED: dict[str, frozenset[str]] = {
     OPEN: frozenset(
         {
@@ -28,6 +40,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             TicketEventType.ESCALATION_REQUESTED,
             TicketEventType.CLOSURE_REQUESTED,
             TicketEventType.CLOSED,
+            *ESS,
         }
     ),
     AWAITING: frozenset(
@@ -39,6 +52,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             TicketEventType.RESOLVED,
             TicketEventType.ESCALATION_REQUESTED,
             TicketEventType.CLOSED,
+            *ESS,
         }
     ),
     RESOLVED: frozenset(
