@@ -40,6 +40,8 @@ class Access:
     """Scaled on its consumer group's lag (KEDA); otherwise on CPU (HPA)."""
     prefixes: tuple[str, ...] = ()
     """Topic and group name prefixes the service owns entirely (Faust's internal topics)."""
+    other_groups: tuple[str, ...] = ()
+    """Consumer groups of the service's other, smaller consumers (not lag-scaled)."""
 
     @property
     def user(self) -> str:
@@ -61,9 +63,10 @@ ACCESS: tuple[Access, ...] = (
     Access(
         "intake",
         _default(IntakeSettings, "commands_group"),
-        reads=(TICKET_COMMANDS.name,),
-        writes=(TICKET_EVENTS.name, *_dlqs((TICKET_COMMANDS.name,))),
+        reads=(TICKET_COMMANDS.name, BILLING.name),
+        writes=(TICKET_EVENTS.name, *_dlqs((TICKET_COMMANDS.name, BILLING.name))),
         lag_scaled=False,
+        other_groups=(_default(IntakeSettings, "billing_facts_group"),),
     ),
     Access(
         "sla",

@@ -59,7 +59,8 @@ def _acl(kind: str, name: str, operations: list[str], pattern: str = "literal") 
 def kafka_user(access: Access) -> dict[str, Any]:
     acls = [_acl("topic", topic, ["Read", "Describe"]) for topic in access.reads]
     acls += [_acl("topic", topic, ["Write", "Describe"]) for topic in access.writes]
-    acls.append(_acl("group", access.group, ["Read"]))
+    for group in (access.group, *access.other_groups):
+        acls.append(_acl("group", group, ["Read"]))
     for prefix in access.prefixes:
         acls.append(_acl("topic", prefix, ["All"], "prefix"))
         acls.append(_acl("group", prefix, ["Read"], "prefix"))

@@ -22,12 +22,13 @@ from services.intake.adapters.idempotency import IdempotencyStore
 from services.intake.adapters.outbox_relay import Notifier, OutboxRelay, kafka_sender
 from services.intake.adapters.sla_client import SlaClient
 from services.intake.entrypoints.api import create_app
+from services.intake.entrypoints.billing_consumer import BillingFactsConsumer
 from services.intake.entrypoints.commands_consumer import CommandConsumer
 from services.intake.entrypoints.deps import IntakeDeps
 from services.intake.entrypoints.limits import RequestLimits
 from services.intake.settings import IntakeSettings
 from shared.policy import load_policies
-from shared.topics import TICKET_COMMANDS, TICKET_EVENTS
+from shared.topics import BILLING, TICKET_COMMANDS, TICKET_EVENTS
 
 log = logging.getLogger("ticketflow.intake")
 
@@ -108,6 +109,12 @@ def build_app(settings: IntakeSettings) -> FastAPI:
                 consumer = await rt.consumer([TICKET_COMMANDS.name], settings.commands_group)
                 commands = CommandConsumer(deps.store, consumer, rt.producer, backoff=backoff())
                 rt.spawn(commands.run, "commands")
+            if settings.billing_facts_enabled:
+                consumer = await rt.consumer([BILLING.name], settings.billing_facts_group)
+                facts = BillingFactsConsumer(
+                    deps.accounts, consumer, rt.producer, backoff=backoff()
+                )
+                rt.spawn(facts.run, "billing facts")
             freeze_startup_objects()
             log.info("intake ready on %s:%s", settings.host, settings.port)
             yield

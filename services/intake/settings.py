@@ -38,6 +38,8 @@ class IntakeSettings(ServiceSettings, HttpSettings):
     relay_enabled: bool = True
     commands_enabled: bool = True
     commands_group: str = "ticketflow-intake-commands"
+    billing_facts_enabled: bool = True
+    billing_facts_group: str = "ticketflow-intake-billing"
 
     # Bad input: a request body over max_body_bytes (HttpSettings) is a 413; a subject over
     # max_subject_chars or any other string in a body (description, comment, note, email body,

@@ -9,7 +9,7 @@ from shared.calendar.holidays import (
     RelativeToHoliday,
     holidays_in_year,
 )
-from shared.calendar.zones import parse_zone
+from shared.calendar.zones import month_of, parse_zone
 
 __all__ = [
     "ALWAYS",
@@ -21,5 +21,6 @@ __all__ = [
     "RelativeToHoliday",
     "WeeklyHours",
     "holidays_in_year",
+    "month_of",
     "parse_zone",
 ]

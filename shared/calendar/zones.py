@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _FIXED = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
@@ -29,3 +29,12 @@ def parse_zone(name: str) -> tzinfo:
         return ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {name!r} (IANA name or offset like GMT+2)") from exc
+
+
+def month_of(at: datetime, zone: str) -> str:
+    """`YYYY-MM` of an aware instant in `zone` (an IANA name or a fixed offset, as policies
+    write them): the calendar month a per-month budget or statement counts it in."""
+    if at.tzinfo is None:
+        raise ValueError("month_of needs an aware instant")
+    local = at.astimezone(parse_zone(zone))
+    return f"{local.year:04d}-{local.month:02d}"

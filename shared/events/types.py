@@ -20,6 +20,8 @@ class Channel(StrEnum):
     EMAIL = "email"
     PHONE = "phone"
     API = "api"
+    TAM = "tam"
+    """Sent by the account's Technical Account Manager on the client's behalf (voximplant 8.1.3)."""
 
 
 class EscalationReason(StrEnum):

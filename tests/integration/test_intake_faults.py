@@ -878,6 +878,7 @@ async def test_intake_started_while_postgres_is_down_waits_for_it(
         kafka_bootstrap_servers=bootstrap,
         environment="test",
         commands_enabled=False,
+        billing_facts_enabled=False,
         backoff_max_seconds=0.5,
     )
     app = build_app(settings)

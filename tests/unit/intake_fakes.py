@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from services.intake.domain.errors import (
@@ -92,6 +92,15 @@ class MemoryAccounts:
     def __init__(self, *accounts: Account) -> None:
         self.accounts = {account.id: account for account in accounts}
         self.created: list[dict[str, Any]] = []
+        self.tam_months: set[tuple[str, str]] = set()
+
+    async def tam_exhausted(self, account_id: str, month: str) -> bool:
+        return (account_id, month) in self.tam_months
+
+    async def record_tam_exhausted(self, account_id: str, month: str, at: datetime) -> bool:
+        fresh = (account_id, month) not in self.tam_months
+        self.tam_months.add((account_id, month))
+        return fresh
 
     async def get(self, account_id: str) -> Account:
         try:

@@ -14,7 +14,8 @@ from services.billing.domain.history import Work, fold
 from services.billing.domain.ledger import diff, prepaid_crossings
 from services.billing.domain.rules import AccountTerms, Basis, ChargeRule, Money
 from services.billing.domain.sessions import split
-from services.billing.domain.tam import BudgetState, crossed, month_of, state
+from services.billing.domain.tam import BudgetState, crossed, state
+from shared.calendar import month_of
 from shared.sla.timeline import TimelineEvent
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)

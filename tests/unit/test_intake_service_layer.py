@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -281,3 +281,26 @@ async def test_billing_events_are_checked_against_the_policy() -> None:
     assert len(store.events) == 1
     assert await append("ticket.work_logged", **work, rate="standard") == "open"
     assert await append("ticket.determination_recorded", criticality="not_critical") == "open"
+
+
+async def test_a_tam_ticket_after_the_months_tam_hours_is_redirected_to_the_support_email() -> None:
+    """voximplant 6.3: "If the limit is exhausted TAM shall ... be entitled to redirect all
+    Tickets and Client's questions to the Support Center's Email"."""
+    vox = Account(
+        "vox",
+        "Vox",
+        "voximplant",
+        plan="silver",
+        entitled_from=date(2026, 1, 1),
+        approved_contacts=frozenset({"noc@vox.example"}),
+    )
+    accounts = MemoryAccounts(vox)
+    wired = ports(MemoryTickets(), accounts)
+    tam = command(account="vox", contact="noc@vox.example", channel="tam", priority="sev3")
+    assert "redirected_to_support_email" not in (await open_ticket(wired, tam)).data["flags"]
+    await accounts.record_tam_exhausted("vox", "2026-10", NOW)  # another month: no effect
+    assert "redirected_to_support_email" not in (await open_ticket(wired, tam)).data["flags"]
+    await accounts.record_tam_exhausted("vox", "2026-11", NOW)
+    assert "redirected_to_support_email" in (await open_ticket(wired, tam)).data["flags"]
+    by_email = command(account="vox", contact="noc@vox.example", channel="email", priority="sev3")
+    assert "redirected_to_support_email" not in (await open_ticket(wired, by_email)).data["flags"]

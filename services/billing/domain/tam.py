@@ -11,10 +11,7 @@ beyond them: a silver plan's 8 hours are its own, the 9th is past the limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-
-from shared.calendar import parse_zone
 
 WARN_AT = 0.75
 
@@ -34,14 +31,6 @@ class TamBudget:
     def hours(self, plan: str | None) -> int | None:
         """The plan's monthly TAM hours; None: the plan has no TAM."""
         return self.hours_by_plan.get(plan or "")
-
-
-def month_of(at: datetime, timezone: str) -> str:
-    """`YYYY-MM` of an instant in `timezone`."""
-    if at.tzinfo is None:
-        raise ValueError("month_of needs an aware instant")
-    local = at.astimezone(parse_zone(timezone))
-    return f"{local.year:04d}-{local.month:02d}"
 
 
 def state(used_minutes: int, budget_hours: int) -> BudgetState:

@@ -22,13 +22,14 @@ from services.billing.domain.charges import Charge, charges
 from services.billing.domain.history import NotOpened, TicketEventIn, TicketHistory, fold
 from services.billing.domain.ledger import diff, prepaid_crossings
 from services.billing.domain.policy_rules import rules_of, tam_of
-from services.billing.domain.tam import BudgetState, crossed, month_of
+from services.billing.domain.tam import BudgetState, crossed
 from services.billing.service_layer.ports import LedgerStore, LedgerWork
 from services.billing.service_layer.publishing import (
     charge_event,
     prepaid_event,
     tam_event,
 )
+from shared.calendar import month_of
 from shared.events.types import TicketEventType as T
 from shared.policy import Policy
 

@@ -170,6 +170,25 @@ class AccountStore:
         )
         return [row["account_id"] for row in rows]
 
+    async def tam_exhausted(self, account_id: str, month: str) -> bool:
+        found = await self._pool.fetchval(
+            "SELECT 1 FROM tam_budgets_exhausted WHERE account_id = $1 AND month = $2",
+            account_id,
+            month,
+        )
+        return found is not None
+
+    async def record_tam_exhausted(self, account_id: str, month: str, at: datetime) -> bool:
+        """Note the month's budget as used up; False when it was noted already."""
+        status: str = await self._pool.execute(
+            "INSERT INTO tam_budgets_exhausted (account_id, month, exhausted_at) "
+            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            account_id,
+            month,
+            at,
+        )
+        return status.endswith(" 1")
+
     async def issue_key(self, accounts: list[str], label: str | None) -> IssuedKey:
         found = await self._pool.fetchval(
             "SELECT count(*) FROM accounts WHERE id = ANY($1::text[])", accounts

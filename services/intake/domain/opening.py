@@ -8,10 +8,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared.events import Envelope
-from shared.events.types import TicketEventType
+from shared.events.types import Channel, TicketEventType
 from shared.policy import Policy
 from shared.sla import decide_acceptance
 
+REDIRECTED_TO_SUPPORT_EMAIL = "redirected_to_support_email"
+"""Flag of a TAM-channel ticket opened when the month's TAM hours are used up (voximplant 6.3:
+"TAM shall be entitled to redirect all Tickets and Client's questions to the Support Center's
+Email")."""
 MAX_FUTURE_SKEW = timedelta(minutes=2)
 MAX_BACKDATE = timedelta(days=7)
 
@@ -84,8 +88,10 @@ def decide_open(
     now: datetime,
     ticket_id: uuid.UUID,
     number: str,
+    tam_exhausted: bool = False,
 ) -> Envelope:
-    """The `ticket.opened` envelope, or Refusal saying why and what to do."""
+    """The `ticket.opened` envelope, or Refusal saying why and what to do. `tam_exhausted`:
+    the account's TAM hours of the opening's month are used up."""
     at = event_time(command.occurred_at, now)
     plan = command.plan or account.plan
     data: dict[str, Any] = {
@@ -105,6 +111,8 @@ def decide_open(
     if not verdict.accepted:
         raise Refusal(verdict.rejection or "refused by policy")
     data["flags"] = list(verdict.flags)
+    if tam_exhausted and command.channel == Channel.TAM:
+        data["flags"].append(REDIRECTED_TO_SUPPORT_EMAIL)
     return Envelope(
         type=TicketEventType.OPENED,
         source="intake",

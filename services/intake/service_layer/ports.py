@@ -55,6 +55,14 @@ class AccountDirectory(Protocol):
 
     async def accounts_approving(self, email: str, among: frozenset[str]) -> list[str]: ...
 
+    async def tam_exhausted(self, account_id: str, month: str) -> bool:
+        """Whether the account used up its TAM hours of `month` (billing said so)."""
+        ...
+
+    async def record_tam_exhausted(self, account_id: str, month: str, at: datetime) -> bool:
+        """Note the month's TAM budget as used up; False when it was noted already."""
+        ...
+
     async def create(
         self,
         account_id: str,

@@ -12,7 +12,10 @@ from services.intake.domain.opening import OpenTicket, Refusal, decide_open, eve
 from services.intake.domain.ticket_number import new_ticket_number
 from services.intake.domain.tickets import TicketRow
 from services.intake.service_layer.ports import Ports
+from shared.calendar import month_of
 from shared.events import Envelope
+from shared.events.types import Channel
+from shared.policy import Policy
 
 NUMBER_ATTEMPTS = 3
 
@@ -31,6 +34,7 @@ async def open_ticket(ports: Ports, command: OpenTicket) -> Envelope:
     number was drawn."""
     account = await ports.accounts.get(command.account)
     policy = ports.policies[account.policy_id]
+    tam_exhausted = await _tam_used_up(ports, command, policy)
     for _attempt in range(NUMBER_ATTEMPTS):
         try:
             envelope = decide_open(
@@ -40,6 +44,7 @@ async def open_ticket(ports: Ports, command: OpenTicket) -> Envelope:
                 now=ports.now(),
                 ticket_id=ports.new_ticket_id(),
                 number=new_ticket_number(ports.random_digits),
+                tam_exhausted=tam_exhausted,
             )
         except Refusal as refusal:
             raise Refused("Ticket refused", str(refusal), refusal.field, policy.ref) from None
@@ -48,6 +53,15 @@ async def open_ticket(ports: Ports, command: OpenTicket) -> Envelope:
         except TicketNumberTaken:
             continue  # a ticket number collision: draw another
     raise Unavailable("Try again", "could not allocate a ticket number")
+
+
+async def _tam_used_up(ports: Ports, command: OpenTicket, policy: Policy) -> bool:
+    """A TAM-channel ticket of a policy with TAM hours: are the month's hours used up?"""
+    tam = policy.spec.tam
+    if command.channel != Channel.TAM or tam is None:
+        return False
+    month = month_of(command.occurred_at or ports.now(), tam.timezone)
+    return await ports.accounts.tam_exhausted(command.account, month)
 
 
 async def append_event(
