@@ -29,7 +29,9 @@ TICKET_COMMANDS = Topic(
 ESCALATIONS = Topic("ticketflow.escalations", 6, description="Escalation lifecycle")
 NOTIFICATIONS = Topic("ticketflow.notifications", 6, description="Delivery outcomes")
 BILLING = Topic(
-    "ticketflow.billing", 6, description="Charges, prepaid time and TAM budgets, key = account"
+    "ticketflow.billing",
+    6,
+    description="Charges, prepaid time and TAM budgets, key = the ticket that caused it",
 )
 
 SLA_STATE = Topic(

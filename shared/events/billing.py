@@ -3,7 +3,8 @@
 `charge.assessed` / `charge.voided` carry the charge; `prepaid.low` / `prepaid.exhausted` the
 account's prepaid balance; `tam.budget_warning` (75 %) / `tam.budget_exhausted` the month's TAM
 hours. Ids are deterministic (what caused it and what it says), so a record published again
-after a crash carries the id of the first: consumers deduplicate by `id`. Kafka key = account,
+after a crash carries the id of the first: consumers deduplicate by `id`. Kafka key =
+ce_subject = the ticket whose event caused it (as on every topic), `account` names the ledger,
 `ce_type` header = `type`. Amounts are decimal strings ("200.00"), never floats."""
 
 from __future__ import annotations

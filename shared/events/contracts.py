@@ -99,8 +99,8 @@ DEDUPLICATION = {
     "type and attempt): a re-published outcome keeps its id; each retry attempt has an id of "
     "its own.",
     "ticketflow.billing": "Deduplicate by ce_id (= `id`, derived from the charge, or the account "
-    "and what crossed a threshold): a re-published record keeps its id. Key = account, so an "
-    "account's ledger events stay in order.",
+    "and what crossed a threshold): a re-published record keeps its id. Key = ce_subject = "
+    "the ticket whose event caused it; the `account` field names the ledger.",
 }
 
 

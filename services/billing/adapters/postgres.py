@@ -163,7 +163,7 @@ class PostgresLedgerWork:
             self._conn,
             SERVICE,
             BILLING.name,
-            event.account,
+            event.ticket_id,
             event.model_dump(mode="json"),
             event.type,
         )
