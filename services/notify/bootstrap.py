@@ -1,6 +1,7 @@
-"""Wires notify: the consumer of ticket, SLA and escalation events that logs notifications,
-the deliverer (email over SMTP, signed webhooks) driven by the due-time scheduler, the outbox
-publisher to `ticketflow.notifications`, and the HTTP API. Nothing connects at import time."""
+"""Wires notify: the consumer of ticket, SLA, escalation and billing events that logs
+notifications, the deliverer (email over SMTP, signed webhooks) driven by the due-time
+scheduler, the outbox publisher to `ticketflow.notifications`, and the HTTP API. Nothing
+connects at import time."""
 
 from __future__ import annotations
 

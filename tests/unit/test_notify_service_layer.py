@@ -74,6 +74,9 @@ class FakePlanning:
         self.tickets: dict[str, dict[str, Any]] = {}
         self.subs: dict[str, list[Subscription]] = {}
         self.overrides: dict[tuple[str, str], Override] = {}
+        self.contacts: dict[str, list[str]] = {}
+        """Each account's approved contacts."""
+        self.contact_reads: list[str] = []
         self.logged: dict[uuid.UUID, tuple[NewNotification, datetime]] = {}
         self.tracked_meanwhile: set[uuid.UUID] = set()
         """Events another replica records between this one's reading and writing."""
@@ -87,6 +90,10 @@ class FakePlanning:
 
     async def subscriptions(self, account: str) -> list[Subscription]:
         return self.subs.get(account, [])
+
+    async def account_contacts(self, account: str) -> list[str]:
+        self.contact_reads.append(account)
+        return list(self.contacts.get(account, []))
 
     async def template_override(self, account: str, name: str) -> Override | None:
         return self.overrides.get((account, name))

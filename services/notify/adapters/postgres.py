@@ -47,6 +47,9 @@ class PostgresPlanningReads:
     async def subscriptions(self, account: str) -> list[Subscription]:
         return await store.subscriptions(self._conn, account)
 
+    async def account_contacts(self, account: str) -> list[str]:
+        return await store.account_contacts(self._conn, account)
+
     async def template_override(self, account: str, name: str) -> tuple[str, str] | None:
         return await store.template_override(self._conn, account, name)
 

@@ -1,6 +1,6 @@
 """PostgreSQL persistence of notify: tickets it has seen, subscriptions (signing secrets
 sealed), account templates and the delivery log (one row per notification, the row's id
-deterministic)."""
+deterministic); it reads the accounts' approved contacts from intake's `contacts` table."""
 
 from __future__ import annotations
 
@@ -54,6 +54,17 @@ async def subscriptions(conn: asyncpg.Connection, account: str) -> list[Subscrip
         account,
     )
     return [Subscription(row["id"], row["account"], frozenset(row["events"])) for row in rows]
+
+
+async def account_contacts(conn: asyncpg.Connection, account: str) -> list[str]:
+    """The account's approved contacts (intake's `contacts` table, in the same database as
+    the `api_keys` the API checks), lower-cased."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT lower(email) AS email FROM contacts "
+        "WHERE account_id = $1 AND role = 'approved' ORDER BY 1",
+        account,
+    )
+    return [row["email"] for row in rows]
 
 
 async def template_override(

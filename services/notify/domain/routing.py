@@ -4,7 +4,13 @@ and stores them, the deliverer sends them.
 Each channel has a routing rule (`Route`) registered with it in `bootstrap.py`: given the
 event and its `Audience`, the recipients it tells and with which template. Email tells people
 (`to_people`), a webhook tells subscriptions (`to_subscriptions`); a new channel that tells the
-same people reuses a rule, one that reaches a new kind of recipient adds its own here."""
+same people reuses a rule, one that reaches a new kind of recipient adds its own here.
+
+Billing events are about the account, not one ticket: the prepaid and TAM ones that change
+what support the account gets (`ACCOUNT_TEMPLATES`) tell the account's approved contacts, the
+people authorised to deal with support for it (intake's `contacts`, role `approved`); an
+account that lists none is told through the contact of the ticket whose work caused the event.
+Escalation contacts are not told: they are the provider's people on the escalation matrix."""
 
 from __future__ import annotations
 
@@ -27,7 +33,20 @@ ESCALATION_TEMPLATES = {
     "escalation.raised": "escalation_raised",
     "escalation.level_advanced": "escalation_level_advanced",
 }
-TEMPLATES = (*CONTACT_TEMPLATES.values(), "severity_downgraded", *ESCALATION_TEMPLATES.values())
+# Billing events that tell the account's contacts, and the template that does (charges and
+# the TAM budget warning are not emailed; webhook subscribers get every billing type they ask
+# for, like any other event).
+ACCOUNT_TEMPLATES = {
+    "prepaid.low": "prepaid_low",
+    "prepaid.exhausted": "prepaid_exhausted",
+    "tam.budget_exhausted": "tam_budget_exhausted",
+}
+TEMPLATES = (
+    *CONTACT_TEMPLATES.values(),
+    "severity_downgraded",
+    *ESCALATION_TEMPLATES.values(),
+    *ACCOUNT_TEMPLATES.values(),
+)
 
 
 class UnknownTemplate(LookupError):
@@ -62,11 +81,13 @@ class Source:
 @dataclass(frozen=True, slots=True)
 class Audience:
     """Who may be told about one event: the ticket's contact, the escalation level's
-    recipients (escalation events) and the account's active webhook subscriptions."""
+    recipients (escalation events), the account's active webhook subscriptions and, for the
+    events that tell the account (`tells_account`), its approved contacts."""
 
     contact: str | None = None
     recipients: Sequence[str] = ()
     subscriptions: Sequence[Subscription] = ()
+    account_contacts: Sequence[str] = ()
 
 
 Route = Callable[[Source, Audience], list[tuple[str, str]]]
@@ -90,9 +111,16 @@ def contact_template(source: Source) -> str | None:
     return None
 
 
+def tells_account(source: Source) -> bool:
+    """Whether the event tells the account's contacts (the planner reads them only then)."""
+    return source.type in ACCOUNT_TEMPLATES
+
+
 def to_people(source: Source, audience: Audience) -> list[tuple[str, str]]:
-    """The ticket's contact (ticket events), or the escalation level's recipients
-    (escalation events), addresses lower-cased: the email channel's rule."""
+    """The ticket's contact (ticket events), the escalation level's recipients (escalation
+    events), or the account's approved contacts (the billing events of `ACCOUNT_TEMPLATES`;
+    the ticket's contact when the account lists none), addresses lower-cased: the email
+    channel's rule."""
     out: list[tuple[str, str]] = []
     template = contact_template(source)
     if template is not None and audience.contact:
@@ -100,6 +128,12 @@ def to_people(source: Source, audience: Audience) -> list[tuple[str, str]]:
     if source.type in ESCALATION_TEMPLATES:
         template = ESCALATION_TEMPLATES[source.type]
         out.extend((r, template) for r in sorted({r.lower() for r in audience.recipients}))
+    if tells_account(source):
+        template = ACCOUNT_TEMPLATES[source.type]
+        people = {c.lower() for c in audience.account_contacts if c}
+        if not people and audience.contact:
+            people = {audience.contact.lower()}
+        out.extend((person, template) for person in sorted(people))
     return out
 
 

@@ -1,6 +1,7 @@
 """Sample contexts for each email template, shaped like the ones the planner builds: `ticket`
 (notify's row of the ticket, `{}` when notify never saw it open), `event` (the event as
-published: an envelope dumped without its unset fields, or an escalation event) and `account`.
+published: an envelope dumped without its unset fields, an escalation event or a billing
+event) and `account`.
 
 An account's template is checked against two of them before it is stored: the complete sample
 (every field an event of that type can carry, set) with undefined names refused, so that a
@@ -13,7 +14,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from services.notify.domain.routing import CONTACT_TEMPLATES, ESCALATION_TEMPLATES
+from services.notify.domain.routing import (
+    ACCOUNT_TEMPLATES,
+    CONTACT_TEMPLATES,
+    ESCALATION_TEMPLATES,
+)
 
 ACCOUNT = "acme"
 TICKET_ID = "3f1c9a52-7d0e-4b8a-9c61-2e5f8d4a7b10"
@@ -64,6 +69,18 @@ TICKET_EVENT_OF = {
 }
 ESCALATION_EVENT_OF = {
     template: event_type for event_type, template in ESCALATION_TEMPLATES.items()
+}
+BILLING_EVENT_OF = {template: event_type for event_type, template in ACCOUNT_TEMPLATES.items()}
+
+# The body each billing type carries (billing always sets it: it is what the event says);
+# the other bodies are never set on that type.
+_BILLING_BODY: dict[str, tuple[str, dict[str, Any]]] = {
+    "prepaid.low": ("prepaid", {"balance_minutes": 45, "low_at_minutes": 60}),
+    "prepaid.exhausted": ("prepaid", {"balance_minutes": 0, "low_at_minutes": 60}),
+    "tam.budget_exhausted": (
+        "tam",
+        {"month": "2026-11", "used_minutes": 495, "budget_hours": 8},
+    ),
 }
 
 
@@ -130,8 +147,34 @@ def _escalation(event_type: str, *, complete: bool) -> dict[str, Any]:
     return event
 
 
+def _billing(event_type: str) -> dict[str, Any]:
+    """A billing event as published: every field is set except the bodies other types
+    carry (so the complete and the sparse sample differ only in `ticket`)."""
+    event: dict[str, Any] = {
+        "id": "2d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a",
+        "type": event_type,
+        "account": ACCOUNT,
+        "policy": "voximplant@1" if event_type.startswith("tam.") else "voice1@1",
+        "ticket_id": TICKET_ID,
+        "at": AT,
+        "causation_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+        "charge": None,
+        "prepaid": None,
+        "tam": None,
+    }
+    key, body = _BILLING_BODY[event_type]
+    event[key] = dict(body)
+    return event
+
+
 def sample_context(name: str, *, complete: bool = True) -> dict[str, Any]:
     """The sample context of template `name` (one of routing.TEMPLATES); `KeyError` if none."""
+    if name in BILLING_EVENT_OF:
+        return {
+            "ticket": _ticket(complete=True) if complete else {},
+            "event": _billing(BILLING_EVENT_OF[name]),
+            "account": ACCOUNT,
+        }
     if name in TICKET_EVENT_OF:
         return {
             "ticket": _ticket(complete=complete),

@@ -1,4 +1,6 @@
-"""Decodes records of ticket-events, sla-events and escalations into notification sources."""
+"""Decodes records of ticket-events, sla-events, escalations and billing into notification
+sources. A record that does not decode raises `BadMessage` (the loop dead-letters it to
+`<topic>.dlq`)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ from pydantic import ValidationError
 from services.common.consumer import BadMessage
 from services.notify.domain.routing import Source
 from services.notify.service_layer.planning import Planner
+from shared.events.billing import BillingEvent
 from shared.events.codec import DecodeError, from_kafka
 from shared.events.escalation import EscalationEvent
 from shared.events.sla import SlaEvent
 from shared.events.types import TicketEventType
-from shared.topics import ESCALATIONS, SLA_EVENTS, TICKET_EVENTS
+from shared.topics import BILLING, ESCALATIONS, SLA_EVENTS, TICKET_EVENTS
 
-TOPICS = (TICKET_EVENTS.name, SLA_EVENTS.name, ESCALATIONS.name)
+TOPICS = (TICKET_EVENTS.name, SLA_EVENTS.name, ESCALATIONS.name, BILLING.name)
 
 
 class NotifyConsumer:
@@ -48,6 +51,19 @@ class NotifyConsumer:
                         "escalation",
                     ),
                     recipients=escalation.recipients,
+                )
+            if message.topic == BILLING.name:
+                billing = BillingEvent.model_validate_json(message.value or b"")
+                # About the account's ledger; the ticket is the one whose work caused it.
+                return await self._planner.on_event(
+                    Source(
+                        billing.id,
+                        billing.type,
+                        billing.ticket_id,
+                        billing.account,
+                        billing.model_dump(mode="json"),
+                        "billing",
+                    )
                 )
             envelope = from_kafka(message.key, message.value, message.headers)
         except (ValidationError, DecodeError) as exc:

@@ -13,7 +13,13 @@ from typing import Any
 from prometheus_client import Counter
 
 from services.notify.domain.notifications import Content, NewNotification
-from services.notify.domain.routing import Audience, PlannedNotification, Source, plan
+from services.notify.domain.routing import (
+    Audience,
+    PlannedNotification,
+    Source,
+    plan,
+    tells_account,
+)
 from services.notify.service_layer.channels import ChannelSpec, by_name
 from services.notify.service_layer.ports import PlanningStore
 
@@ -58,10 +64,11 @@ class Planner:
                 return "duplicate"
             known = await reads.ticket(source.ticket_id)
             subscriptions = await reads.subscriptions(source.account)
+            contacts = await reads.account_contacts(source.account) if tells_account(source) else []
             ticket = _with_number(
                 _merged(known, source, facts if opened is not None else None), source
             )
-            audience = Audience(ticket.get("contact"), recipients or [], subscriptions)
+            audience = Audience(ticket.get("contact"), recipients or [], subscriptions, contacts)
             planned = plan(source, audience, self._routes)
             by_channel = _by_channel(planned)
             names = sorted(

@@ -42,6 +42,11 @@ class PlanningReads(Protocol):
         """The account's active webhook subscriptions."""
         ...
 
+    async def account_contacts(self, account: str) -> list[str]:
+        """The account's approved contacts' addresses (intake's `contacts`, role
+        `approved`): who is told about the account's prepaid time and TAM budget."""
+        ...
+
     async def template_override(self, account: str, name: str) -> Override | None: ...
 
 
