@@ -1,4 +1,5 @@
-"""Each document's charge rules, golden-tested: every case quotes the sentence it implements,
+"""Each document's charge rules, golden-tested: every case quotes the sentence it implements
+(as the policy's rule quotes it from the document, ../shared/provider-docs/),
 and its expected amount is derived by hand from that sentence and the rounding decision
 (services/billing/domain/charges.py: minutes rounded up to 15, then the minimum)."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -367,16 +369,14 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_charges_follow_the_document(case: Case) -> None:
-    assert case.quote.split(" ... ")[0].strip(". ") in _document(case.policy)
+    assert case.quote.split(" ... ")[0].strip(". ") in _policy_text(case.policy)
     assert run(case) == case.expected
 
 
-def _document(policy_id: str) -> str:
-    from pathlib import Path
-
-    name = POLICIES[f"{policy_id}@1"].spec.document
-    root = Path(__file__).resolve().parents[3] / "shared" / "provider-docs"
-    return " ".join((root / name).read_text(encoding="utf-8").split())
+def _policy_text(policy_id: str) -> str:
+    """The policy file, whose rules carry the document's sentences (`source`)."""
+    path = Path(__file__).resolve().parents[2] / "policies" / f"{policy_id}.yaml"
+    return " ".join(path.read_text(encoding="utf-8").split())
 
 
 def test_a_changed_fault_determination_removes_the_charge() -> None:
