@@ -19,8 +19,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8083,
 ) -> None:
-    """Consume ticket, SLA and escalation events; email contacts and escalation levels, post
-    signed webhooks to subscribers; retry with exponential backoff, then dead-letter.
+    """Consume ticket, SLA, escalation and billing events; email contacts and escalation
+    levels (and an account's approved contacts when its prepaid time runs low or out or its
+    TAM hours are used up), post signed webhooks to subscribers; retry with exponential
+    backoff, then dead-letter.
 
     Needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS; SMTP via TICKETFLOW_NOTIFY_SMTP_HOST /
     _SMTP_PORT / _SMTP_USERNAME / _SMTP_PASSWORD and the sender TICKETFLOW_NOTIFY_MAIL_FROM;
