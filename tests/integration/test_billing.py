@@ -4,10 +4,9 @@ formats and admin terms."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 
 from services.billing.adapters.memory import MemoryLedger
 from services.billing.adapters.postgres import PostgresLedger
-from services.billing.domain.history import TicketEventIn
 from services.billing.domain.rules import AccountTerms, Money
 from services.billing.entrypoints.api import BillingApiDeps, create_app
 from services.billing.entrypoints.consumer import BillingConsumer
@@ -29,14 +27,13 @@ from services.devstack.infrastructure import Infrastructure
 from shared.events import Envelope
 from shared.events.codec import to_kafka
 from shared.policy import policies_by_ref
-from shared.sla.timeline import TimelineEvent
 from tests.integration.escalation_support import (
     account_with_matrix,
     outbox_records,
     service_database,
 )
+from tests.unit.billing_tickets import T0, Ticket
 
-T0 = datetime(2026, 11, 7, 3, 0, tzinfo=UTC)  # Friday 19:00 in Los Angeles: off hours
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 POLICIES = policies_by_ref()
 ADMIN = "test-admin-token-0123456789abcdef"
@@ -67,35 +64,6 @@ async def backend(request: pytest.FixtureRequest, pool: asyncpg.Pool) -> Backend
     if request.param == "memory":
         return Backend(MemoryLedger(), None)
     return Backend(PostgresLedger(pool), pool)
-
-
-class Ticket:
-    def __init__(self, policy: str, account: str = "acme") -> None:
-        self.id = str(uuid.uuid4())
-        self.policy = policy
-        self.account = account
-        self.sequence = 0
-
-    def event(self, kind: str, minute: int, **data: Any) -> TicketEventIn:
-        self.sequence += 1
-        return TicketEventIn(
-            uuid.uuid4(),
-            self.id,
-            self.account,
-            self.policy,
-            TimelineEvent(kind, T0 + timedelta(minutes=minute), data, sequence=self.sequence),
-        )
-
-    def work(self, start: int, minutes: int, rate: str) -> TicketEventIn:
-        started = (T0 + timedelta(minutes=start)).isoformat()
-        return self.event(
-            "ticket.work_logged",
-            start + minutes,
-            by="eng",
-            started_at=started,
-            minutes=minutes,
-            rate=rate,
-        )
 
 
 def kinds(records: list[dict[str, Any]]) -> list[str]:

@@ -3,10 +3,8 @@ announces, and that redelivery changes nothing."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -15,58 +13,17 @@ from services.billing.domain.rules import AccountTerms, Money
 from services.billing.domain.statement import to_csv
 from services.billing.service_layer.ledger import (
     Biller,
-    TicketEventIn,
     UnknownPolicy,
     UnknownTicket,
 )
 from services.billing.service_layer.reads import BillingReads
 from shared.policy import policies_by_ref
-from shared.sla.timeline import TimelineEvent
+from tests.unit.billing_tickets import Ticket
 
 pytestmark = pytest.mark.unit
 
-T0 = datetime(2026, 11, 7, 3, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 POLICIES = policies_by_ref()
-
-
-class Ticket:
-    """Events of one ticket, numbered as intake numbers them."""
-
-    def __init__(self, policy: str, account: str = "acme") -> None:
-        self.id = str(uuid.uuid4())
-        self.policy = policy
-        self.account = account
-        self.sequence = 0
-
-    def event(self, kind: str, minute: int, **data: Any) -> TicketEventIn:
-        self.sequence += 1
-        at = T0 + timedelta(minutes=minute)
-        return TicketEventIn(
-            uuid.uuid4(),
-            self.id,
-            self.account,
-            self.policy,
-            TimelineEvent(kind, at, data, sequence=self.sequence),
-        )
-
-    def opened(
-        self, priority: str, plan: str | None = None, flags: tuple[str, ...] = ()
-    ) -> TicketEventIn:
-        return self.event(
-            "ticket.opened", 0, channel="phone", priority=priority, plan=plan, flags=list(flags)
-        )
-
-    def work(self, start: int, minutes: int, rate: str) -> TicketEventIn:
-        started = (T0 + timedelta(minutes=start)).isoformat()
-        return self.event(
-            "ticket.work_logged",
-            start + minutes,
-            by="eng",
-            started_at=started,
-            minutes=minutes,
-            rate=rate,
-        )
 
 
 def biller(ledger: MemoryLedger) -> Biller:
