@@ -22,6 +22,7 @@ from services.billing.domain.charges import Charge, charges
 from services.billing.domain.history import NotOpened, TicketEventIn, TicketHistory, fold
 from services.billing.domain.ledger import diff, prepaid_crossings
 from services.billing.domain.policy_rules import rules_of, tam_of
+from services.billing.domain.rules import ChargeRule
 from services.billing.domain.tam import BudgetState, crossed
 from services.billing.service_layer.ports import LedgerStore, LedgerWork
 from services.billing.service_layer.publishing import (
@@ -80,6 +81,14 @@ class Biller:
         self._policies = policies
         self._now = now
         self._on_commit = on_commit
+        self._rules: dict[str, tuple[ChargeRule, ...]] = {}
+
+    def rules(self, policy: Policy) -> tuple[ChargeRule, ...]:
+        """The policy's charge rules, compiled once per policy."""
+        found = self._rules.get(policy.ref)
+        if found is None:
+            found = self._rules[policy.ref] = rules_of(policy)
+        return found
 
     def policy(self, ref: str) -> Policy:
         found = self._policies.get(ref)
@@ -113,7 +122,7 @@ class Biller:
         before = await work.charges_of(incoming.ticket_id)
         drew = sum(c.charge.prepaid_minutes for c in before)
         available = None if terms.prepaid_minutes is None else terms.prepaid_minutes + drew
-        now = charges(history, rules_of(policy), replace(terms, prepaid_minutes=available))
+        now = charges(history, self.rules(policy), replace(terms, prepaid_minutes=available))
         change = diff([c.charge for c in before], now)
         voided = [c for c in before if c.charge in change.voided]
         assessed = [self._ledger(incoming, charge) for charge in change.assessed]
