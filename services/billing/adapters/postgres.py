@@ -131,13 +131,20 @@ class PostgresLedgerWork:
     async def terms(self, account: str) -> AccountTerms:
         """Locks the account's row (created if missing), so two tickets of one account move
         its prepaid balance one after the other."""
-        await self._conn.execute(
-            "INSERT INTO billing_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING", account
+        query = (
+            f"SELECT rates::text AS rates, {_BALANCE} AS balance FROM billing_accounts "
+            "WHERE account = $1 FOR UPDATE"
         )
-        rates = await self._conn.fetchval(
-            "SELECT rates::text FROM billing_accounts WHERE account = $1 FOR UPDATE", account
-        )
-        return _terms(rates, await self._conn.fetchval(f"SELECT {_BALANCE}", account))
+        row = await self._conn.fetchrow(query, account)
+        if row is None:
+            await self._conn.execute(
+                "INSERT INTO billing_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING",
+                account,
+            )
+            row = await self._conn.fetchrow(query, account)
+        assert row is not None
+        balance = row["balance"]
+        return _terms(row["rates"], None if balance is None else int(balance))
 
     async def prepaid_low_at(self, account: str) -> int:
         found = await self._conn.fetchval(

@@ -22,7 +22,7 @@ from services.billing.domain.charges import Charge, charges
 from services.billing.domain.history import NotOpened, TicketEventIn, TicketHistory, fold
 from services.billing.domain.ledger import diff, prepaid_crossings
 from services.billing.domain.policy_rules import rules_of, tam_of
-from services.billing.domain.rules import ChargeRule
+from services.billing.domain.rules import AccountTerms, ChargeRule
 from services.billing.domain.tam import BudgetState, crossed
 from services.billing.service_layer.ports import LedgerStore, LedgerWork
 from services.billing.service_layer.publishing import (
@@ -117,12 +117,17 @@ class Biller:
     async def _charge(
         self, work: LedgerWork, incoming: TicketEventIn, history: TicketHistory, policy: Policy
     ) -> None:
-        account = incoming.account
-        terms = await work.terms(account)
+        rules = self.rules(policy)
+        if not rules:
+            return
+        # The account's row (rate card, prepaid balance) is read and locked only for a policy
+        # that prices from it: the others' charges never depend on it.
+        uses_terms = any(rule.rate_card is not None or rule.prepaid for rule in rules)
+        terms = await work.terms(incoming.account) if uses_terms else AccountTerms()
         before = await work.charges_of(incoming.ticket_id)
         drew = sum(c.charge.prepaid_minutes for c in before)
         available = None if terms.prepaid_minutes is None else terms.prepaid_minutes + drew
-        now = charges(history, self.rules(policy), replace(terms, prepaid_minutes=available))
+        now = charges(history, rules, replace(terms, prepaid_minutes=available))
         change = diff([c.charge for c in before], now)
         voided = [c for c in before if c.charge in change.voided]
         assessed = [self._ledger(incoming, charge) for charge in change.assessed]
