@@ -475,7 +475,7 @@ async def service_role(args: argparse.Namespace) -> None:
                 meter.outcomes[outcome] += 1
                 meter.count(message, time.perf_counter() - began)
 
-        loop = ConsumerLoop(SERVICE, consumer, producer, timed)
+        loop = ConsumerLoop(SERVICE, consumer, producer, timed, parallel_partitions=True)
         await phases(meter, loop.run, args.timeout, args.profile)
     finally:
         await consumer.stop()

@@ -43,7 +43,15 @@ def build_app(settings: BillingSettings, now: Callable[[], datetime] = _utc_now)
             ledger = PostgresLedger(rt.pool)
             biller = Biller(ledger, policies_by_ref(), now, publisher.wake)
             consumer = await rt.consumer(TOPICS, settings.group_id)
-            loop = ConsumerLoop(SERVICE, consumer, rt.producer, BillingConsumer(biller).handle)
+            # Tickets of different partitions do not wait on each other (an account's prepaid
+            # balance is one row lock), so the partitions of a batch are billed in parallel.
+            loop = ConsumerLoop(
+                SERVICE,
+                consumer,
+                rt.producer,
+                BillingConsumer(biller).handle,
+                parallel_partitions=True,
+            )
             rt.spawn(publisher.run, "billing outbox")
             rt.spawn(loop.run, "billing consumer")
             app.state.deps = BillingApiDeps(

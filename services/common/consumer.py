@@ -63,8 +63,13 @@ class ConsumerLoop:
         retry_s: float = 0.2,
         max_retry_s: float = 10.0,
         progress: Progress | None = None,
+        parallel_partitions: bool = False,
     ) -> None:
+        """`parallel_partitions`: handle a batch's partitions at the same time, each one's
+        messages in order (for a handler whose transactions of different keys do not wait on
+        each other for long; the batch is committed once all of them are done)."""
         self._service = service
+        self._parallel = parallel_partitions
         self._progress = progress
         self._consumer = consumer
         self._producer = producer
@@ -140,18 +145,30 @@ class ConsumerLoop:
         """Fetch a batch, handle each message, commit (also what a failed commit left
         uncommitted); the number of messages handled."""
         batch = await self._consumer.getmany(timeout_ms=200)
-        handled = 0
-        for messages in batch.values():
-            for message in messages:
-                await self.handle_one(message, stop)
-                handled += 1
-                health.beat()
+        if self._parallel and len(batch) > 1:
+            try:
+                async with asyncio.TaskGroup() as group:  # one failure cancels the others
+                    drained = [group.create_task(self._drain(m, stop)) for m in batch.values()]
+            except ExceptionGroup as failed:
+                raise failed.exceptions[0] from None  # what the loop would have met in order
+            handled = sum(task.result() for task in drained)
+        else:
+            handled = 0
+            for messages in batch.values():
+                handled += await self._drain(messages, stop)
         if batch:
             self._uncommitted = True
         if self._uncommitted:
             await self._consumer.commit()
             self._uncommitted = False
         return handled
+
+    async def _drain(self, messages: list[Any], stop: asyncio.Event) -> int:
+        """One partition's messages of the batch, in order."""
+        for message in messages:
+            await self.handle_one(message, stop)
+            health.beat()
+        return len(messages)
 
 
 def _rebalanced(exc: BaseException) -> bool:

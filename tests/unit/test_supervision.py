@@ -328,3 +328,57 @@ async def test_the_consumer_loop_retries_database_and_broker_errors_and_keeps_go
     assert handled == [0, 1]
     assert producer.sent == [("t.dlq", b"v")]
     assert task.restarts == 0, "outages are retried inside the loop, not by restarts"
+
+
+class TwoPartitions(FakeConsumer):
+    """Partition 0 holds offsets 0-2, partition 1 offsets 0-1, in one batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commit_errors = []
+        self.batches = [
+            {
+                ("t", 0): [FakeMessage(0), FakeMessage(1), FakeMessage(2)],
+                ("t", 1): [_on(1, 0), _on(1, 1)],
+            }
+        ]
+
+
+def _on(partition: int, offset: int) -> FakeMessage:
+    message = FakeMessage(offset)
+    message.partition = partition
+    return message
+
+
+async def test_partitions_in_parallel_keep_each_partitions_order() -> None:
+    """Partition 0's first message waits for partition 1 to start: handled one partition
+    after the other it would never finish; in parallel it does, each partition in order."""
+    partition_one_started = asyncio.Event()
+    seen: list[tuple[int, int]] = []
+
+    async def handle(message: FakeMessage) -> str:
+        if message.partition == 1:
+            partition_one_started.set()
+        elif message.offset == 0:
+            await partition_one_started.wait()
+        seen.append((message.partition, message.offset))
+        return "applied"
+
+    consumer = TwoPartitions()
+    loop = ConsumerLoop("svc", consumer, FakeProducer(), handle, parallel_partitions=True)
+    async with asyncio.timeout(2):
+        assert await loop.poll_once(asyncio.Event()) == 5
+    assert [o for p, o in seen if p == 0] == [0, 1, 2]
+    assert [o for p, o in seen if p == 1] == [0, 1]
+    assert consumer.commits == 1
+
+    async def broken(message: FakeMessage) -> str:
+        if message.partition == 1:
+            raise RuntimeError("not transient")
+        await asyncio.sleep(0.01)
+        return "applied"
+
+    failing = ConsumerLoop("svc", TwoPartitions(), FakeProducer(), broken, parallel_partitions=True)
+    failing._outcome = broken  # type: ignore[method-assign]  # no dead-lettering: the raw error
+    with pytest.raises(RuntimeError, match="not transient"):
+        await failing.poll_once(asyncio.Event())
