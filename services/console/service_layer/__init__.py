@@ -1,0 +1,1 @@
+"""The console's use cases: projecting events into the read model, and reading it."""

@@ -1,0 +1,74 @@
+"""What the console's use cases need from the outside world."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from services.console.domain.at_risk import Deadline, TicketFacts
+
+
+class Projecting(Protocol):
+    """One event's changes to the read model, inside one transaction with its tracking row."""
+
+    async def ticket(self, ticket_id: str) -> TicketFacts | None: ...
+
+    async def put_ticket(self, facts: TicketFacts) -> None: ...
+
+    async def deadlines(self, ticket_id: str) -> list[Deadline]: ...
+
+    async def put_deadline(self, row: Deadline) -> None: ...
+
+    async def drop_deadline(self, ticket_id: str, metric: str) -> None: ...
+
+    async def drop_deadlines(self, ticket_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AtRiskQuery:
+    accounts: frozenset[str] | None
+    """The viewer's accounts; None for the admin token (every account)."""
+    account: str | None = None
+    policy: str | None = None
+    priority: str | None = None
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStatus:
+    newest_event_at: datetime | None
+    """The event time of the newest event applied (the lag is now minus this)."""
+    changes: int
+    """How many events changed the read model so far (a change counter for live pages)."""
+
+
+class ReadModel(Protocol):
+    def applying(
+        self, event_id: uuid.UUID, event_at: datetime
+    ) -> AbstractAsyncContextManager[Projecting | None]:
+        """A unit for event `event_id` (None: it was applied before, do nothing); its
+        changes, its tracking row and the projection status commit together on exit."""
+        ...
+
+    async def at_risk(self, query: AtRiskQuery) -> Sequence[Deadline]: ...
+
+    async def status(self) -> ProjectionStatus: ...
+
+    async def filters(self, accounts: frozenset[str] | None) -> dict[str, list[str]]:
+        """The accounts, policies and priorities present for these accounts (for the
+        filter form)."""
+        ...
+
+    async def clear(self) -> None:
+        """Forget everything projected (and the tracking rows): before a rebuild."""
+        ...
+
+
+class KeyAccounts(Protocol):
+    async def accounts_of(self, key_id: str) -> frozenset[str] | None:
+        """The accounts of API key `key_id` while it is valid; None once it is revoked."""
+        ...
