@@ -1,15 +1,19 @@
 """The console's projection use case on the in-memory read model: the at-risk list in order
 of the next deadline, pauses, breaches, acknowledgements, resolutions, redelivery, and the
-accounts a query may see."""
+accounts a query may see. The same scenarios run on the PostgreSQL read model in
+tests/integration/test_console.py (`SCENARIOS`)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from services.console.adapters.memory import MemoryReadModel
 from services.console.domain.at_risk import ClockChange, EscalationChange, TicketFacts
-from services.console.service_layer.ports import AtRiskQuery
+from services.console.service_layer.ports import AtRiskQuery, ReadModel
 from services.console.service_layer.projection import Projection
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -44,8 +48,8 @@ async def opened(projection: Projection, ticket: str, due: datetime, account: st
 ALL = AtRiskQuery(None)
 
 
-async def test_open_tickets_are_listed_by_their_next_deadline() -> None:
-    projection = Projection(MemoryReadModel())
+async def open_tickets_are_listed_by_their_next_deadline(model: ReadModel) -> None:
+    projection = Projection(model)
     await opened(projection, "t1", hours(4))
     await opened(projection, "t2", hours(1))
     await opened(projection, "t3", hours(2))
@@ -57,10 +61,10 @@ async def test_open_tickets_are_listed_by_their_next_deadline() -> None:
     assert rows[0].due_at == hours(1)
 
 
-async def test_a_paused_clock_is_listed_after_the_running_ones_and_resumes_with_its_new_due() -> (
-    None
-):
-    projection = Projection(MemoryReadModel())
+async def a_paused_clock_is_listed_after_the_running_ones_and_resumes_with_its_new_due(
+    model: ReadModel,
+) -> None:
+    projection = Projection(model)
     await opened(projection, "t1", hours(1))
     await opened(projection, "t2", hours(3))
     await projection.on_clock(uuid.uuid4(), clock("sla.clock_paused", "t1", hours(0.5)), hours(0.5))
@@ -78,8 +82,8 @@ async def test_a_paused_clock_is_listed_after_the_running_ones_and_resumes_with_
     ]
 
 
-async def test_a_breach_stays_listed_and_an_escalation_shows_its_level_and_ack() -> None:
-    projection = Projection(MemoryReadModel())
+async def a_breach_stays_listed_and_an_escalation_shows_its_level_and_ack(model: ReadModel) -> None:
+    projection = Projection(model)
     await opened(projection, "t1", hours(1))
     await projection.on_clock(
         uuid.uuid4(), clock("sla.warning", "t1", hours(0.8), hours(1)), hours(0.8)
@@ -97,8 +101,8 @@ async def test_a_breach_stays_listed_and_an_escalation_shows_its_level_and_ack()
     assert row.escalation_level == 1 and row.acknowledged
 
 
-async def test_met_metrics_and_resolved_tickets_leave_the_list() -> None:
-    projection = Projection(MemoryReadModel())
+async def met_metrics_and_resolved_tickets_leave_the_list(model: ReadModel) -> None:
+    projection = Projection(model)
     await opened(projection, "t1", hours(1))
     await opened(projection, "t2", hours(2))
     await projection.on_clock(
@@ -115,8 +119,7 @@ async def test_met_metrics_and_resolved_tickets_leave_the_list() -> None:
     assert await projection.at_risk(ALL) == []
 
 
-async def test_a_redelivered_event_changes_nothing() -> None:
-    model = MemoryReadModel()
+async def a_redelivered_event_changes_nothing(model: ReadModel) -> None:
     projection = Projection(model)
     await opened(projection, "t1", hours(1))
     breach = uuid.uuid4()
@@ -138,8 +141,8 @@ async def test_a_redelivered_event_changes_nothing() -> None:
     assert before[1].newest_event_at == hours(2)
 
 
-async def test_a_query_sees_only_its_accounts_and_its_filters() -> None:
-    projection = Projection(MemoryReadModel())
+async def a_query_sees_only_its_accounts_and_its_filters(model: ReadModel) -> None:
+    projection = Projection(model)
     await opened(projection, "a1", hours(1), account="acme")
     await opened(projection, "b1", hours(2), account="globex")
     await opened(projection, "a2", hours(3), account="acme")
@@ -155,8 +158,10 @@ async def test_a_query_sees_only_its_accounts_and_its_filters() -> None:
     assert len(await projection.at_risk(AtRiskQuery(None, policy="voipster@1"))) == 3
 
 
-async def test_a_severity_change_renames_the_rows_and_sla_first_tickets_are_listed() -> None:
-    projection = Projection(MemoryReadModel())
+async def a_severity_change_renames_the_rows_and_sla_first_tickets_are_listed(
+    model: ReadModel,
+) -> None:
+    projection = Projection(model)
     # The SLA event arrives before ticket.opened (different topics): the row is still made.
     await projection.on_clock(uuid.uuid4(), clock("sla.clock_started", "t1", T0, hours(1)), T0)
     await projection.on_ticket(uuid.uuid4(), "ticket.opened", facts("t1"), T0)
@@ -165,3 +170,20 @@ async def test_a_severity_change_renames_the_rows_and_sla_first_tickets_are_list
 
     (row,) = await projection.at_risk(ALL)
     assert (row.number, row.priority) == ("TF-t1", "low")
+
+
+Scenario = Callable[[ReadModel], Awaitable[None]]
+SCENARIOS: list[Scenario] = [
+    open_tickets_are_listed_by_their_next_deadline,
+    a_paused_clock_is_listed_after_the_running_ones_and_resumes_with_its_new_due,
+    a_breach_stays_listed_and_an_escalation_shows_its_level_and_ack,
+    met_metrics_and_resolved_tickets_leave_the_list,
+    a_redelivered_event_changes_nothing,
+    a_query_sees_only_its_accounts_and_its_filters,
+    a_severity_change_renames_the_rows_and_sla_first_tickets_are_listed,
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+async def test_the_projection_on_the_memory_read_model(scenario: Scenario) -> None:
+    await scenario(MemoryReadModel())

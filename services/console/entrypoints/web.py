@@ -57,7 +57,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
-FILTER_VALUE = Query(default=None, max_length=100, pattern=r"^[^\x00]*$")
+FILTER_VALUE = Query(max_length=100, pattern=r"^[^\x00]*$")
 
 
 @dataclass
