@@ -4,6 +4,7 @@ same as on the in-memory one), the consumer's records and dead letters, and the 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -14,10 +15,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.common.consumer import BadMessage
 from services.console.adapters.postgres import PostgresReadModel
-from services.console.bootstrap import console_deps
+from services.console.bootstrap import build_app, console_deps, rebuild
 from services.console.entrypoints.consumer import ConsoleConsumer
 from services.console.entrypoints.sessions import CSRF_COOKIE, SESSION_COOKIE
 from services.console.entrypoints.web import create_app
@@ -25,11 +27,13 @@ from services.console.service_layer.ports import AtRiskQuery
 from services.console.service_layer.projection import Projection
 from services.console.settings import ConsoleSettings
 from services.devstack.infrastructure import Infrastructure
+from services.devstack.provisioning import ensure_database, ensure_topics
+from services.intake.adapters.event_store import migrate as migrate_intake
 from shared.events import Envelope
 from shared.events.codec import to_kafka
 from shared.events.escalation import EscalationEvent, escalation_event_id
 from shared.events.sla import SlaEvent, sla_event_id
-from shared.topics import ESCALATIONS, SLA_EVENTS, TICKET_EVENTS
+from shared.topics import ESCALATIONS, SLA_EVENTS, TICKET_EVENTS, topics_with_dead_letters
 from tests.integration.escalation_support import account_with_matrix, service_database
 from tests.unit.test_console_projection import SCENARIOS, Scenario
 
@@ -335,3 +339,82 @@ def test_production_refuses_a_placeholder_console_secret() -> None:
             TICKETFLOW_ENVIRONMENT="production",
             TICKETFLOW_ADMIN_TOKEN=ADMIN,
         )
+
+
+# --- the running service on the real broker ---------------------------------------------------
+
+
+async def dead_letters(bootstrap: str, topic: str, key: bytes) -> list[dict[str, bytes]]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"dlq-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=3000)
+        return [dict(m.headers) for ms in batch.values() for m in ms if m.key == key]
+    finally:
+        await consumer.stop()
+
+
+async def test_the_service_projects_from_the_topics_dead_letters_and_rebuilds(
+    infra: Infrastructure,
+) -> None:
+    bootstrap = infra.kafka_bootstrap_servers
+    await ensure_topics(bootstrap, topics_with_dead_letters())
+    url = await ensure_database(infra.database_url, f"console_{uuid.uuid4().hex[:10]}")
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
+    assert pool is not None
+    await migrate_intake(pool)
+    ticket = f"t-{uuid.uuid4().hex[:8]}"
+    due = NOW + timedelta(minutes=45)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for record in (
+            Record(TICKET_EVENTS.name, ticket.encode(), b"{not json", [("ce_type", b"x")]),
+            opened_record(ticket, "acme", "TF-LIVE-1"),
+            sla_record("sla.clock_started", ticket, "acme", NOW, due),
+        ):
+            await producer.send_and_wait(
+                record.topic, record.value, key=record.key, headers=list(record.headers)
+            )
+        values = {
+            "DATABASE_URL": url,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "TICKETFLOW_ENVIRONMENT": "test",
+            "TICKETFLOW_ADMIN_TOKEN": ADMIN,
+            "secret": SECRET,
+            "group_id": f"console-{uuid.uuid4().hex[:6]}",
+        }
+        app = build_app(ConsoleSettings.model_validate(values), lambda: NOW)
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="https://console.test") as http,
+        ):
+            async with asyncio.timeout(60):
+                while not (await http.get("/v1/at-risk", headers=admin)).json()["rows"]:
+                    await asyncio.sleep(0.2)
+            (row,) = (await http.get("/v1/at-risk", headers=admin)).json()["rows"]
+            assert (row["number"], row["metric"]) == ("TF-LIVE-1", "first_response")
+        letters = await dead_letters(bootstrap, TICKET_EVENTS.dlq, ticket.encode())
+        assert len(letters) == 1
+
+        progress: list[tuple[int, int]] = []
+        rebuilt = await rebuild(
+            ConsoleSettings.model_validate(values), lambda read, left: progress.append((read, left))
+        )
+    finally:
+        await producer.stop()
+    model = PostgresReadModel(pool)
+    try:
+        (again,) = await model.at_risk(AtRiskQuery(frozenset({"acme"})))
+        assert (again.ticket_id, again.number, again.due_at) == (ticket, "TF-LIVE-1", due)
+        assert rebuilt.read >= 3 and rebuilt.skipped >= 1
+        assert progress[-1] == (rebuilt.read, 0)
+    finally:
+        await pool.close()

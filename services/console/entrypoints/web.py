@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from services.common.api_keys import ApiKeyVerifier, bearer
 from services.common.health import TaskRegistry
+from services.common.http_limits import check_rate
 from services.common.http_settings import HttpSettings
 from services.common.ops import ops_router
 from services.common.problems import Problem
@@ -158,6 +159,7 @@ async def api_viewer(request: Request, deps: Deps) -> Viewer:
             return Viewer(None, True)
         key = await deps.keys.authenticate(presented)
         if key is not None:
+            check_rate(request, key.id)
             return Viewer(key.accounts, False)
     else:
         found = await session_viewer(request, deps)
