@@ -418,3 +418,28 @@ async def test_the_service_projects_from_the_topics_dead_letters_and_rebuilds(
         assert progress[-1] == (rebuilt.read, 0)
     finally:
         await pool.close()
+
+
+async def test_a_tickets_events_from_different_topics_apply_one_at_a_time(
+    pool: asyncpg.Pool,
+) -> None:
+    """ticket.opened and the first SLA event of a new ticket, handled at the same time (two
+    partitions, or two replicas): the row ends up with the number of one and the due time of
+    the other."""
+    consumer = consumer_of(PostgresReadModel(pool))
+    tickets = [f"race-{n}" for n in range(20)]
+    due = NOW + timedelta(hours=1)
+    await asyncio.gather(
+        *(
+            handled
+            for ticket in tickets
+            for handled in (
+                consumer.handle(opened_record(ticket, "acme", f"TF-{ticket}")),
+                consumer.handle(sla_record("sla.clock_started", ticket, "acme", NOW, due)),
+            )
+        )
+    )
+    rows = await PostgresReadModel(pool).at_risk(AtRiskQuery(None))
+    assert sorted((row.ticket_id, row.number, row.due_at) for row in rows) == sorted(
+        (ticket, f"TF-{ticket}", due) for ticket in tickets
+    )

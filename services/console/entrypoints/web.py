@@ -22,6 +22,7 @@ import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
+from services.common import problems
 from services.common.api_keys import ApiKeyVerifier, bearer
 from services.common.health import TaskRegistry
 from services.common.http_limits import check_rate
@@ -203,14 +204,14 @@ async def home(viewer: PageViewer) -> RedirectResponse:
     return RedirectResponse("/at-risk" if viewer is not None else "/signin", status_code=303)
 
 
-@routes.get("/signin", response_class=HTMLResponse, summary="The sign-in form")
+@routes.get("/signin", response_class=HTMLResponse, include_in_schema=False)
 async def signin_form(request: Request, deps: Deps) -> Response:
     token, new = _csrf(deps, request)
     body = TEMPLATES.get_template("signin.html.j2").render(csrf=token, error=None)
     return _with_csrf(deps, _html(body), token, new)
 
 
-@routes.post("/signin", response_class=HTMLResponse, summary="Sign in with an API key")
+@routes.post("/signin", response_class=HTMLResponse, include_in_schema=False)
 async def signin(request: Request, deps: Deps) -> Response:
     """Form fields `key` (an account API key `tf_...`, or the admin token) and `csrf`."""
     form = await _form(request)
@@ -239,7 +240,7 @@ def _refused(deps: ConsoleApiDeps, token: str, new: bool, error: str, status: in
     return _with_csrf(deps, _html(body, status), token, new)
 
 
-@routes.post("/signout", summary="End the session")
+@routes.post("/signout", summary="End the session", include_in_schema=False)
 async def signout(request: Request, deps: Deps) -> Response:
     form = await _form(request)
     if not deps.signer.csrf_matches(request.cookies.get(CSRF_COOKIE), form.get("csrf")):
@@ -249,7 +250,7 @@ async def signout(request: Request, deps: Deps) -> Response:
     return response
 
 
-@routes.get("/at-risk", response_class=HTMLResponse, summary="The at-risk page")
+@routes.get("/at-risk", response_class=HTMLResponse, include_in_schema=False)
 async def at_risk_page(
     request: Request,
     deps: Deps,
@@ -359,6 +360,8 @@ async def static(name: str) -> Response:
 
 
 def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAPI:
+    """The pages a browser uses (sign-in, At risk) are not in the OpenAPI document; the
+    JSON list and the event stream are."""
     app = service_app(
         "console",
         "The support console: open tickets by their next deadline, live.",
@@ -367,4 +370,5 @@ def create_app(lifespan: Any = None, http: HttpSettings | None = None) -> FastAP
     )
     app.include_router(routes)
     app.include_router(ops_router(app))
+    problems.document_problems(app)  # after the security: 401s go where a key is needed
     return app

@@ -15,7 +15,10 @@ from services.console.domain.at_risk import Deadline, TicketFacts
 class Projecting(Protocol):
     """One event's changes to the read model, inside one transaction with its tracking row."""
 
-    async def ticket(self, ticket_id: str) -> TicketFacts | None: ...
+    async def ticket(self, ticket_id: str) -> TicketFacts | None:
+        """The ticket's facts, locked until the unit ends: the changes of one ticket (from
+        its three topics, on any replica) apply one at a time."""
+        ...
 
     async def put_ticket(self, facts: TicketFacts) -> None: ...
 

@@ -89,8 +89,9 @@ class Projection:
         async with self._model.applying(event_id, at) as unit:
             if unit is None:
                 return "duplicate"
+            known = await unit.ticket(change.ticket_id)  # one change of a ticket at a time
             current = _metric(await unit.deadlines(change.ticket_id), change.metric)
-            if current is None:
+            if known is None or known.ended or current is None:
                 return "ignored"
             await unit.put_deadline(escalation_changed(current, change))
             return "applied"
