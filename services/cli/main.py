@@ -16,6 +16,7 @@ from services.cli import (
     intake_cmd,
     notify_cmd,
     policy_cmd,
+    report_cmd,
     schemas_cmd,
     sla_cmd,
     topics_cmd,
@@ -40,6 +41,7 @@ app.add_typer(intake_cmd.app, name="intake")
 app.add_typer(escalation_cmd.app, name="escalation")
 app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(billing_cmd.app, name="billing")
+app.add_typer(report_cmd.app, name="report")
 app.add_typer(deploy_cmd.app, name="deploy")
 app.add_typer(intake_cmd.db_app, name="db")
 app.add_typer(schemas_cmd.app, name="schemas")
