@@ -269,6 +269,27 @@ async def test_a_post_without_the_csrf_token_is_refused(console: Console) -> Non
     assert (await console.http.post("/signout", data={})).status_code == 403
 
 
+async def test_a_tampered_session_or_a_revoked_key_signs_the_viewer_out(
+    console: Console, pool: asyncpg.Pool
+) -> None:
+    response = await signed_in(console, console.key)
+    cookie = response.cookies[SESSION_COOKIE]
+    body, mac = cookie.split(".")
+    console.http.cookies.set(SESSION_COOKIE, body[:-2] + "AA." + mac, domain="console.test")
+    assert (await console.http.get("/at-risk", follow_redirects=False)).status_code == 303
+    console.http.cookies.set(SESSION_COOKIE, cookie, domain="console.test")
+    assert (await console.http.get("/at-risk", follow_redirects=False)).status_code == 200
+
+    await pool.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1", key_id(console.key))
+
+    assert (await console.http.get("/at-risk", follow_redirects=False)).status_code == 303
+    assert (await console.http.get("/v1/at-risk")).status_code == 401
+
+
+def key_id(secret: str) -> str:
+    return secret.split("_")[1]
+
+
 async def test_the_at_risk_page_shows_only_the_keys_accounts(console: Console) -> None:
     await signed_in(console, console.key)
 
