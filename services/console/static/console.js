@@ -49,7 +49,7 @@
   function listen() {
     var url = document.body.getAttribute("data-events");
     if (!url || !window.EventSource) { return; }
-    var source = new EventSource(url);
+    var source = new window.EventSource(url);
     source.addEventListener("changed", function (event) {
       var data = JSON.parse(event.data);
       if (data.version !== document.body.getAttribute("data-version")) { refresh(); }
