@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from services.cli import (
     billing_cmd,
+    console_cmd,
     deploy_cmd,
     escalation_cmd,
     intake_cmd,
@@ -41,6 +42,7 @@ app.add_typer(intake_cmd.app, name="intake")
 app.add_typer(escalation_cmd.app, name="escalation")
 app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(billing_cmd.app, name="billing")
+app.add_typer(console_cmd.app, name="console")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(deploy_cmd.app, name="deploy")
 app.add_typer(intake_cmd.db_app, name="db")

@@ -54,7 +54,7 @@ def start_service(
     *,
     wait: bool = True,
 ) -> RunningService:
-    """`ticketflow NAME serve` (intake, escalation, notify, billing) on a free port."""
+    """`ticketflow NAME serve` (intake, escalation, notify, billing, console) on a free port."""
     port = free_port()
     env = {
         **os.environ,

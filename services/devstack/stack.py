@@ -80,6 +80,7 @@ PATHS: dict[str, dict[str, str]] = {
     "escalation": {"docs": "/docs", "metrics": "/metrics"},
     "notify": {"docs": "/docs", "metrics": "/metrics"},
     "billing": {"docs": "/docs", "metrics": "/metrics"},
+    "console": {"docs": "/signin", "metrics": "/metrics"},
 }
 
 
@@ -158,12 +159,12 @@ def start_services(
     smtp_port: int,
     out: Callable[[str], None],
 ) -> list[RunningService]:
-    """The five services, each waited for; on failure the ones started are stopped."""
+    """The services, each waited for; on failure the ones started are stopped."""
     database_url = provisioned["database_url"]
     bootstrap = infra.kafka_bootstrap_servers
     running: list[RunningService] = []
     try:
-        out("starting the SLA worker, intake, escalation, notify and billing ...")
+        out("starting the SLA worker, intake, escalation, notify, billing and the console ...")
         # The worker reads intake's event store (read-only) to confirm breaches and repair gaps.
         running.append(
             start_sla(var_dir, bootstrap, extra_env={"DATABASE_URL": database_url}, wait=False)
@@ -194,6 +195,9 @@ def start_services(
         )
         running.append(
             start_service(var_dir, "billing", database_url, bootstrap, admin_token, wait=False)
+        )
+        running.append(
+            start_service(var_dir, "console", database_url, bootstrap, admin_token, wait=False)
         )
         for service in running:
             wait_ready(service, timeout=60)

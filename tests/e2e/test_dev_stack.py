@@ -57,7 +57,7 @@ def _children(stack: dict[str, object]) -> list[int]:
         pids.append(info["pid"])
     services = stack["services"]
     assert isinstance(services, dict)
-    names = ("intake", "sla", "escalation", "notify", "billing")
+    names = ("intake", "sla", "escalation", "notify", "billing", "console")
     pids.extend(services[name]["pid"] for name in names)
     return pids
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from services.billing.entrypoints.api import create_app as billing_app
+from services.console.entrypoints.web import create_app as console_app
 from services.escalation.entrypoints.api import create_app as escalation_app
 from services.intake.entrypoints.api import create_app as intake_app
 from services.intake.entrypoints.deps import IntakeDeps
@@ -48,6 +49,7 @@ DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "escalation": lambda: escalation_app().openapi(),
     "notify": lambda: notify_app().openapi(),
     "billing": lambda: billing_app().openapi(),
+    "console": lambda: console_app().openapi(),
 }
 
 
