@@ -22,14 +22,17 @@ SUFFIX = "_FILE"
 # Every environment variable that carries a secret, with the aliases the settings accept.
 SECRET_VARIABLES: frozenset[str] = frozenset(
     {
-        # PostgreSQL (intake, sla, escalation, notify, billing, the migration Job)
+        # PostgreSQL (intake, sla, escalation, notify, billing, console, the migration Job)
         "DATABASE_URL",
         "TICKETFLOW_DATABASE_URL",
         "TICKETFLOW_SLA_DATABASE_URL",
-        # The admin API token (intake, notify, billing)
+        # The admin API token (intake, notify, billing, console)
         "TICKETFLOW_ADMIN_TOKEN",
         "TICKETFLOW_NOTIFY_ADMIN_TOKEN",
         "TICKETFLOW_BILLING_ADMIN_TOKEN",
+        "TICKETFLOW_CONSOLE_ADMIN_TOKEN",
+        # The key signing the console's session cookies and CSRF tokens (console)
+        "TICKETFLOW_CONSOLE_SECRET",
         # The service token intake presents to the SLA API (intake, sla)
         "TICKETFLOW_INTERNAL_TOKEN",
         "TICKETFLOW_SLA_INTERNAL_TOKEN",

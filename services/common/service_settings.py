@@ -18,6 +18,7 @@ PLACEHOLDERS = frozenset(
         "internal",
         "dev-admin-token",
         "dev-internal-token",
+        "dev-console-secret",
     }
 )
 """Values a secret never has in production: empty, the documented dev defaults, and the
