@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from services.billing.entrypoints.consumer import TOPICS as BILLING_READS
 from services.billing.settings import BillingSettings
+from services.console.entrypoints.consumer import TOPICS as CONSOLE_READS
+from services.console.settings import ConsoleSettings
 from services.escalation.entrypoints.consumer import TOPICS as ESCALATION_READS
 from services.escalation.settings import EscalationSettings
 from services.intake.settings import IntakeSettings
@@ -102,6 +104,19 @@ ACCESS: tuple[Access, ...] = (
         # its outbox publishes to ticketflow.billing; the consumer loop dead-letters to
         # ticketflow.ticket-events.dlq
         writes=(BILLING.name, *_dlqs(tuple(BILLING_READS))),
+        lag_scaled=True,
+    ),
+    Access(
+        "console",
+        _default(ConsoleSettings, "group_id"),
+        reads=tuple(CONSOLE_READS),
+        # a read model: it publishes nothing; the consumer loop dead-letters what does not
+        # decode to <topic>.dlq
+        writes=_dlqs(tuple(CONSOLE_READS)),
+        # Lag, not CPU: the projection is bound by PostgreSQL round trips (a CPU target would
+        # not see a backlog) and a stale at-risk page is the console's failure; the page and
+        # /events load grows with support staff, not with events, and the minimum replicas
+        # carry it. Bounded by the widest topic it reads (12 partitions).
         lag_scaled=True,
     ),
 )

@@ -32,7 +32,14 @@ K8S = REPO / "deploy" / "k8s"
 SCHEMAS = K8S / "schemas"
 KUBERNETES_VERSION = "1.37.0"
 OVERLAYS = ("dev", "prod")
-SERVICES = {"intake": 8080, "sla": 8081, "escalation": 8082, "notify": 8083, "billing": 8084}
+SERVICES = {
+    "intake": 8080,
+    "sla": 8081,
+    "escalation": 8082,
+    "notify": 8083,
+    "billing": 8084,
+    "console": 8085,
+}
 SECRETS_DIR = "/etc/ticketflow/secrets"
 # What each workload may read: variable -> (Secret, key). Nothing else is mounted.
 DATABASE = {"DATABASE_URL": ("ticketflow-database", "url")}
@@ -57,6 +64,12 @@ WORKLOAD_SECRETS: dict[str, dict[str, tuple[str, str]]] = {
         **kafka("notify"),
     },
     "ticketflow-billing": {**DATABASE, **ADMIN, **kafka("billing")},
+    "ticketflow-console": {
+        **DATABASE,
+        **ADMIN,
+        "TICKETFLOW_CONSOLE_SECRET": ("ticketflow-console-session", "secret"),
+        **kafka("console"),
+    },
     "ticketflow-migrate": {**DATABASE},
 }
 PRIVATE_V4 = (
@@ -342,7 +355,7 @@ def selected_components(policy: dict[str, Any]) -> set[str]:
 def test_every_service_reaches_kafka_and_postgres_and_is_scraped(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
-    """A new service (billing, issue 18) left out of a policy would be cut off by the
+    """A new service (billing, issue 18; console, issue 19) left out of a policy is cut off by the
     default deny: its brokers, its database, Prometheus on its port, and the ingress
     controller for the APIs published there (every service but sla's internal one)."""
     _, docs = rendered
