@@ -74,12 +74,14 @@ def serve(
 
 @db_app.command()
 def migrate() -> None:
-    """Apply the migrations of intake (event store, accounts), escalation, notify and billing
-    to DATABASE_URL (safe to run repeatedly; the Kubernetes migration Job runs this)."""
+    """Apply the migrations of intake (event store, accounts), escalation, notify, billing and
+    the console to DATABASE_URL (safe to run repeatedly; the Kubernetes migration Job runs
+    this)."""
     import asyncpg
 
     from services.billing.bootstrap import MIGRATION_LOCK as BILLING_LOCK
     from services.common.runtime import migrate_service
+    from services.console.bootstrap import MIGRATION_LOCK as CONSOLE_LOCK
     from services.escalation.bootstrap import MIGRATION_LOCK as ESCALATION_LOCK
     from services.intake.adapters.event_store import migrate as apply
     from services.notify.bootstrap import MIGRATION_LOCK as NOTIFY_LOCK
@@ -98,6 +100,7 @@ def migrate() -> None:
                 ("services.escalation.adapters", ESCALATION_LOCK, "escalation"),
                 ("services.notify.adapters", NOTIFY_LOCK, "notify"),
                 ("services.billing.adapters", BILLING_LOCK, "billing"),
+                ("services.console.adapters", CONSOLE_LOCK, "console"),
             ):
                 names += [f"{label}/{name}" for name in await migrate_service(pool, package, lock)]
             return names
