@@ -42,14 +42,20 @@ def broker_reachable(bootstrap_servers: str) -> bool:
         return False
 
 
+SHARED_TABLES_LOCK = 724000
+"""The advisory lock every service takes to create the tables they share: `CREATE TABLE IF
+NOT EXISTS` of one table by two sessions at once can still fail (`pg_type` unique violation),
+and the services start together (the dev stack starts six on a fresh database)."""
+
+
 async def migrate_service(pool: asyncpg.Pool, package: str, lock_id: int) -> list[str]:
     """The shared tables (tracking rows, outbox) and the service's own migrations."""
     async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
+        await conn.execute("SELECT pg_advisory_lock($1)", SHARED_TABLES_LOCK)
         try:
             await conn.execute(TRACKING_DDL + OUTBOX_DDL)
         finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", lock_id)
+            await conn.execute("SELECT pg_advisory_unlock($1)", SHARED_TABLES_LOCK)
     return await apply_migrations(pool, package, lock_id)
 
 
