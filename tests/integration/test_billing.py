@@ -236,6 +236,8 @@ async def test_the_api_serves_an_accounts_statement_only_to_its_keys(
     bad = await http.get("/v1/accounts/acme/statement?month=2026-13", headers=auth)
     assert bad.status_code == 422
     assert (await http.get("/v1/accounts/acme/prepaid", headers=auth)).status_code == 404
+    metrics = (await http.get("/metrics")).text
+    assert 'ticketflow_outbox_pending{service="billing"} 2.0' in metrics  # both charges queued
     tam = (await http.get("/v1/accounts/acme/tam?month=2026-11", headers=auth)).json()
     assert tam == {
         "account": "acme",

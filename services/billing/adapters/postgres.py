@@ -263,12 +263,6 @@ class PostgresLedger:
         assert found is not None
         return found
 
-    async def rates(self, account: str) -> AccountTerms:
-        found = await self._pool.fetchval(
-            "SELECT rates::text FROM billing_accounts WHERE account = $1", account
-        )
-        return _terms(found, None)
-
     async def top_ups(self) -> list[tuple[datetime, str, int]]:
         """Every prepaid top-up (added_at, account, minutes), oldest first."""
         rows = await self._pool.fetch(

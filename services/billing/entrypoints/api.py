@@ -21,7 +21,7 @@ from services.billing.service_layer.reads import BillingReads
 from services.common.api_keys import ApiKey, ApiKeyVerifier
 from services.common.health import TaskRegistry
 from services.common.http_settings import HttpSettings
-from services.common.ops import ops_router
+from services.common.ops import OUTBOX_PENDING, ops_router
 from services.common.problems import Problem
 from services.common.service_app import deps_getter, service_app
 from services.common.web_auth import Admin, Key
@@ -112,7 +112,8 @@ class BillingApiDeps:
         self.now = now
 
     async def refresh_metrics(self) -> None:
-        return None
+        """Before each /metrics scrape: the outbox backlog, as the other services report it."""
+        OUTBOX_PENDING.labels("billing").set(await self.reads.outbox_pending())
 
 
 get_deps = deps_getter(BillingApiDeps)

@@ -31,6 +31,9 @@ class BillingReads:
     ) -> None:
         await self._store.set_terms(account, terms, low_at_minutes)
 
+    async def outbox_pending(self) -> int:
+        return await self._store.outbox_pending()
+
     async def top_up(self, account: str, minutes: int) -> Prepaid:
         if minutes <= 0:
             raise ValueError("a top-up adds a positive number of minutes")

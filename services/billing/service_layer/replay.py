@@ -74,8 +74,8 @@ async def rebuild(
     return found
 
 
-def _key(entry: LedgerCharge) -> tuple[str, str, bool]:
-    return (entry.ticket_id, entry.charge.key, entry.voided_at is None)
+def _key(entry: LedgerCharge) -> tuple[str, str]:
+    return (entry.ticket_id, entry.charge.key)
 
 
 def _same(a: LedgerCharge, b: LedgerCharge) -> bool:
@@ -90,8 +90,8 @@ def _same(a: LedgerCharge, b: LedgerCharge) -> bool:
 
 def differences(rebuilt: list[LedgerCharge], stored: list[LedgerCharge]) -> list[dict[str, object]]:
     """Charges in force that history and the service's ledger do not agree on."""
-    mine = {_key(e)[:2]: e for e in rebuilt if e.voided_at is None}
-    theirs = {_key(e)[:2]: e for e in stored if e.voided_at is None}
+    mine = {_key(e): e for e in rebuilt if e.voided_at is None}
+    theirs = {_key(e): e for e in stored if e.voided_at is None}
     out: list[dict[str, object]] = []
     for key in sorted(set(mine) | set(theirs)):
         a, b = mine.get(key), theirs.get(key)
