@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.console.adapters.memory import MemoryReadModel
-from services.console.domain.at_risk import ClockChange, EscalationChange, TicketFacts
+from services.console.domain.at_risk import ClockChange, TicketFacts
+from services.console.domain.history import EscalationSeen, HistoryEvent, Mark
 from services.console.service_layer.ports import AtRiskQuery, ReadModel
 from services.console.service_layer.projection import Projection
 
@@ -38,8 +39,49 @@ def clock(
     return ClockChange(kind, ticket, None, account, "voipster@1", "high", metric, at, due)
 
 
+def happened(
+    kind: str, of: TicketFacts, at: datetime, sequence: int | None = None, **data: object
+) -> HistoryEvent:
+    return HistoryEvent(
+        uuid.uuid4(), of.ticket_id, of.account, of.policy, kind, at, sequence, None, 1, data
+    )
+
+
+ESCALATION = uuid.UUID(int=7)
+
+
+def escalated(
+    kind: str,
+    level: int,
+    at: datetime,
+    ticket: str = "t1",
+    escalation: uuid.UUID = ESCALATION,
+    by: str | None = None,
+    event_id: uuid.UUID | None = None,
+) -> EscalationSeen:
+    return EscalationSeen(
+        event_id or uuid.uuid4(),
+        kind,
+        escalation,
+        ticket,
+        f"TF-{ticket}",
+        "acme",
+        "voipster@1",
+        "high",
+        "first_response",
+        "sla.breached",
+        False,
+        level,
+        hours(1),
+        at,
+        by,
+    )
+
+
 async def opened(projection: Projection, ticket: str, due: datetime, account: str = "acme") -> None:
-    await projection.on_ticket(uuid.uuid4(), "ticket.opened", facts(ticket, account), T0)
+    await projection.on_ticket(
+        happened("ticket.opened", facts(ticket, account), T0, 1), facts(ticket, account)
+    )
     await projection.on_clock(
         uuid.uuid4(), clock("sla.clock_started", ticket, T0, due, account=account), T0
     )
@@ -89,10 +131,8 @@ async def a_breach_stays_listed_and_an_escalation_shows_its_level_and_ack(model:
         uuid.uuid4(), clock("sla.warning", "t1", hours(0.8), hours(1)), hours(0.8)
     )
     await projection.on_clock(uuid.uuid4(), clock("sla.breached", "t1", hours(1)), hours(1))
-    page = EscalationChange("escalation.raised", "t1", "first_response", 1, hours(1))
-    await projection.on_escalation(uuid.uuid4(), page, hours(1))
-    ack = EscalationChange("escalation.acknowledged", "t1", "first_response", 1, hours(1.1))
-    await projection.on_escalation(uuid.uuid4(), ack, hours(1.1))
+    await projection.on_escalation(escalated("escalation.raised", 1, hours(1)))
+    await projection.on_escalation(escalated("escalation.acknowledged", 1, hours(1.1)))
 
     (row,) = await projection.at_risk(ALL)
 
@@ -109,7 +149,7 @@ async def met_metrics_and_resolved_tickets_leave_the_list(model: ReadModel) -> N
         uuid.uuid4(), clock("sla.clock_started", "t2", T0, hours(8), "resolution"), T0
     )
     await projection.on_clock(uuid.uuid4(), clock("sla.met", "t1", hours(0.5)), hours(0.5))
-    await projection.on_ticket(uuid.uuid4(), "ticket.resolved", facts("t2"), hours(0.6))
+    await projection.on_ticket(happened("ticket.resolved", facts("t2"), hours(0.6)), facts("t2"))
 
     assert await projection.at_risk(ALL) == []
 
@@ -123,19 +163,18 @@ async def a_redelivered_event_changes_nothing(model: ReadModel) -> None:
     projection = Projection(model)
     await opened(projection, "t1", hours(1))
     breach = uuid.uuid4()
-    page = uuid.uuid4()
-    level = EscalationChange("escalation.level_advanced", "t1", "first_response", 2, hours(2))
+    level = escalated("escalation.level_advanced", 2, hours(2))
 
     assert await projection.on_clock(breach, clock("sla.breached", "t1", hours(1)), hours(1)) == (
         "applied"
     )
-    assert await projection.on_escalation(page, level, hours(2)) == "applied"
+    assert await projection.on_escalation(level) == "applied"
     before = (await projection.at_risk(ALL), await model.status())
 
     assert await projection.on_clock(breach, clock("sla.breached", "t1", hours(1)), hours(1)) == (
         "duplicate"
     )
-    assert await projection.on_escalation(page, level, hours(2)) == "duplicate"
+    assert await projection.on_escalation(level) == "duplicate"
 
     assert (await projection.at_risk(ALL), await model.status()) == before
     assert before[1].newest_event_at == hours(2)
@@ -164,12 +203,81 @@ async def a_severity_change_renames_the_rows_and_sla_first_tickets_are_listed(
     projection = Projection(model)
     # The SLA event arrives before ticket.opened (different topics): the row is still made.
     await projection.on_clock(uuid.uuid4(), clock("sla.clock_started", "t1", T0, hours(1)), T0)
-    await projection.on_ticket(uuid.uuid4(), "ticket.opened", facts("t1"), T0)
+    await projection.on_ticket(happened("ticket.opened", facts("t1"), T0), facts("t1"))
     lowered = TicketFacts("t1", None, "acme", "voipster@1", "low")
-    await projection.on_ticket(uuid.uuid4(), "ticket.severity_changed", lowered, hours(0.2))
+    changed = happened("ticket.severity_changed", lowered, hours(0.2))
+    await projection.on_ticket(changed, lowered)
 
     (row,) = await projection.at_risk(ALL)
     assert (row.number, row.priority) == ("TF-t1", "low")
+
+
+async def a_ticket_keeps_its_history_and_timeline_marks_for_its_accounts_only(
+    model: ReadModel,
+) -> None:
+    projection = Projection(model)
+    await opened(projection, "t1", hours(1))
+    t1 = facts("t1")
+    # Intake's version order, whatever order the events arrive in.
+    await projection.on_ticket(happened("ticket.customer_resumed", t1, hours(0.5), 3), t1)
+    paused = happened("ticket.waiting_on_customer", t1, hours(0.2), 2, reason="logs")
+    assert await projection.on_ticket(paused, t1) == "recorded"
+    assert await projection.on_ticket(paused, t1) == "duplicate"
+    await projection.on_escalation(escalated("escalation.raised", 1, hours(1)))
+    ack = escalated("escalation.acknowledged", 1, hours(1.1), by="jane@noc")
+    await projection.on_escalation(ack)
+    sent = Mark(uuid.uuid4(), "t1", hours(0.9), "notification", "Email: sla-warning")
+    await projection.on_notification(sent, sent.event_id, hours(0.9))
+    await projection.on_notification(None, uuid.uuid4(), hours(0.95))  # a failed attempt
+    await opened(projection, "b1", hours(2), account="globex")
+
+    record = await model.ticket_record("t1", frozenset({"acme"}))
+    assert record is not None and record.facts.number == "TF-t1"
+    assert [(e.type, e.sequence) for e in record.events] == [
+        ("ticket.opened", 1),
+        ("ticket.waiting_on_customer", 2),
+        ("ticket.customer_resumed", 3),
+    ]
+    assert record.events[1].data == {"reason": "logs"}
+    assert [(m.at, m.kind, m.label) for m in record.marks] == [
+        (hours(0.9), "notification", "Email: sla-warning"),
+        (hours(1), "page", "Paged level 1"),
+        (hours(1.1), "ack", "Acknowledged by jane@noc"),
+    ]
+    assert await model.ticket_record("t1", frozenset({"globex"})) is None
+    assert await model.ticket_record("nope", None) is None
+    seen = [(f.ticket_id, [e.type for e in events]) async for f, events in model.histories(None)]
+    assert seen == [
+        ("b1", ["ticket.opened"]),
+        ("t1", ["ticket.opened", "ticket.waiting_on_customer", "ticket.customer_resumed"]),
+    ]
+    assert [f.ticket_id async for f, _ in model.histories(frozenset({"globex"}))] == ["b1"]
+
+
+async def escalations_are_listed_while_open_and_only_move_forward(model: ReadModel) -> None:
+    projection = Projection(model)
+    await opened(projection, "t1", hours(1))
+    other = uuid.UUID(int=8)
+    await projection.on_escalation(escalated("escalation.warned", 0, hours(0.8), escalation=other))
+    await projection.on_escalation(escalated("escalation.raised", 1, hours(1)))
+    raised, warned = await model.escalations(None)
+    assert (raised.escalation_id, raised.status, raised.level) == (ESCALATION, "raised", 1)
+    assert raised.ackable and warned.status == "warned"
+
+    await projection.on_escalation(escalated("escalation.acknowledged", 1, hours(1.1), by="jo"))
+    # A page for a level advanced before the ack, delivered after it: it stays acknowledged.
+    await projection.on_escalation(escalated("escalation.level_advanced", 2, hours(1.05)))
+    acked = next(r for r in await model.escalations(None) if r.escalation_id == ESCALATION)
+    assert (acked.status, acked.level, acked.acknowledged_by) == ("acknowledged", 2, "jo")
+    assert not acked.ackable
+    assert await model.escalations(frozenset({"globex"})) == []
+
+    await projection.on_escalation(escalated("escalation.resolved", 2, hours(2)))
+    assert [r.escalation_id for r in await model.escalations(None)] == [other]
+
+    await model.clear()
+    assert await model.escalations(None) == []
+    assert await model.ticket_record("t1", None) is None
 
 
 Scenario = Callable[[ReadModel], Awaitable[None]]
@@ -181,6 +289,8 @@ SCENARIOS: list[Scenario] = [
     a_redelivered_event_changes_nothing,
     a_query_sees_only_its_accounts_and_its_filters,
     a_severity_change_renames_the_rows_and_sla_first_tickets_are_listed,
+    a_ticket_keeps_its_history_and_timeline_marks_for_its_accounts_only,
+    escalations_are_listed_while_open_and_only_move_forward,
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.console.domain.at_risk import (
@@ -13,16 +14,36 @@ from services.console.domain.at_risk import (
     TicketFacts,
     next_deadline_order,
 )
+from services.console.domain.history import (
+    OPEN,
+    EscalationRow,
+    HistoryEvent,
+    Mark,
+    TicketRecord,
+    in_order,
+)
 from services.console.service_layer.ports import AtRiskQuery, Projecting, ProjectionStatus
 
 
-class _Unit:
-    def __init__(
-        self, tickets: dict[str, TicketFacts], rows: dict[tuple[str, str], Deadline]
-    ) -> None:
-        self.tickets = tickets
-        self.rows = rows
+@dataclass
+class _Tables:
+    tickets: dict[str, TicketFacts] = field(default_factory=dict)
+    rows: dict[tuple[str, str], Deadline] = field(default_factory=dict)
+    history: dict[uuid.UUID, HistoryEvent] = field(default_factory=dict)
+    marks: dict[uuid.UUID, Mark] = field(default_factory=dict)
+    escalations: dict[uuid.UUID, EscalationRow] = field(default_factory=dict)
 
+    def copy(self) -> _Tables:
+        return _Tables(
+            dict(self.tickets),
+            dict(self.rows),
+            dict(self.history),
+            dict(self.marks),
+            dict(self.escalations),
+        )
+
+
+class _Unit(_Tables):
     async def ticket(self, ticket_id: str) -> TicketFacts | None:
         return self.tickets.get(ticket_id)
 
@@ -45,14 +66,33 @@ class _Unit:
         for key in [key for key in self.rows if key[0] == ticket_id]:
             del self.rows[key]
 
+    async def record(self, event: HistoryEvent) -> None:
+        self.history.setdefault(event.event_id, event)
+
+    async def mark(self, mark: Mark) -> None:
+        self.marks.setdefault(mark.event_id, mark)
+
+    async def escalation(self, escalation_id: uuid.UUID) -> EscalationRow | None:
+        return self.escalations.get(escalation_id)
+
+    async def put_escalation(self, row: EscalationRow) -> None:
+        self.escalations[row.escalation_id] = row
+
 
 class MemoryReadModel:
     def __init__(self) -> None:
-        self.tickets: dict[str, TicketFacts] = {}
-        self.rows: dict[tuple[str, str], Deadline] = {}
+        self.tables = _Tables()
         self.seen: set[uuid.UUID] = set()
         self.newest: datetime | None = None
         self.changes = 0
+
+    @property
+    def tickets(self) -> dict[str, TicketFacts]:
+        return self.tables.tickets
+
+    @property
+    def rows(self) -> dict[tuple[str, str], Deadline]:
+        return self.tables.rows
 
     @contextlib.asynccontextmanager
     async def applying(
@@ -61,9 +101,10 @@ class MemoryReadModel:
         if event_id in self.seen:
             yield None
             return
-        unit = _Unit(dict(self.tickets), dict(self.rows))
+        copy = self.tables.copy()
+        unit = _Unit(copy.tickets, copy.rows, copy.history, copy.marks, copy.escalations)
         yield unit  # an exception leaves everything as it was, like a rollback
-        self.tickets, self.rows = unit.tickets, unit.rows
+        self.tables = unit
         self.seen.add(event_id)
         self.newest = event_at if self.newest is None else max(self.newest, event_at)
         self.changes += 1
@@ -95,6 +136,40 @@ class MemoryReadModel:
             "priority": sorted({row.priority for row in rows}),
         }
 
+    async def ticket_record(
+        self, ticket_id: str, accounts: frozenset[str] | None
+    ) -> TicketRecord | None:
+        facts = self.tickets.get(ticket_id)
+        if facts is None or (accounts is not None and facts.account not in accounts):
+            return None
+        events = [e for e in self.tables.history.values() if e.ticket_id == ticket_id]
+        marks = sorted(
+            (m for m in self.tables.marks.values() if m.ticket_id == ticket_id),
+            key=lambda m: (m.at, m.kind, m.label),
+        )
+        return TicketRecord(facts, tuple(in_order(events)), tuple(marks))
+
+    async def histories(
+        self, accounts: frozenset[str] | None
+    ) -> AsyncIterator[tuple[TicketFacts, list[HistoryEvent]]]:
+        for ticket_id in sorted(self.tickets):
+            facts = self.tickets[ticket_id]
+            if accounts is None or facts.account in accounts:
+                events = [e for e in self.tables.history.values() if e.ticket_id == ticket_id]
+                yield facts, in_order(events)
+
+    async def escalations(
+        self, accounts: frozenset[str] | None, limit: int = 500
+    ) -> Sequence[EscalationRow]:
+        order = {"raised": 0, "acknowledged": 2}
+        found = [
+            row
+            for row in self.tables.escalations.values()
+            if row.status in OPEN and (accounts is None or row.account in accounts)
+        ]
+        found.sort(key=lambda r: (order.get(r.status, 1), r.opened_at, r.escalation_id))
+        return found[:limit]
+
     async def clear(self) -> None:
-        self.tickets, self.rows, self.seen = {}, {}, set()
+        self.tables, self.seen = _Tables(), set()
         self.newest, self.changes = None, 0

@@ -1,6 +1,6 @@
-"""Turns records of `ticketflow.ticket-events`, `ticketflow.sla-events` and
-`ticketflow.escalations` into projection use cases. A record that does not decode raises
-`BadMessage` (dead-lettered by the loop)."""
+"""Turns records of `ticketflow.ticket-events`, `ticketflow.sla-events`,
+`ticketflow.escalations` and `ticketflow.notifications` into projection use cases. A
+record that does not decode raises `BadMessage` (dead-lettered by the loop)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.common.consumer import BadMessage
-from services.console.domain.at_risk import ClockChange, EscalationChange, TicketFacts
+from services.console.domain.at_risk import ClockChange, TicketFacts
+from services.console.domain.history import EscalationSeen, HistoryEvent, notification_mark
 from services.console.service_layer.projection import Projection
 from shared.events.codec import DecodeError, from_kafka
 from shared.events.envelope import Envelope
 from shared.events.escalation import EscalationEvent
+from shared.events.notification import NotificationEvent
 from shared.events.sla import SlaEvent
-from shared.topics import ESCALATIONS, SLA_EVENTS, TICKET_EVENTS
+from shared.topics import ESCALATIONS, NOTIFICATIONS, SLA_EVENTS, TICKET_EVENTS
 
-TOPICS = (TICKET_EVENTS.name, SLA_EVENTS.name, ESCALATIONS.name)
+TOPICS = (TICKET_EVENTS.name, SLA_EVENTS.name, ESCALATIONS.name, NOTIFICATIONS.name)
 
 
 class ConsoleConsumer:
@@ -32,6 +34,9 @@ class ConsoleConsumer:
             if message.topic == ESCALATIONS.name:
                 escalation = EscalationEvent.model_validate_json(message.value or b"")
                 return await self.on_escalation(escalation)
+            if message.topic == NOTIFICATIONS.name:
+                outcome = NotificationEvent.model_validate_json(message.value or b"")
+                return await self.on_notification(outcome)
             return await self.on_ticket(from_kafka(message.key, message.value, message.headers))
         except (ValidationError, DecodeError, ValueError) as exc:
             raise BadMessage("undecodable", str(exc)) from exc
@@ -47,7 +52,19 @@ class ConsoleConsumer:
             envelope.policy,
             priority if isinstance(priority, str) else "",
         )
-        return await self._projection.on_ticket(envelope.id, envelope.type, facts, envelope.time)
+        event = HistoryEvent(
+            envelope.id,
+            envelope.subject,
+            envelope.account,
+            envelope.policy,
+            envelope.type,
+            envelope.time,
+            envelope.sequence,
+            envelope.recorded_at,
+            envelope.schema_version,
+            data,
+        )
+        return await self._projection.on_ticket(event, facts)
 
     async def on_sla(self, event: SlaEvent) -> str:
         if event.metric is None:
@@ -71,5 +88,28 @@ class ConsoleConsumer:
         return await self._projection.on_clock(event.id, change, event.at)
 
     async def on_escalation(self, event: EscalationEvent) -> str:
-        change = EscalationChange(event.type, event.ticket_id, event.metric, event.level, event.at)
-        return await self._projection.on_escalation(event.id, change, event.at)
+        by = event.data.get("by")
+        seen = EscalationSeen(
+            event.id,
+            event.type,
+            event.escalation_id,
+            event.ticket_id,
+            event.ticket_number,
+            event.account,
+            event.policy,
+            event.priority,
+            event.metric,
+            event.trigger,
+            event.critical,
+            event.level,
+            event.deadline,
+            event.at,
+            by if isinstance(by, str) else None,
+        )
+        return await self._projection.on_escalation(seen)
+
+    async def on_notification(self, event: NotificationEvent) -> str:
+        mark = notification_mark(
+            event.id, event.ticket_id, event.type, event.channel, event.template, event.at
+        )
+        return await self._projection.on_notification(mark, event.id, event.at)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from services.console.domain.at_risk import Deadline, TicketFacts
+from services.console.domain.history import EscalationRow, HistoryEvent, Mark, TicketRecord
 
 
 class Projecting(Protocol):
@@ -29,6 +30,18 @@ class Projecting(Protocol):
     async def drop_deadline(self, ticket_id: str, metric: str) -> None: ...
 
     async def drop_deadlines(self, ticket_id: str) -> None: ...
+
+    async def record(self, event: HistoryEvent) -> None:
+        """Keep a ticket event for the ticket's history."""
+        ...
+
+    async def mark(self, mark: Mark) -> None:
+        """Keep a marker of the ticket's timeline."""
+        ...
+
+    async def escalation(self, escalation_id: uuid.UUID) -> EscalationRow | None: ...
+
+    async def put_escalation(self, row: EscalationRow) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +77,25 @@ class ReadModel(Protocol):
     async def filters(self, accounts: frozenset[str] | None) -> dict[str, list[str]]:
         """The accounts, policies and priorities present for these accounts (for the
         filter form)."""
+        ...
+
+    async def ticket_record(
+        self, ticket_id: str, accounts: frozenset[str] | None
+    ) -> TicketRecord | None:
+        """The ticket with its events (version order) and marks (time order); None when
+        it is unknown or of an account outside `accounts` (None: every account)."""
+        ...
+
+    def histories(
+        self, accounts: frozenset[str] | None
+    ) -> AsyncIterator[tuple[TicketFacts, list[HistoryEvent]]]:
+        """Every ticket of `accounts` with its events in version order, one at a time."""
+        ...
+
+    async def escalations(
+        self, accounts: frozenset[str] | None, limit: int = 500
+    ) -> Sequence[EscalationRow]:
+        """Open (not resolved) escalations of `accounts`, raised ones first, oldest first."""
         ...
 
     async def clear(self) -> None:

@@ -1,5 +1,6 @@
-"""The console's projection: ticket, SLA and escalation events applied to the at-risk read
-model, each once (by event id), and the at-risk query."""
+"""The console's projection: ticket, SLA, escalation and notification events applied to the
+read model, each once (by event id): the at-risk deadlines, every ticket's history, the
+markers of its timeline and each escalation's state; and the at-risk query."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ from services.console.domain.at_risk import (
     facts_from_clock,
     with_facts,
 )
+from services.console.domain.history import (
+    EscalationSeen,
+    HistoryEvent,
+    Mark,
+    escalation_mark,
+    escalation_row,
+)
 from services.console.service_layer.ports import AtRiskQuery, ReadModel
 from shared.events.types import TicketEventType
 
@@ -30,19 +38,17 @@ class Projection:
     def __init__(self, model: ReadModel) -> None:
         self._model = model
 
-    async def on_ticket(
-        self,
-        event_id: uuid.UUID,
-        kind: str,
-        facts: TicketFacts,
-        at: datetime,
-    ) -> str:
-        """A ticket event: `ticket.opened` and severity changes name the ticket, resolved
-        and closed end its deadlines, reopened brings it back."""
-        async with self._model.applying(event_id, at) as unit:
+    async def on_ticket(self, event: HistoryEvent, facts: TicketFacts) -> str:
+        """A ticket event, kept in the ticket's history: `ticket.opened` and severity changes
+        name the ticket, resolved and closed end its deadlines, reopened brings it back."""
+        kind = event.type
+        async with self._model.applying(event.event_id, event.at) as unit:
             if unit is None:
                 return "duplicate"
             known = await unit.ticket(facts.ticket_id)
+            await unit.record(event)
+            if known is None and kind not in ENDS:
+                await unit.put_ticket(facts)
             if kind in ENDS:
                 ended = known or facts
                 await unit.put_ticket(_ended(ended, True))
@@ -52,7 +58,7 @@ class Projection:
                 await unit.put_ticket(_ended(known or facts, False))
                 return "reopened"
             if kind not in (TicketEventType.OPENED, TicketEventType.SEVERITY_CHANGED):
-                return "ignored"
+                return "recorded"
             named = _named(known, facts)
             await unit.put_ticket(named)
             for row in await unit.deadlines(facts.ticket_id):
@@ -82,18 +88,35 @@ class Projection:
             await unit.put_deadline(with_facts(updated, known))
             return "applied"
 
-    async def on_escalation(
-        self, event_id: uuid.UUID, change: EscalationChange, at: datetime
-    ) -> str:
-        """An escalation event: the metric's paged level, its acknowledgement."""
-        async with self._model.applying(event_id, at) as unit:
+    async def on_escalation(self, seen: EscalationSeen) -> str:
+        """An escalation event: the escalation's state, its page or ack on the timeline, and
+        the metric's paged level and acknowledgement on the at-risk list."""
+        change = EscalationChange(seen.type, seen.ticket_id, seen.metric, seen.level, seen.at)
+        async with self._model.applying(seen.event_id, seen.at) as unit:
             if unit is None:
                 return "duplicate"
             known = await unit.ticket(change.ticket_id)  # one change of a ticket at a time
+            await unit.put_escalation(
+                escalation_row(await unit.escalation(seen.escalation_id), seen)
+            )
+            mark = escalation_mark(seen)
+            if mark is not None:
+                await unit.mark(mark)
             current = _metric(await unit.deadlines(change.ticket_id), change.metric)
             if known is None or known.ended or current is None:
                 return "ignored"
             await unit.put_deadline(escalation_changed(current, change))
+            return "applied"
+
+    async def on_notification(self, mark: Mark | None, event_id: uuid.UUID, at: datetime) -> str:
+        """A notification outcome: a delivered one is a marker of its ticket's timeline."""
+        async with self._model.applying(event_id, at) as unit:
+            if unit is None:
+                return "duplicate"
+            if mark is None:
+                return "ignored"
+            await unit.ticket(mark.ticket_id)
+            await unit.mark(mark)
             return "applied"
 
     async def at_risk(self, query: AtRiskQuery) -> Sequence[Deadline]:
