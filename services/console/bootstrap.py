@@ -20,6 +20,7 @@ from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import TaskRegistry
 from services.common.runtime import migrate_until_done, open_pool, readiness_check
 from services.common.service_app import migrated_runtime
+from services.console.adapters.escalation_api import HttpEscalationAcks
 from services.console.adapters.postgres import PostgresReadModel, PostgresSessions
 from services.console.adapters.topic_replay import replay_topics
 from services.console.entrypoints.consumer import TOPICS, ConsoleConsumer
@@ -58,6 +59,7 @@ def console_deps(
 ) -> ConsoleApiDeps:
     """The web app's deps on the read model of `pool` (also what the tests build)."""
     model = PostgresReadModel(pool)
+    policies = policies_by_ref()
     return ConsoleApiDeps(
         projection=Projection(model),
         model=model,
@@ -65,7 +67,9 @@ def console_deps(
         key_accounts=PostgresSessions(pool),
         signer=Signer(settings.secret.get_secret_value()),
         admin_token=settings.admin_token.get_secret_value(),
-        policy_zones=policy_zones(policies_by_ref()),
+        policy_zones=policy_zones(policies),
+        policies=policies,
+        acks=HttpEscalationAcks(settings.escalation_url),
         readiness=readiness or _database_only(pool),
         now=now,
         secure_cookies=settings.environment != "development",

@@ -32,6 +32,10 @@ class ConsoleSettings(ServiceSettings, ConsumerServiceSettings, HttpSettings):
         default=SecretStr("dev-console-secret"),
         description="Signs the session cookies and CSRF tokens (HMAC-SHA256)",
     )
+    escalation_url: str = Field(
+        default="http://127.0.0.1:8082",
+        description="The escalation API the Escalations page's ack buttons call",
+    )
     session_hours: float = Field(default=8.0, gt=0, description="How long a sign-in lasts")
     port: int = 8085
     group_id: str = "ticketflow-console"

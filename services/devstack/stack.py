@@ -196,8 +196,12 @@ def start_services(
         running.append(
             start_service(var_dir, "billing", database_url, bootstrap, admin_token, wait=False)
         )
+        # The console's ack buttons call the escalation API (running[2]).
+        console_env = {"TICKETFLOW_CONSOLE_ESCALATION_URL": running[2].url}
         running.append(
-            start_service(var_dir, "console", database_url, bootstrap, admin_token, wait=False)
+            start_service(
+                var_dir, "console", database_url, bootstrap, admin_token, console_env, wait=False
+            )
         )
         for service in running:
             wait_ready(service, timeout=60)

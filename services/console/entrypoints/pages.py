@@ -29,8 +29,9 @@ from services.console.entrypoints.sessions import (
     Signer,
 )
 from services.console.entrypoints.views import viewer_zone
-from services.console.service_layer.ports import KeyAccounts, ReadModel
+from services.console.service_layer.ports import EscalationAcks, KeyAccounts, ReadModel
 from services.console.service_layer.projection import Projection
+from shared.policy import Policy
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -52,6 +53,9 @@ class ConsoleApiDeps:
     signer: Signer
     admin_token: str
     policy_zones: Mapping[str, tzinfo]
+    policies: Mapping[str, Policy]
+    """Every pinned policy by its reference (`voipster@1`)."""
+    acks: EscalationAcks
     readiness: Callable[[], Awaitable[dict[str, bool]]]
     now: Callable[[], datetime]
     secure_cookies: bool = True
@@ -70,6 +74,8 @@ class Viewer:
     accounts: frozenset[str] | None
     """None: the admin token, every account."""
     admin: bool
+    credential: str | None = None
+    """The viewer's API key, for calls made on their behalf (None: the admin token)."""
 
 
 def _templates() -> jinja2.Environment:
@@ -126,7 +132,7 @@ async def _viewer_of(deps: ConsoleApiDeps, session: Session | None) -> Viewer | 
     if session.admin:
         return Viewer(None, True)
     accounts = await deps.key_accounts.accounts_of(session.key)
-    return None if accounts is None else Viewer(accounts, False)
+    return None if accounts is None else Viewer(accounts, False, session.credential)
 
 
 async def session_viewer(request: Request, deps: Deps) -> Viewer | None:
@@ -144,7 +150,7 @@ async def api_viewer(request: Request, deps: Deps) -> Viewer:
         key = await deps.keys.authenticate(presented)
         if key is not None:
             check_rate(request, key.id)
-            return Viewer(key.accounts, False)
+            return Viewer(key.accounts, False, presented)
     else:
         found = await session_viewer(request, deps)
         if found is not None:

@@ -1,20 +1,26 @@
-"""Signed console sessions and CSRF tokens (HMAC-SHA256 with the console secret).
+"""Sealed console sessions and signed CSRF tokens, both keyed by the console secret.
 
-A session names the API key it was opened with (never the key's secret) and when it ends;
-each request looks the key up again, so a revoked key ends its sessions. The CSRF token is a
-signed double-submit token: a random nonce and its HMAC, in a cookie and in every form; a
-POST is refused unless both carry the same, validly signed token."""
+A session names the API key it was opened with and when it ends; each request looks the key
+up again, so a revoked key ends its sessions. It also carries the key itself, for the calls
+the console makes on the viewer's behalf (an ack goes to the escalation API with the viewer's
+own key, so that service checks the account): the cookie is therefore encrypted, not just
+signed (Fernet: AES-128-CBC and HMAC-SHA256, with keys derived from the console secret by
+HKDF), and HttpOnly. The CSRF token is a signed double-submit token: a random nonce and its
+HMAC, in a cookie and in every form; a POST is refused unless both carry the same, validly
+signed token."""
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 
 import orjson
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 SESSION_COOKIE = "tf_console_session"
 CSRF_COOKIE = "tf_console_csrf"
@@ -29,6 +35,9 @@ class Session:
     """The API key id, or ADMIN."""
     expires: int
     """Unix seconds."""
+    credential: str | None = None
+    """The API key presented at sign-in (None for the admin token: the console never sends
+    the admin token anywhere)."""
 
     @property
     def admin(self) -> bool:
@@ -39,32 +48,38 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _session_key(secret: bytes) -> bytes:
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"ticketflow console session"
+    ).derive(secret)
+    return base64.urlsafe_b64encode(derived)
 
 
 class Signer:
     def __init__(self, secret: str) -> None:
         self._secret = secret.encode()
+        self._sealer = Fernet(_session_key(self._secret))
 
     def _mac(self, purpose: str, body: str) -> str:
         return _b64(hmac.new(self._secret, f"{purpose}.{body}".encode(), hashlib.sha256).digest())
 
     def session_cookie(self, session: Session) -> str:
-        body = _b64(orjson.dumps({"k": session.key, "e": session.expires}))
-        return f"{body}.{self._mac('session', body)}"
+        fields = {"k": session.key, "e": session.expires, "c": session.credential}
+        return self._sealer.encrypt(orjson.dumps(fields)).decode()
 
     def session(self, cookie: str | None, now: float) -> Session | None:
-        """The session `cookie` holds, if it is signed by us and not expired."""
-        if not cookie or cookie.count(".") != 1:
-            return None
-        body, mac = cookie.split(".")
-        if not hmac.compare_digest(mac, self._mac("session", body)):
+        """The session `cookie` holds, if we sealed it and it has not expired."""
+        if not cookie or len(cookie) > 4096:
             return None
         try:
-            fields = orjson.loads(_unb64(body))
-            session = Session(str(fields["k"]), int(fields["e"]))
-        except (binascii.Error, ValueError, KeyError, TypeError):
+            fields = orjson.loads(self._sealer.decrypt(cookie.encode()))
+            credential = fields.get("c")
+            session = Session(
+                str(fields["k"]),
+                int(fields["e"]),
+                credential if isinstance(credential, str) else None,
+            )
+        except (InvalidToken, ValueError, KeyError, TypeError, AttributeError):
             return None
         return session if session.expires > now else None
 

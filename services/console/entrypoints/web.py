@@ -100,14 +100,15 @@ async def signin(request: Request, deps: Deps) -> Response:
         return _refused(deps, token, new, "The form expired; sign in again.", 403)
     presented = form.get("key", "").strip()
     key: str | None = None
+    credential: str | None = None
     if presented and hmac.compare_digest(presented.encode(), deps.admin_token.encode()):
         key = ADMIN
     elif presented:
         found = await deps.keys.authenticate(presented)
-        key = found.id if found is not None else None
+        key, credential = (found.id, presented) if found is not None else (None, None)
     if key is None:
         return _refused(deps, token, new, "That key is not valid.", 401)
-    session = Session(key, int(time.time() + deps.session_s))
+    session = Session(key, int(time.time() + deps.session_s), credential)
     response = RedirectResponse("/at-risk", status_code=303)
     set_cookie(
         deps, response, SESSION_COOKIE, deps.signer.session_cookie(session), int(deps.session_s)

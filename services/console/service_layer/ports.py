@@ -107,3 +107,20 @@ class KeyAccounts(Protocol):
     async def accounts_of(self, key_id: str) -> frozenset[str] | None:
         """The accounts of API key `key_id` while it is valid; None once it is revoked."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class AckOutcome:
+    """What the escalation API answered an acknowledgement."""
+
+    status: int
+    """Its HTTP status: 200 acknowledged (also when it already was), 404 not the key's, 409
+    already resolved, 401 the key is no longer valid, 0 the API could not be reached."""
+    detail: str
+    acknowledged_by: str | None = None
+
+
+class EscalationAcks(Protocol):
+    async def acknowledge(self, escalation_id: uuid.UUID, by: str, api_key: str) -> AckOutcome:
+        """`POST /v1/escalations/{id}/ack` with the viewer's own API key."""
+        ...
