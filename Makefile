@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit lint bench clean chaos
+.PHONY: install run test test-unit lint bench clean chaos browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,15 +34,23 @@ $(CONTRACT_STAMP): $(CONTRACT_TOOLS)/package.json $(CONTRACT_TOOLS)/package-lock
 	cd $(CONTRACT_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(CONTRACT_STAMP)
 
-install: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP)
+# Debian's chromium for tests/browser (Playwright drives it by path: no `playwright install`,
+# which downloads a browser build of its own). Installed only when missing; needs root (CI is).
+CHROMIUM := /usr/bin/chromium
+
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+install: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP) browser
 
 ## run: the whole stack on embedded PostgreSQL and the Tansu broker (Ctrl-C stops everything)
 run: $(STAMP)
 	$(BIN)/ticketflow dev
 
 ## test: the whole suite (unit, integration on real Postgres + broker, e2e, checkov on the prod
-## manifests) with the coverage gate
-test: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP)
+## manifests, the console in a real Chromium) with the coverage gate
+test: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP) browser
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report
 
