@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from services.devstack.infrastructure import Infrastructure, infrastructure
 from services.devstack.mail_sink import mail_sink
@@ -108,7 +109,21 @@ def render_table(stack: dict[str, Any]) -> str:
     lines = [f"{'component':<10} {'address':<{width}}  from", "-" * (width + 30)]
     lines += [f"{name:<10} {address:<{width}}  {origin}" for name, address, origin in rows]
     lines.append(f"topics: {len(stack['topics'])} (with .dlq), e.g. ticketflow.ticket-events")
+    console = stack.get("services", {}).get("console")
+    if console is not None:
+        lines.append(f"console: {console['url']}/signin")
+        accounts = stack.get("demo_accounts", [])
+        if accounts:
+            lines.append("sign in to the console as a demo account (open the link):")
+            lines += [f"  {a['account']:<20} {a['console_signin']}" for a in accounts]
     return "\n".join(lines)
+
+
+def signin_link(console_url: str, api_key: str) -> str:
+    """A console link that signs in with `api_key`: the key rides in the URL fragment, which
+    the browser never sends (so it reaches no server or access log); the sign-in page's
+    script submits it with the form and clears the fragment from the address bar."""
+    return f"{console_url}/signin#{urlencode({'key': api_key})}"
 
 
 class StackFile:
@@ -275,7 +290,10 @@ def run(var_dir: Path, out: Callable[[str], None]) -> None:
                         var_dir, infra, provisioned, admin_token, smtp_port, out
                     )
                     intake = next(service for service in running if service.name == "intake")
+                    console = next(service for service in running if service.name == "console")
                     accounts = seed_demo_accounts(intake.url, admin_token, load_policies())
+                    for account in accounts:
+                        account["console_signin"] = signin_link(console.url, account["api_key"])
                     stack = describe(infra, provisioned, time.monotonic() - began)
                     stack["services"] = {service.name: _entry(service) for service in running}
                     stack["admin_token"] = admin_token

@@ -1,5 +1,6 @@
 // ticketflow console: the live countdown and the Server-Sent Events refresh of the at-risk
-// table. Vendored with the package; no framework, no network but this origin.
+// table, and the sign-in link of `ticketflow dev` (a key in the URL fragment). Vendored with
+// the package; no framework, no network but this origin.
 (function () {
   "use strict";
 
@@ -61,6 +62,20 @@
     });
   }
 
+  // `/signin#key=tf_...`: the fragment never reaches the server; fill the form with the key,
+  // take the fragment out of the address bar and history, and submit the form as typed in.
+  function signInFromLink() {
+    var form = document.getElementById("signin");
+    var hash = window.location.hash;
+    if (!form || !hash || hash.length < 2) { return; }
+    var key = new window.URLSearchParams(hash.slice(1)).get("key");
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    if (!key) { return; }
+    form.elements.key.value = key;
+    form.submit();
+  }
+
+  signInFromLink();
   tick();
   window.setInterval(tick, 1000);
   listen();
