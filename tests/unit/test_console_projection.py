@@ -271,9 +271,12 @@ async def escalations_are_listed_while_open_and_only_move_forward(model: ReadMod
     assert (acked.status, acked.level, acked.acknowledged_by) == ("acknowledged", 2, "jo")
     assert not acked.ackable
     assert await model.escalations(frozenset({"globex"})) == []
+    assert await model.open_escalation(ESCALATION, frozenset({"acme"})) == acked
+    assert await model.open_escalation(ESCALATION, frozenset({"globex"})) is None
 
     await projection.on_escalation(escalated("escalation.resolved", 2, hours(2)))
     assert [r.escalation_id for r in await model.escalations(None)] == [other]
+    assert await model.open_escalation(ESCALATION, None) is None  # resolved
 
     await model.clear()
     assert await model.escalations(None) == []

@@ -33,8 +33,10 @@ class HttpEscalationAcks:
         try:
             body = response.json()
         except ValueError:
+            body = None
+        if not isinstance(body, dict):
             body = {}
         if response.status_code == 200:
             return AckOutcome(200, "acknowledged", body.get("acknowledged_by"))
-        detail = body.get("detail") if isinstance(body, dict) else None
+        detail = body.get("detail")
         return AckOutcome(response.status_code, str(detail or response.reason_phrase))

@@ -170,6 +170,14 @@ class MemoryReadModel:
         found.sort(key=lambda r: (order.get(r.status, 1), r.opened_at, r.escalation_id))
         return found[:limit]
 
+    async def open_escalation(
+        self, escalation_id: uuid.UUID, accounts: frozenset[str] | None
+    ) -> EscalationRow | None:
+        row = self.tables.escalations.get(escalation_id)
+        if row is None or row.status not in OPEN:
+            return None
+        return row if accounts is None or row.account in accounts else None
+
     async def clear(self) -> None:
         self.tables, self.seen = _Tables(), set()
         self.newest, self.changes = None, 0

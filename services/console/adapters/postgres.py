@@ -343,6 +343,18 @@ class PostgresReadModel:
         )
         return [EscalationRow(*row) for row in rows]
 
+    async def open_escalation(
+        self, escalation_id: uuid.UUID, accounts: frozenset[str] | None
+    ) -> EscalationRow | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_ESCALATION} FROM console_escalations WHERE escalation_id = $1 "
+            "AND status = ANY($2::text[]) AND ($3::text[] IS NULL OR account = ANY($3::text[]))",
+            escalation_id,
+            list(OPEN),
+            _accounts(accounts),
+        )
+        return None if row is None else EscalationRow(*row)
+
     async def clear(self) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(

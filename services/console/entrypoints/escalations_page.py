@@ -45,8 +45,6 @@ BY_COOKIE = "tf_console_ack_by"
 """The name the viewer last typed in an ack form (prefills the next ones)."""
 BY_MAX = 200
 SHOWN = 500
-CHECKED = 5000
-"""How many of the viewer's open escalations an ack is checked against."""
 REASONS = {
     0: "the escalation service could not be reached; try again",
     401: "your API key is no longer valid; sign in again",
@@ -225,8 +223,8 @@ async def acknowledge(
             status=403,
         )
     wanted = parse_id(escalation_id)
-    mine = await deps.model.escalations(viewer.accounts, CHECKED)
-    if wanted is None or all(row.escalation_id != wanted for row in mine):
+    mine = None if wanted is None else await deps.model.open_escalation(wanted, viewer.accounts)
+    if wanted is None or mine is None:
         return await _render(
             request, deps, viewer, problem="No such escalation of your accounts.", status=404
         )

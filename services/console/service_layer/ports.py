@@ -98,6 +98,12 @@ class ReadModel(Protocol):
         """Open (not resolved) escalations of `accounts`, raised ones first, oldest first."""
         ...
 
+    async def open_escalation(
+        self, escalation_id: uuid.UUID, accounts: frozenset[str] | None
+    ) -> EscalationRow | None:
+        """The escalation if it is open (not resolved) and of one of `accounts`."""
+        ...
+
     async def clear(self) -> None:
         """Forget everything projected (and the tracking rows): before a rebuild."""
         ...
