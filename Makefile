@@ -39,8 +39,9 @@ $(CONTRACT_STAMP): $(CONTRACT_TOOLS)/package.json $(CONTRACT_TOOLS)/package-lock
 CHROMIUM := /usr/bin/chromium
 
 browser:
-	@test -x $(CHROMIUM) || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		echo "chromium could not be installed (needs root and Debian's packages): run 'sudo apt-get install -y chromium' for the browser tests"
 
 install: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP) browser
 
