@@ -1,4 +1,4 @@
-"""The model of a ticket's SLA view (what `services.sla.domain.view.sla_view` returns), a
+"""The model of a ticket's SLA view (what `shared.sla.view.sla_view` returns), a
 published contract: the SLA service's `GET /v1/tickets/{id}/sla` and intake's, which relays
 it, both document it with this model. It only describes: the SLA domain builds plain dicts."""
 
