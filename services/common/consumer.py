@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
 
-from services.common import health
+from services.common import health, tracing
 from services.common.backoff import Backoff
 from services.common.dead_letters import dead_letter
 from services.common.retrying import Outage
@@ -111,7 +111,23 @@ class ConsumerLoop:
             return outcome
 
     async def _outcome(self, message: Any) -> str:
-        """The handler's outcome, or "dead_lettered" once the message is in its DLQ."""
+        """The handler's outcome, or "dead_lettered" once the message is in its DLQ. Traced,
+        the handler runs in a span continuing the record's `ce_traceparent`."""
+        if not tracing.enabled():
+            return await self._handled(message)
+        with tracing.span(
+            f"{message.topic} process",
+            parent=tracing.header_context(message.headers),
+            kind=tracing.SpanKind.CONSUMER,
+            attributes=consumed_attributes(self._service, message),
+        ) as span:
+            outcome = await self._handled(message)
+            span.set_attribute("ticketflow.outcome", outcome)
+            if outcome == "dead_lettered":
+                tracing.failed(span, "dead-lettered")
+            return outcome
+
+    async def _handled(self, message: Any) -> str:
         try:
             return await self._handle(message)
         except BadMessage as exc:
@@ -169,6 +185,32 @@ class ConsumerLoop:
             await self.handle_one(message, stop)
             health.beat()
         return len(messages)
+
+
+def consumed_attributes(service: str, message: Any) -> dict[str, Any]:
+    """What a consumer span says of its record: topic, partition, offset, and the ticket
+    and event it is about (from the CloudEvents headers)."""
+    headers = {name: raw for name, raw in message.headers or () if name in _NAMED}
+    attributes: dict[str, Any] = {
+        "messaging.system": "kafka",
+        "messaging.destination.name": message.topic,
+        "messaging.operation.type": "process",
+        "messaging.kafka.partition": message.partition,
+        "messaging.kafka.offset": message.offset,
+        "ticketflow.service": service,
+    }
+    for header, attribute in _NAMED.items():
+        raw = headers.get(header)
+        if isinstance(raw, bytes):
+            attributes[attribute] = raw.decode(errors="replace")
+    return attributes
+
+
+_NAMED = {
+    "ce_subject": "ticketflow.ticket_id",
+    "ce_id": "ticketflow.event_id",
+    "ce_type": "ticketflow.event_type",
+}
 
 
 def _rebalanced(exc: BaseException) -> bool:

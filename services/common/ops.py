@@ -21,6 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from services.common import tracing
 from services.common.health import TaskRegistry
 
 OUTBOX_PENDING = Gauge(
@@ -32,6 +33,15 @@ OUTBOX_PENDING = Gauge(
 # logs); FastAPI's native OpenTelemetry hook would otherwise look up the global OTel providers
 # on every request (2.6 % of intake's request profile) with none configured.
 NO_OTEL: Any = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
+def telemetry(service: str) -> Any:
+    """`FastAPI(telemetry=...)` of `service`: request spans (FastAPI's own server spans, which
+    continue a `traceparent` the client sent) when tracing exports (`services.common.tracing`),
+    nothing otherwise; metrics and logs stay Prometheus' and ours either way."""
+    if not tracing.configure(service):
+        return NO_OTEL
+    return {**NO_OTEL, "tracing": True, "operation_spans": True}
 
 
 def ops_router(

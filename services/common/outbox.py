@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.common import health
+from services.common import health, tracing
 from services.common.retrying import Outage
 from services.common.waiting import wait_for_either
 from shared.events.published import record_headers
@@ -46,11 +46,21 @@ CREATE INDEX IF NOT EXISTS service_outbox_pending ON service_outbox (service, id
 Send = Callable[[str, bytes, bytes, list[tuple[str, bytes]]], Awaitable[Any]]
 
 
-def _headers_json(service: str, key: str, value: dict[str, Any], event_type: str) -> str:
+def _headers_json(
+    service: str,
+    key: str,
+    value: dict[str, Any],
+    event_type: str,
+    trace: dict[str, str] | None = None,
+) -> str:
     """The record's CloudEvents headers, as the JSON the outbox row stores: the subject is
-    the record key (the ticket id) unless the value names its ticket."""
+    the record key (the ticket id) unless the value names its ticket; the trace it was made
+    in rides along as `ce_traceparent`."""
     headers = record_headers(
-        {"ticket_id": key, **value, "type": event_type}, service, queued_at=datetime.now(UTC)
+        {"ticket_id": key, **value, "type": event_type},
+        service,
+        queued_at=datetime.now(UTC),
+        trace=tracing.current() if trace is None else trace,
     )
     return orjson.dumps([[name, raw.decode()] for name, raw in headers]).decode()
 
@@ -80,10 +90,13 @@ async def append_many(
     service: str,
     topic: str,
     records: list[tuple[str, dict[str, Any], str]],
+    traces: list[dict[str, str]] | None = None,
 ) -> None:
-    """Queue many JSON records `(key, value, type)` in one statement."""
+    """Queue many JSON records `(key, value, type)` in one statement; `traces`: the trace
+    context of each (default: the current one for all)."""
     if not records:
         return
+    contexts = traces if traces is not None else [tracing.current()] * len(records)
     await conn.execute(
         "INSERT INTO service_outbox (service, topic, key, value, headers) "
         "SELECT $1, $2, k, v, h::jsonb FROM unnest($3::bytea[], $4::bytea[], $5::text[]) "
@@ -92,7 +105,10 @@ async def append_many(
         topic,
         [key.encode() for key, _, _ in records],
         [orjson.dumps(value) for _, value, _ in records],
-        [_headers_json(service, key, value, kind) for key, value, kind in records],
+        [
+            _headers_json(service, key, value, kind, trace)
+            for (key, value, kind), trace in zip(records, contexts, strict=True)
+        ],
     )
 
 

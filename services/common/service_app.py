@@ -16,7 +16,7 @@ from pydantic import AliasChoices, BaseModel, Field
 from services.common import problems
 from services.common.http_limits import install_limits
 from services.common.http_settings import HttpSettings
-from services.common.ops import NO_OTEL
+from services.common.ops import telemetry
 from services.common.runtime import Runtime, migrate_until_done, running
 from services.common.web_auth import app_deps, document_security
 
@@ -60,7 +60,7 @@ def service_app(
         version="1",
         description=description,
         lifespan=lifespan,
-        telemetry=NO_OTEL,
+        telemetry=telemetry(service),
     )
     problems.install(app)
     document_security(app, admin_prefix)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import faust
 
+from services.common import tracing
 from services.common.gc_tuning import tune_for_held_state
 from services.common.rate_limit import RateLimiter
 from services.sla.adapters.api_key_store import ApiKeyStore
@@ -76,6 +77,7 @@ def run_worker(
     from faust import Worker
 
     tune_for_held_state()
+    tracing.configure("sla")
     app, _ = build(settings, policy_dir)
     worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

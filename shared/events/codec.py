@@ -34,6 +34,8 @@ _ATTRIBUTES: dict[str, str] = {
     "schema_version": "schemaversion",
     "correlation_id": "correlationid",
     "causation_id": "causationid",
+    "traceparent": "traceparent",
+    "tracestate": "tracestate",
 }
 _FIELDS = {attr: field for field, attr in _ATTRIBUTES.items()}
 _HEADER_PREFIX = (

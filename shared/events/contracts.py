@@ -107,7 +107,9 @@ DEDUPLICATION = {
 def asyncapi() -> dict[str, Any]:
     headers = {
         "type": "object",
-        "description": "CloudEvents Kafka binding, binary mode: attributes as ce_* headers",
+        "description": "CloudEvents Kafka binding, binary mode: attributes as ce_* headers; "
+        "ce_traceparent/ce_tracestate (distributed-tracing extension, W3C trace context) "
+        "when the event was traced",
         "properties": {
             name: {"type": "string"}
             for name in (
@@ -124,6 +126,8 @@ def asyncapi() -> dict[str, Any]:
                 "ce_schemaversion",
                 "ce_correlationid",
                 "ce_causationid",
+                "ce_traceparent",
+                "ce_tracestate",
                 "content-type",
             )
         },
@@ -161,7 +165,8 @@ def asyncapi() -> dict[str, Any]:
         "type": "object",
         "description": "CloudEvents Kafka binding, binary mode: ce_id = the record's `id`, "
         "ce_source = the publishing service, ce_subject = the ticket id, ce_time = `at` (a "
-        "command: `issued_at`)",
+        "command: `issued_at`); ce_traceparent/ce_tracestate (distributed-tracing extension, "
+        "W3C trace context) when the record was made in a trace",
         "properties": {
             name: {"type": "string"}
             for name in (
@@ -169,6 +174,8 @@ def asyncapi() -> dict[str, Any]:
                 "ce_account",
                 "ce_policy",
                 "ce_causationid",
+                "ce_traceparent",
+                "ce_tracestate",
                 "content-type",
             )
         },

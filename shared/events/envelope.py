@@ -3,7 +3,9 @@
 Attributes follow CloudEvents 1.0. ticketflow's own attributes (`recorded_at`, `sequence`,
 `account`, `policy`, `schema_version`, `correlation_id`, `causation_id`) are CloudEvents
 extensions; their header spellings (lowercase, no underscores, as the spec requires) live in
-`shared.events.kafka`.
+`shared.events.codec`. `traceparent` and `tracestate` are the CloudEvents distributed-tracing
+extension: the W3C trace context of the request that caused the event, so one trace follows
+it through every service (tracing is optional: they may be absent).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from shared.events.types import EVENT_TYPES, upcast_data
 from shared.limits import MAX_VERSION
 
 POLICY_REF = re.compile(r"^[a-z0-9][a-z0-9-]*@[0-9]+$")
+TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+"""A W3C trace context `traceparent` (CloudEvents distributed-tracing extension)."""
+TRACESTATE_MAX = 512
 SPEC_VERSION = "1.0"
 
 
@@ -58,6 +63,15 @@ class Envelope(BaseModel):
     schema_version: int = Field(default=1, ge=1, description="Version of the `data` payload")
     correlation_id: uuid.UUID | None = None
     causation_id: uuid.UUID | None = None
+    traceparent: str | None = Field(
+        default=None,
+        pattern=TRACEPARENT,
+        description="W3C trace context of the request that caused the event (distributed "
+        "tracing extension); absent when it was not traced",
+    )
+    tracestate: str | None = Field(
+        default=None, max_length=TRACESTATE_MAX, description="W3C tracestate, with traceparent"
+    )
     data: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("time", "recorded_at")

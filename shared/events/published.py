@@ -5,8 +5,10 @@ Their value is the record's own JSON model (not an envelope), so the attributes 
 from it: `ce_id` = its deterministic `id` (consumers deduplicate by it), `ce_type`,
 `ce_source` = the publishing service, `ce_subject` = the ticket id (the Kafka key),
 `ce_time` = the instant the record describes (`at`; a command: when it was issued), and,
-where the record has them, `ce_account`, `ce_policy` and `ce_causationid`. Every topic then
-carries the same required set as `ticketflow.ticket-events`."""
+where the record has them, `ce_account`, `ce_policy` and `ce_causationid`; and, when the
+record was made inside a trace, `ce_traceparent` (and `ce_tracestate`): the CloudEvents
+distributed-tracing extension. Every topic then carries the same required set as
+`ticketflow.ticket-events`."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ REQUIRED = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_subject", "ce
 # record field -> optional CloudEvents extension attribute
 _OPTIONAL = (("account", "account"), ("policy", "policy"), ("causation_id", "causationid"))
 _TIME_FIELDS = ("at", "issued_at")
+TRACE_ATTRIBUTES = ("traceparent", "tracestate")
+"""The CloudEvents distributed-tracing extension: W3C trace context, optional."""
 
 
 class MissingAttribute(ValueError):
@@ -34,11 +38,16 @@ def _text(value: Any) -> str:
 
 
 def record_headers(
-    value: Mapping[str, Any], source: str, *, queued_at: datetime | None = None
+    value: Mapping[str, Any],
+    source: str,
+    *,
+    queued_at: datetime | None = None,
+    trace: Mapping[str, str] | None = None,
 ) -> list[tuple[str, bytes]]:
     """The `ce_*` headers (and `content-type`) of a published record, from its JSON-mode or
-    model-dump `value` (`queued_at`: the time of a record that names no instant of its own).
-    Raises `MissingAttribute` naming what is missing."""
+    model-dump `value` (`queued_at`: the time of a record that names no instant of its own;
+    `trace`: the W3C `traceparent`/`tracestate` it was made in). Raises `MissingAttribute`
+    naming what is missing."""
     time = next((value[name] for name in _TIME_FIELDS if value.get(name) is not None), queued_at)
     required = {
         "ce_id": value.get("id"),
@@ -62,5 +71,8 @@ def record_headers(
         for field, attr in _OPTIONAL
         if value.get(field) is not None
     )
+    for name in TRACE_ATTRIBUTES:
+        if trace and trace.get(name):
+            headers.append((f"ce_{name}", trace[name].encode()))
     headers.append(("content-type", CONTENT_TYPE.encode()))
     return headers

@@ -311,7 +311,11 @@ class FakeDelivery:
         self.released.extend(ids)
 
     async def record(
-        self, results: Sequence[Attempted], events: Sequence[NotificationEvent], now: datetime
+        self,
+        results: Sequence[Attempted],
+        events: Sequence[NotificationEvent],
+        now: datetime,
+        traces: Sequence[str | None] = (),
     ) -> None:
         for result in results:
             row = self.rows[result.id]

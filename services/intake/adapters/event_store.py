@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from services.common import tracing
 from services.common.migrations import apply_migrations
 from services.intake.adapters.append_rows import (
     checked,
@@ -49,6 +50,29 @@ SELECT recorded_at FROM e
 
 
 MIGRATION_LOCK = 724001
+
+
+def _traced(envelope: Envelope, trace: dict[str, str]) -> Envelope:
+    """`envelope` carrying the trace context it is stored in (W3C fields; none: as it is)."""
+    if not trace or envelope.traceparent is not None:
+        return envelope
+    return envelope.model_copy(update=trace)
+
+
+def _stamping(build: Any, trace: dict[str, str]) -> Any:
+    def built(ticket: TicketRow) -> Envelope:
+        return _traced(build(ticket), trace)
+
+    return built
+
+
+def _span_attributes(envelope: Envelope) -> dict[str, str]:
+    return {
+        "ticketflow.ticket_id": envelope.subject,
+        "ticketflow.event_id": str(envelope.id),
+        "ticketflow.event_type": envelope.type,
+        "ticketflow.account": envelope.account,
+    }
 
 
 async def migrate(pool: asyncpg.Pool) -> list[str]:
@@ -95,11 +119,13 @@ class EventStore:
 
     async def open_ticket(self, envelope: Envelope) -> Envelope:
         """Store a new ticket's first event and its row; TicketNumberTaken when its number is
-        already in use."""
-        try:
-            return await self._open_ticket(envelope)
-        except asyncpg.UniqueViolationError:
-            raise TicketNumberTaken(envelope.data["ticket_number"]) from None
+        already in use. The event keeps the trace it was stored in (`traceparent`)."""
+        with tracing.span("event_store open_ticket", attributes=_span_attributes(envelope)):
+            envelope = _traced(envelope, tracing.current())
+            try:
+                return await self._open_ticket(envelope)
+            except asyncpg.UniqueViolationError:
+                raise TicketNumberTaken(envelope.data["ticket_number"]) from None
 
     async def _open_ticket(self, envelope: Envelope) -> Envelope:
         data = envelope.data
@@ -155,6 +181,20 @@ class EventStore:
         `OPTIMISTIC_ATTEMPTS` lost races it takes the row lock instead, so a hot ticket still
         makes progress.
         """
+        attributes = {"ticketflow.ticket_id": str(ticket_id)}
+        with tracing.span("event_store append", attributes=attributes):
+            trace = tracing.current()
+            if trace:  # the group's writer task runs in another request's context
+                build = _stamping(build, trace)
+            return await self._append_with_status(ticket_id, build, expected_version, accounts)
+
+    async def _append_with_status(
+        self,
+        ticket_id: uuid.UUID,
+        build: Any,
+        expected_version: int | None,
+        accounts: frozenset[str] | None,
+    ) -> tuple[Envelope, str]:
         grouped = await self._group.append(ticket_id, build, expected_version, accounts)
         if grouped is not None:
             return grouped

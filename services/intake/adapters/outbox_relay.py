@@ -36,13 +36,13 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.common import health
+from services.common import health, tracing
 from services.common.backoff import Backoff
 from services.common.retrying import Outage
 from services.intake.adapters import quarantine
 from services.intake.adapters.event_store import NOTIFY_CHANNEL
 from services.intake.adapters.produce_errors import UNENCODABLE, describe, refuses_record
-from shared.events.codec import stored_to_kafka
+from shared.events.codec import KafkaRecord, stored_to_kafka
 
 log = logging.getLogger("ticketflow.intake.relay")
 RELAY_LOCK = 724002
@@ -147,7 +147,7 @@ class OutboxRelay:
             if row["ticket_id"] in blocked:
                 continue
             try:
-                record = stored_to_kafka(orjson.loads(row["envelope"]), row["recorded_at"])
+                record = _record_of(row, self._topic)
             except UNENCODABLE as unencodable:
                 batch.refused.append((row, unencodable, None))
                 blocked.add(row["ticket_id"])
@@ -188,7 +188,7 @@ class OutboxRelay:
         for row, size in suspects:
             if row["ticket_id"] in blocked:
                 continue
-            record = stored_to_kafka(orjson.loads(row["envelope"]), row["recorded_at"])
+            record = _record_of(row, self._topic)
             try:
                 await (
                     await self._send(self._topic, record.key, record.value, list(record.headers))
@@ -334,6 +334,28 @@ class Notifier:
                         "NOTIFY failed (%s); the relay's polling will pick the rows up", error
                     )
                 await asyncio.sleep(self._interval)
+
+
+def _record_of(row: asyncpg.Record, topic: str) -> KafkaRecord:
+    """The Kafka record of an outbox row's event. Traced, it is published in a span of its
+    own (a child of the request that stored it) whose context the record carries on."""
+    stored = orjson.loads(row["envelope"])
+    if not tracing.enabled():
+        return stored_to_kafka(stored, row["recorded_at"])
+    parent = tracing.context_of(stored.get("traceparent"), stored.get("tracestate"))
+    attributes = {
+        "messaging.system": "kafka",
+        "messaging.destination.name": topic,
+        "messaging.operation.type": "publish",
+        "ticketflow.ticket_id": stored.get("subject"),
+        "ticketflow.event_id": stored.get("id"),
+        "ticketflow.event_type": stored.get("type"),
+    }
+    with tracing.span(
+        f"{topic} publish", parent=parent, kind=tracing.SpanKind.PRODUCER, attributes=attributes
+    ):
+        stored.update(tracing.current())
+        return stored_to_kafka(stored, row["recorded_at"])
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from services.common import problems
 from services.common.http_limits import install_limits
 from services.common.http_settings import HttpSettings
-from services.common.ops import NO_OTEL
+from services.common.ops import telemetry
 from services.common.problems import Problem
 from services.intake.adapters.outage import DATABASE_UNAVAILABLE, database_unavailable
 from services.intake.entrypoints import errors
@@ -64,7 +64,7 @@ def create_app(
         lifespan=lifespan,
         default_response_class=FastJSON,
         generate_unique_id_function=operation_id,
-        telemetry=NO_OTEL,
+        telemetry=telemetry("intake"),
     )
     app.state.deps = deps
     metrics = Metrics()

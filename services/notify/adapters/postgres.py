@@ -109,6 +109,7 @@ def _claimed(row: asyncpg.Record) -> Notification:
         created_at=row["created_at"],
         url=row["url"],
         secret_sealed=row["secret_sealed"],
+        trace=row["traceparent"],
     )
 
 
@@ -128,13 +129,18 @@ class PostgresDeliveryStore:
             await store.release(conn, ids, now)
 
     async def record(
-        self, results: Sequence[Attempted], events: Sequence[NotificationEvent], now: datetime
+        self,
+        results: Sequence[Attempted],
+        events: Sequence[NotificationEvent],
+        now: datetime,
+        traces: Sequence[str | None] = (),
     ) -> None:
         records: list[tuple[str, dict[str, Any], str]] = [
             (e.ticket_id, e.model_dump(mode="json"), e.type) for e in events
         ]
+        contexts = [{"traceparent": trace} if trace else {} for trace in traces] or None
         async with self._pool.acquire() as conn, conn.transaction():
-            await outbox.append_many(conn, SERVICE, NOTIFICATIONS.name, records)
+            await outbox.append_many(conn, SERVICE, NOTIFICATIONS.name, records, contexts)
             await store.finish(conn, results, now)
 
     async def next_due(self, capacity: Capacity) -> datetime | None:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import asyncpg
 
+from services.common import tracing
 from services.notify.adapters.secret_box import SecretBox, UnreadableSecret
 from services.notify.domain.notifications import Attempted, Capacity, LaneRule, NewNotification
 from services.notify.domain.routing import Subscription
@@ -79,13 +80,14 @@ async def template_override(
 
 
 async def insert(conn: asyncpg.Connection, rows: Sequence[NewNotification], now: datetime) -> int:
-    """Insert the notifications not logged yet; return how many were new."""
+    """Insert the notifications not logged yet; return how many were new. Each keeps the
+    trace it was planned in, for its sends to continue."""
     if not rows:
         return 0
     inserted: list[asyncpg.Record] = await conn.fetch(
         "INSERT INTO notifications (id, ticket_id, account, channel, recipient, template, "
-        "source_event_id, source_type, subject, body, status, next_attempt_at) "
-        "SELECT * , 'pending', $11::timestamptz FROM unnest($1::uuid[], $2::text[], "
+        "source_event_id, source_type, subject, body, status, next_attempt_at, traceparent) "
+        "SELECT * , 'pending', $11::timestamptz, $12::text FROM unnest($1::uuid[], $2::text[], "
         "$3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[], "
         "$10::bytea[]) ON CONFLICT (id) DO NOTHING RETURNING id",
         [row.id for row in rows],
@@ -99,6 +101,7 @@ async def insert(conn: asyncpg.Connection, rows: Sequence[NewNotification], now:
         [row.subject for row in rows],
         [row.body for row in rows],
         now,
+        tracing.current().get("traceparent"),
     )
     return len(inserted)
 

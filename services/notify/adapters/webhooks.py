@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from services.common import tracing
 from services.common.redaction import redact_logger, redact_urls_in
 from services.notify.adapters.destination_guard import DestinationGuard
 from services.notify.adapters.pinned_http import PinnedTransport
@@ -77,6 +78,7 @@ class WebhookSender:
             SIGNATURE_HEADER: sign(secret, timestamp, body),
             DELIVERY_HEADER: str(notification.id),
             EVENT_HEADER: notification.source_type,
+            **tracing.current(),  # W3C `traceparent`: the receiver may continue the trace
         }
         try:
             async with asyncio.timeout(self._timeouts.total_s):

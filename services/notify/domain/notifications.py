@@ -41,6 +41,8 @@ class Notification(NewNotification):
     url: str | None = None
     secret_sealed: str | None = None
     at: datetime | None = None
+    trace: str | None = None
+    """The W3C traceparent it was planned in (None: not traced)."""
 
 
 @dataclass(frozen=True, slots=True)

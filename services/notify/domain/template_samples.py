@@ -60,7 +60,7 @@ _TICKET_DATA_REQUIRED = {
     "ticket.closed_by_timeout": ("based_on_version",),
     "ticket.severity_changed": ("priority",),
 }
-_ENVELOPE_OPTIONAL = ("recorded_at", "correlation_id", "causation_id")
+_ENVELOPE_OPTIONAL = ("recorded_at", "correlation_id", "causation_id", "traceparent", "tracestate")
 _ESCALATION_OPTIONAL = ("ticket_number", "reason", "deadline", "causation_id")
 
 TICKET_EVENT_OF = {
@@ -112,6 +112,8 @@ def _envelope(event_type: str, *, complete: bool) -> dict[str, Any]:
         "schema_version": 1,
         "correlation_id": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
         "causation_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "tracestate": "ticketflow=sample",
         "data": data,
     }
     if not complete:

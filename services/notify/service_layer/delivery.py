@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 
+from services.common import tracing
 from services.common.redaction import redact_url, redact_urls_in
 from services.common.retrying import Outage
 from services.common.transient import is_transient
@@ -168,7 +169,25 @@ class Deliverer:
         sender = self._senders.get(notification.channel)
         if sender is None:
             return Outcome(False, f"no sender for channel {notification.channel}", permanent=True)
-        return await sender.send(replace(notification, at=self._now()))
+        if notification.trace is None and not tracing.enabled():
+            return await sender.send(replace(notification, at=self._now()))
+        with tracing.span(
+            f"notify send {notification.channel}",
+            parent=tracing.context_of(notification.trace),
+            kind=tracing.SpanKind.CLIENT,
+            attributes={
+                "ticketflow.ticket_id": notification.ticket_id,
+                "ticketflow.notification_id": str(notification.id),
+                "ticketflow.event_id": str(notification.source_event_id),
+                "ticketflow.event_type": notification.source_type,
+                "ticketflow.template": notification.template,
+                "ticketflow.attempt": notification.attempts,
+            },
+        ) as span:
+            outcome = await sender.send(replace(notification, at=self._now()))
+            if not outcome.ok:
+                tracing.failed(span, outcome.error or "not delivered")
+            return outcome
 
     async def start_due(self, now: datetime) -> int:
         """Claim the due rows that fit their lanes and start sending them; return how many
@@ -269,7 +288,8 @@ class Deliverer:
             attempted, event = self._judge(row, outcome, done)
             results.append(attempted)
             events.append(event)
-        await self._record(events, results, done, claimed_at=claimed_at)
+        traces = [row.trace for row, _, _ in group]
+        await self._record(events, results, done, traces, claimed_at=claimed_at)
         self._on_commit()
 
     async def _record(
@@ -277,6 +297,7 @@ class Deliverer:
         events: list[NotificationEvent],
         results: list[Attempted],
         done: datetime,
+        traces: list[str | None],
         *,
         claimed_at: float,
     ) -> None:
@@ -286,7 +307,7 @@ class Deliverer:
         outage = Outage("notify delivery log", log)
         while True:
             try:
-                await self._store.record(results, events, done)
+                await self._store.record(results, events, done, traces)
             except Exception as exc:
                 if not is_transient(exc) or time.monotonic() >= give_up_at:
                     raise

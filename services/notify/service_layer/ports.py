@@ -116,9 +116,14 @@ class DeliveryStore(Protocol):
         ...
 
     async def record(
-        self, results: Sequence[Attempted], events: Sequence[NotificationEvent], now: datetime
+        self,
+        results: Sequence[Attempted],
+        events: Sequence[NotificationEvent],
+        now: datetime,
+        traces: Sequence[str | None] = (),
     ) -> None:
-        """In one transaction: the attempts' results and their events (outbox)."""
+        """In one transaction: the attempts' results and their events (outbox), each event
+        in the trace of `traces` at its index (none given: the current one)."""
         ...
 
     async def next_due(self, capacity: Capacity) -> datetime | None:

@@ -50,6 +50,8 @@ def encode(tracked: Tracked) -> bytes:
         body["h"] = [_encode_incoming(event) for event in tracked.held]
     if tracked.number is not None:
         body["t"] = tracked.number
+    if tracked.trace is not None:
+        body["x"] = tracked.trace
     prefix = _PREFIX.pack(due.timestamp() if due is not None else NO_TIMER, tracked.partition)
     return prefix + orjson.dumps(body)
 
@@ -66,6 +68,7 @@ def decode(raw: bytes, policy: Policy, ticket_id: str) -> Tracked:
             sla=_decode_sla(sla, policy) if sla is not None else None,
             held=tuple(_decode_incoming(item) for item in body.get("h", ())),
             number=body.get("t"),
+            trace=body.get("x"),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise StateDecodeError(f"unreadable SLA state: {exc}") from exc

@@ -42,6 +42,10 @@ class Tracked:
     sla: TicketSla | None
     held: tuple[Incoming, ...] = ()
     number: str | None = None
+    trace: str | None = None
+    """The W3C traceparent of the last event applied (its span in the SLA service): the
+    trace a timer firing later continues, so one trace runs from the request to the
+    breach. None when it was not traced."""
 
     @property
     def version(self) -> int:

@@ -18,9 +18,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 
+from services.common import tracing
 from services.sla.domain.processing import Decision, fire_due
+from services.sla.domain.tracked import Tracked
 from services.sla.domain.watermark import eligible_at
 from services.sla.service_layer.commit import Batch, commit
 from services.sla.service_layer.effects import records_of
@@ -174,11 +177,30 @@ def _decide(
         worker.timers.schedule(key, partition, now_s + BLOCKED_RECHECK_S)
         return 1
     batch.changed[key] = decision.tracked
-    batch.out.extend(
-        records_of(decision, batch.emitted_at, worker.metrics, provisional=not confirmed)
-    )
+    with _timer_span(tracked, decision):
+        batch.out.extend(
+            records_of(decision, batch.emitted_at, worker.metrics, provisional=not confirmed)
+        )
     _observe_lateness(worker, decision, batch.emitted_at)
     return 0
+
+
+def _timer_span(tracked: Tracked, decision: Decision) -> AbstractContextManager[object]:
+    """The span of a timer firing: it continues the trace of the event that set the timer
+    (the ticket's `trace`) and links to that event's span."""
+    if tracked.trace is None and not tracing.enabled():
+        return nullcontext()
+    kinds = sorted({traced.emitted.type for traced in decision.emitted})
+    return tracing.span(
+        "sla timer fired",
+        parent=tracing.context_of(tracked.trace),
+        links=tracing.link_to(tracked.trace),
+        attributes={
+            "ticketflow.ticket_id": tracked.ticket_id,
+            "ticketflow.account": tracked.account,
+            "ticketflow.emitted": ",".join(kinds),
+        },
+    )
 
 
 def _observe_lateness(worker: Worker, decision: Decision, now: datetime) -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
+from services.common import tracing
+from services.common.consumer import consumed_attributes
 from services.sla.adapters.messages import RawMessage, decode_message
 from services.sla.domain import state_codec
 from services.sla.domain.processing import ProcessingError, apply_event
@@ -25,7 +28,24 @@ Handle = Callable[[RawMessage, Batch], str]
 
 def handle_message(worker: Worker, message: RawMessage, batch: Batch) -> str:
     """Apply one message to its ticket within `batch`; return its outcome (applied, duplicate,
-    held, dead_lettered)."""
+    held, dead_lettered). With a trace context on the record (or tracing on), in a span
+    continuing it: the SLA records it causes carry it on, and so does the ticket's state,
+    for the timers it sets."""
+    parent = tracing.header_context(message.headers)
+    if parent is None and not tracing.enabled():
+        return _handle_message(worker, message, batch)
+    with tracing.span(
+        f"{message.topic} process",
+        parent=parent,
+        kind=tracing.SpanKind.CONSUMER,
+        attributes=consumed_attributes("sla", message),
+    ) as span:
+        outcome = _handle_message(worker, message, batch)
+        span.set_attribute("ticketflow.outcome", outcome)
+        return outcome
+
+
+def _handle_message(worker: Worker, message: RawMessage, batch: Batch) -> str:
     try:
         key, event = decode_message(message)
     except DecodeError as exc:
@@ -46,6 +66,9 @@ def handle_message(worker: Worker, message: RawMessage, batch: Batch) -> str:
         batch.out.append(dead_letter(message, f"{type(exc).__name__}: {exc}", "error"))
         return "dead_lettered"
     if decision.outcome != "duplicate":
+        traceparent = tracing.current().get("traceparent")
+        if traceparent is not None and decision.tracked.trace != traceparent:
+            decision.tracked = replace(decision.tracked, trace=traceparent)
         batch.changed[key] = decision.tracked
         batch.sources.setdefault(key, []).append(message)
         batch.out.extend(records_of(decision, batch.emitted_at, worker.metrics))
