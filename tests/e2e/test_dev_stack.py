@@ -62,12 +62,14 @@ def _children(stack: dict[str, object]) -> list[int]:
     return pids
 
 
-def open_ticket(intake: str, account: dict[str, Any], **fields: str) -> httpx.Response:
-    """POST /v1/tickets as the demo account's contact."""
+def open_ticket(
+    intake: str, account: dict[str, Any], headers: dict[str, str] | None = None, **fields: str
+) -> httpx.Response:
+    """POST /v1/tickets as the demo account's contact (with `headers` besides the key)."""
     return httpx.post(
         f"{intake}/v1/tickets",
         timeout=5,
-        headers={"Authorization": f"Bearer {account['api_key']}"},
+        headers={"Authorization": f"Bearer {account['api_key']}", **(headers or {})},
         json={"account": account["account"], "contact": account["contact"], **fields},
     )
 
@@ -173,15 +175,20 @@ def _stack_works_then_stops(
 
 
 def breach_is_escalated_and_emailed_within_5_s(
-    stack: dict[str, Any], account: dict[str, Any], var_dir: Path
-) -> None:
+    stack: dict[str, Any],
+    account: dict[str, Any],
+    var_dir: Path,
+    headers: dict[str, str] | None = None,
+) -> str:
     """Through all four services: a sev1 ticket whose 2 h response target (silver) ends a few
-    seconds from now -> SLA breach at the deadline -> escalation level 1 -> email in the sink."""
+    seconds from now -> SLA breach at the deadline -> escalation level 1 -> email in the sink.
+    Returns the ticket's id."""
     intake = stack["services"]["intake"]["url"]
     deadline = datetime.now(UTC) + timedelta(seconds=6)
     opened = open_ticket(
         intake,
         account,
+        headers,
         channel="web",
         priority="sev1",
         subject="all calls failing",
@@ -219,6 +226,8 @@ def breach_is_escalated_and_emailed_within_5_s(
         time.sleep(0.2)
     for w in wanted:
         assert any(w in s for s in subjects), (w, subjects)
+    ticket_id: str = opened.json()["ticket_id"]
+    return ticket_id
 
 
 def _raw(bootstrap: str, topic: str) -> list[Any]:
