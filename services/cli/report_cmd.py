@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from services.console.domain.compliance import MetricOutcome
+    from services.console.domain.compliance import Tally
 
 app = typer.Typer(
     help="Reports recomputed offline from intake's event store, with the same functions as "
@@ -53,19 +53,15 @@ def _instant(value: str | None) -> datetime | None:
     return instant
 
 
-async def _outcomes(
-    database_url: str, as_of: datetime
-) -> tuple[list[MetricOutcome], dict[str, int]]:
+async def _outcomes(database_url: str, as_of: datetime) -> Tally:
     """Every ticket's outcomes as of `as_of`, and the tickets skipped (by reason)."""
     import asyncpg
 
     from services.console.adapters.event_store import ticket_histories
-    from services.console.domain.compliance import replayed_outcomes
+    from services.console.domain.compliance import Tally
     from shared.policy import policies_by_ref
 
-    policies = policies_by_ref()
-    outcomes: list[MetricOutcome] = []
-    skipped: dict[str, int] = {}
+    tally = Tally(as_of, policies_by_ref())
     pool = await asyncpg.create_pool(
         database_url,
         min_size=1,
@@ -74,19 +70,10 @@ async def _outcomes(
     )
     try:
         async for history in ticket_histories(pool):
-            policy = policies.get(history.policy)
-            if policy is None:
-                reason = f"unknown policy {history.policy!r}"
-                skipped[reason] = skipped.get(reason, 0) + 1
-                continue
-            try:
-                outcomes += replayed_outcomes(history.ticket_id, history.events, policy, as_of)
-            except ValueError as exc:
-                reason = f"unreadable history ({exc})"
-                skipped[reason] = skipped.get(reason, 0) + 1
+            tally.add(history.ticket_id, history.policy, history.events)
     finally:
         await pool.close()
-    return outcomes, skipped
+    return tally
 
 
 @app.command()
@@ -131,11 +118,11 @@ def compliance(
         raise typer.Exit(2)
     now = _instant(as_of) or datetime.now(UTC)
     instant = evaluation_instant(month, now)
-    outcomes, skipped = asyncio.run(_outcomes(database_url, instant))
-    for reason, count in sorted(skipped.items()):
+    tally = asyncio.run(_outcomes(database_url, instant))
+    for reason, count in sorted(tally.skipped.items()):
         typer.echo(f"skipped {count} ticket(s): {reason}", err=True)
     typer.echo(f"clocks as of {instant.astimezone(UTC).isoformat()}", err=True)
-    report = build(outcomes, month)
+    report = build(tally.outcomes, month)
     if csv:
         typer.echo(breaches_to_csv(report) if breaches else to_csv(report), nl=False)
         return

@@ -45,8 +45,8 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
@@ -195,6 +195,33 @@ def replayed_outcomes(
     if not before:
         return []
     return outcomes_of(replay(before, policy, as_of).state, policy, ticket_id)
+
+
+@dataclass(slots=True)
+class Tally:
+    """Every ticket's outcomes as of one instant, and the tickets that could not count (by
+    reason): what the console's report and `ticketflow report compliance` both gather."""
+
+    as_of: datetime
+    policies: Mapping[str, Policy]
+    """Every pinned policy by its reference (`voipster@1`)."""
+    outcomes: list[MetricOutcome] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def add(self, ticket_id: str, policy_ref: str, events: Iterable[TimelineEvent]) -> None:
+        """One ticket's history: its outcomes, or a skip counted when its policy is unknown
+        or its history cannot be replayed."""
+        policy = self.policies.get(policy_ref)
+        if policy is None:
+            self._skip(f"unknown policy {policy_ref!r}")
+            return
+        try:
+            self.outcomes += replayed_outcomes(ticket_id, events, policy, self.as_of)
+        except ValueError as exc:
+            self._skip(f"unreadable history ({exc})")
+
+    def _skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
 # --- the report -------------------------------------------------------------------------------
