@@ -18,7 +18,7 @@ from decimal import Decimal
 from services.console.domain.compliance import FIRST_RESPONSE, Report, Row
 from services.console.domain.why_due import spell_duration
 
-WIDTH = 720
+WIDTH = 860
 LABEL_W = 230
 BAR_X = LABEL_W + 10
 BAR_W = 330
