@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit lint bench clean chaos browser
+.PHONY: install run test test-unit lint bench clean chaos browser promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,17 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
 		echo "chromium could not be installed (needs root and Debian's packages): run 'sudo apt-get install -y chromium' for the browser tests"
 
-install: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP) browser
+# Debian's prometheus package for promtool (tests/integration/test_alert_rules.py runs
+# `promtool test rules` on the shipped alerts) and `ticketflow dev --with-prometheus`.
+# Installed only when missing; needs root (CI is). Its service is not started.
+PROMTOOL := /usr/bin/promtool
+
+promtool:
+	@test -x $(PROMTOOL) || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } || \
+		echo "promtool could not be installed (needs root and Debian's packages): run 'sudo apt-get install -y prometheus' for the alert rule tests"
+
+install: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP) browser promtool
 
 ## run: the whole stack on embedded PostgreSQL and the Tansu broker (Ctrl-C stops everything)
 run: $(STAMP)
@@ -51,7 +61,7 @@ run: $(STAMP)
 
 ## test: the whole suite (unit, integration on real Postgres + broker, e2e, checkov on the prod
 ## manifests, the console in a real Chromium) with the coverage gate
-test: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP) browser
+test: $(STAMP) $(CHECKOV_STAMP) $(CONTRACT_STAMP) browser promtool
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report
 

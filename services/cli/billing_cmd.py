@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -44,11 +43,10 @@ def serve(
     """
     from services.billing.bootstrap import build_app
     from services.billing.settings import BillingSettings
+    from services.common import logs
     from services.common.serving import serve as serve_api
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure("billing")
     settings = BillingSettings(host=host, port=port)
     serve_api(build_app(settings), host, port, settings)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Annotated
 
 import typer
@@ -22,13 +21,12 @@ def serve(
     DATABASE_URL (the intake database: API keys) and KAFKA_BOOTSTRAP_SERVERS; in production
     TICKETFLOW_CONSOLE_SECRET and TICKETFLOW_ADMIN_TOKEN.
     """
+    from services.common import logs
     from services.common.serving import serve as serve_api
     from services.console.bootstrap import build_app
     from services.console.settings import ConsoleSettings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure("console")
     settings = ConsoleSettings(host=host, port=port)
     serve_api(build_app(settings), host, port, settings)
 

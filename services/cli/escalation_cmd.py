@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
@@ -24,12 +23,11 @@ def serve(
     stops further levels. Needs DATABASE_URL (the intake database: contacts and accounts)
     and KAFKA_BOOTSTRAP_SERVERS.
     """
+    from services.common import logs
     from services.common.serving import serve as serve_api
     from services.escalation.bootstrap import build_app
     from services.escalation.settings import EscalationSettings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure("escalation")
     settings = EscalationSettings(host=host, port=port)
     serve_api(build_app(settings), host, port, settings)

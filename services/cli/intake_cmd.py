@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -49,13 +48,12 @@ def serve(
     Needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS; TICKETFLOW_ADMIN_TOKEN guards the admin
     endpoints (must be a real secret when TICKETFLOW_ENVIRONMENT=production).
     """
+    from services.common import logs
     from services.common.serving import serve as serve_api
     from services.intake.bootstrap import build_app
     from services.intake.settings import IntakeSettings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure("intake")
     settings = IntakeSettings(host=host, port=port, relay_enabled=not no_relay)
     if workers == 1:
         serve_api(build_app(settings), host, port, settings)

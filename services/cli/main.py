@@ -73,6 +73,14 @@ def dev(
         Path, typer.Option("--var-dir", help="Where PostgreSQL data, logs and dev-stack.json go.")
     ] = Path("var"),
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    with_prometheus: Annotated[
+        bool,
+        typer.Option(
+            "--with-prometheus",
+            help="Also run Prometheus (where the `prometheus` binary is installed) scraping "
+            "every service every 5 s with the shipped alert rules loaded; its URL is printed.",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole stack on this machine until Ctrl-C.
 
@@ -82,13 +90,11 @@ def dev(
     partition count; prints what runs where and writes the same to VAR_DIR/dev-stack.json.
     Ctrl-C or SIGTERM stops everything it started.
     """
+    from services.common import logs
     from services.devstack.stack import run as run_stack
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    run_stack(var_dir.resolve(), out=lambda line: typer.echo(line))
+    logs.configure("dev", logging.DEBUG if verbose else logging.INFO)
+    run_stack(var_dir.resolve(), out=lambda line: typer.echo(line), with_prometheus=with_prometheus)
 
 
 def _setting_names(error: ValidationError) -> list[str]:

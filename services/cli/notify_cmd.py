@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import uuid
 from datetime import UTC, datetime
@@ -28,14 +27,13 @@ def serve(
     _SMTP_PORT / _SMTP_USERNAME / _SMTP_PASSWORD and the sender TICKETFLOW_NOTIFY_MAIL_FROM;
     TICKETFLOW_ADMIN_TOKEN guards the admin endpoints.
     """
+    from services.common import logs
     from services.common.http_settings import HttpSettings
     from services.common.serving import serve as serve_api
     from services.notify.bootstrap import build_app
     from services.notify.settings import NotifySettings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure("notify")
     settings = NotifySettings(host=host, port=port)
     serve_api(build_app(settings), host, port, HttpSettings.from_env("TICKETFLOW_NOTIFY_"))
 

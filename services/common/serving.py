@@ -213,7 +213,13 @@ def server_config(
     limits = HttpSettings.model_validate(
         settings.model_dump(include=set(HttpSettings.model_fields))
     )
-    options: dict[str, Any] = {"log_level": "warning", "access_log": False, **uvicorn_options}
+    # log_config None: uvicorn's loggers propagate to the root one, in the service's format
+    options: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
+        "log_config": None,
+        **uvicorn_options,
+    }
     return LimitedConfig(
         app,
         limits=limits,

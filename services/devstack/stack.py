@@ -5,6 +5,7 @@ PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -109,6 +110,8 @@ def render_table(stack: dict[str, Any]) -> str:
     lines = [f"{'component':<10} {'address':<{width}}  from", "-" * (width + 30)]
     lines += [f"{name:<10} {address:<{width}}  {origin}" for name, address, origin in rows]
     lines.append(f"topics: {len(stack['topics'])} (with .dlq), e.g. ticketflow.ticket-events")
+    if stack.get("prometheus"):
+        lines.append(f"prometheus: {stack['prometheus']['url']} (the shipped alert rules loaded)")
     console = stack.get("services", {}).get("console")
     if console is not None:
         lines.append(f"console: {console['url']}/signin")
@@ -265,8 +268,34 @@ def supervise_until_stopped(
         supervisor.tick()
 
 
-def run(var_dir: Path, out: Callable[[str], None]) -> None:
-    """Bring everything up, publish `var/dev-stack.json`, and wait for a stop signal."""
+def _prometheus(
+    extras: contextlib.ExitStack,
+    var_dir: Path,
+    running: list[RunningService],
+    out: Callable[[str], None],
+) -> dict[str, Any] | None:
+    """Prometheus over the services until the stack stops, or None (said) when there is no
+    binary or it does not start: the stack runs without it."""
+    from services.devstack import prometheus
+
+    if prometheus.binary() is None:
+        out("--with-prometheus: no `prometheus` binary (Debian: apt-get install prometheus); "
+            "running without it")  # fmt: skip
+        return None
+    out("starting Prometheus over the services ...")
+    try:
+        found = extras.enter_context(
+            prometheus.prometheus(var_dir, {service.name: service.url for service in running})
+        )
+    except RuntimeError as exc:
+        out(f"--with-prometheus: {exc}; running without it")
+        return None
+    return {"url": found.url, "pid": found.process.pid, "log": str(found.log)}
+
+
+def run(var_dir: Path, out: Callable[[str], None], with_prometheus: bool = False) -> None:
+    """Bring everything up, publish `var/dev-stack.json`, and wait for a stop signal. With
+    `with_prometheus`, a Prometheus scraping the services too, where one is installed."""
     stop_requested = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -285,7 +314,10 @@ def run(var_dir: Path, out: Callable[[str], None]) -> None:
             running: list[RunningService] = []
             stack_file = StackFile(state_file)
             try:
-                with mail_sink(var_dir / "mail", stack_file.mail_received) as smtp_port:
+                with (
+                    mail_sink(var_dir / "mail", stack_file.mail_received) as smtp_port,
+                    contextlib.ExitStack() as extras,
+                ):
                     running += start_services(
                         var_dir, infra, provisioned, admin_token, smtp_port, out
                     )
@@ -299,6 +331,8 @@ def run(var_dir: Path, out: Callable[[str], None]) -> None:
                     stack["admin_token"] = admin_token
                     stack["demo_accounts"] = accounts
                     stack["mail"] = {"smtp": f"127.0.0.1:{smtp_port}", "messages": []}
+                    if with_prometheus:
+                        stack["prometheus"] = _prometheus(extras, var_dir, running, out)
                     stack_file.publish(stack)
                     out(render_table(stack))
                     out(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import asyncpg
 from fastapi import FastAPI
 
+from services.common import logs
 from services.common.backoff import Backoff
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.retrying import retry_until_done
@@ -136,5 +137,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """The app with settings read from the environment (uvicorn `--factory`, for workers)."""
+    """The app with settings read from the environment (uvicorn `--factory`, for workers,
+    which log in the service's format as the parent does)."""
+    logs.configure("intake")
     return build_app(IntakeSettings())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import faust
 
-from services.common import tracing
+from services.common import logs, tracing
 from services.common.gc_tuning import tune_for_held_state
 from services.common.rate_limit import RateLimiter
 from services.sla.adapters.api_key_store import ApiKeyStore
@@ -79,5 +79,7 @@ def run_worker(
     tune_for_held_state()
     tracing.configure("sla")
     app, _ = build(settings, policy_dir)
-    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker = Worker(
+        app, loglevel=loglevel, quiet=True, logging_config=logs.dict_config("sla", loglevel)
+    )
     worker.execute_from_commandline()

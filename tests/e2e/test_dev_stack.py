@@ -18,6 +18,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.e2e.monitoring_drift import every_monitored_metric_is_served
 from tests.e2e.topic_contracts import check_every_topic, per_topic
 
 CLI = [sys.executable, "-m", "services.cli.main", "dev"]
@@ -133,6 +134,7 @@ def _stack_works_then_stops(
 
     breach_is_escalated_and_emailed_within_5_s(stack, demo["demo-voximplant"], tmp_path / "var")
     an_off_hours_p1_not_at_fault_is_billed_once(stack, demo["demo-hosted-voice"])
+    every_monitored_metric_is_served(stack)
     # Everything this run published keeps the topic contract (attributes, schemas, ids).
     published = check_every_topic(stack["kafka"]["bootstrap_servers"])  # type: ignore[index]
     counts = per_topic(published)

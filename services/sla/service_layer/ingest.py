@@ -8,8 +8,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from services.common import tracing
-from services.common.consumer import consumed_attributes
+from services.common import logs, tracing
+from services.common.consumer import consumed_attributes, record_ids
 from services.sla.adapters.messages import RawMessage, decode_message
 from services.sla.domain import state_codec
 from services.sla.domain.processing import ProcessingError, apply_event
@@ -31,6 +31,11 @@ def handle_message(worker: Worker, message: RawMessage, batch: Batch) -> str:
     held, dead_lettered). With a trace context on the record (or tracing on), in a span
     continuing it: the SLA records it causes carry it on, and so does the ticket's state,
     for the timers it sets."""
+    with logs.about(**record_ids(message)):
+        return _in_span(worker, message, batch)
+
+
+def _in_span(worker: Worker, message: RawMessage, batch: Batch) -> str:
     parent = tracing.header_context(message.headers)
     if parent is None and not tracing.enabled():
         return _handle_message(worker, message, batch)
