@@ -110,22 +110,29 @@ def append(
     assert sent.status_code == 201, sent.text
 
 
+def sev1(stack: dict[str, Any], account: dict[str, Any], subject: str, at: datetime) -> str:
+    """A sev1 web ticket of `account` opened at `at` (its 2 h silver response target runs
+    from then); its id."""
+    opened = open_ticket(
+        intake_url(stack),
+        account,
+        channel="web",
+        priority="sev1",
+        subject=subject,
+        occurred_at=at.isoformat(),
+    )
+    assert opened.status_code == 201, opened.text
+    ticket: str = opened.json()["ticket_id"]
+    return ticket
+
+
 @pytest.fixture(scope="module")
 def paused_ticket(stack: dict[str, Any]) -> str:
     """demo-voximplant's sev1 (its order sets an 8 h resolution target, which pauses on the
     customer's side): answered, then an hour on the customer's side, from -2 h to -1 h."""
     vox = accounts(stack)["demo-voximplant"]
     now = datetime.now(UTC).replace(microsecond=0)
-    opened = open_ticket(
-        intake_url(stack),
-        vox,
-        channel="web",
-        priority="sev1",
-        subject="one-way audio",
-        occurred_at=(now - timedelta(hours=3)).isoformat(),
-    )
-    assert opened.status_code == 201, opened.text
-    ticket: str = opened.json()["ticket_id"]
+    ticket = sev1(stack, vox, "one-way audio", now - timedelta(hours=3))
     append(stack, vox, ticket, "ticket.responded", now - timedelta(hours=2, minutes=50))
     append(stack, vox, ticket, "ticket.awaiting_customer", now - timedelta(hours=2))
     append(stack, vox, ticket, "ticket.customer_replied", now - timedelta(hours=1))
@@ -151,16 +158,7 @@ def test_a_countdown_reaches_zero_and_the_row_turns_breached_without_a_reload(
     page = signed_in_page(browser, vox["console_signin"])
     page.evaluate("window.__notReloaded = true")
     deadline = datetime.now(UTC) + timedelta(seconds=12)
-    opened = open_ticket(
-        intake_url(stack),
-        vox,
-        channel="web",
-        priority="sev1",
-        subject="all calls failing",
-        occurred_at=(deadline - timedelta(hours=2)).isoformat(),
-    )
-    assert opened.status_code == 201, opened.text
-    ticket = opened.json()["ticket_id"]
+    ticket = sev1(stack, vox, "all calls failing", deadline - timedelta(hours=2))
     row = page.locator(f'#rows tr:has(a[href="/tickets/{ticket}"])').first
 
     expect(row).to_be_visible(timeout=10_000)  # pushed by the Server-Sent Events

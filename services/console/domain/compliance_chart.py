@@ -8,14 +8,14 @@ page puts the same figures in a table beside it. Colours pass WCAG AA contrast o
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 from services.console.domain.compliance import FIRST_RESPONSE, Report, Row
+from services.console.domain.svg import num as _num
+from services.console.domain.svg import text as _text
 from services.console.domain.why_due import spell_duration
 
 WIDTH = 860
@@ -25,7 +25,6 @@ BAR_W = 330
 ROW_H = 26
 BAR_H = 16
 TOP = 8
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +37,6 @@ class PolicyCharts:
     first_response: str | None
 
 
-def _text(value: str) -> str:
-    return html.escape(_NOT_XML.sub("\ufffd", value), quote=True)
-
-
-def _num(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
 
 
 def metric_label(metric: str) -> str:

@@ -14,13 +14,14 @@ so the same input gives the same string.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from services.console.domain.svg import num as _num
+from services.console.domain.svg import text as _text
 from services.console.domain.why_due import (
     as_zone,
     clock_time,
@@ -81,7 +82,6 @@ METRIC_TITLES = {
     "customer_response": "Customer response",
 }
 # Characters XML 1.0 cannot carry, even escaped.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,13 +294,6 @@ def timeline_facts(
 # --- drawing ---------------------------------------------------------------------------------
 
 
-def _text(value: str) -> str:
-    return html.escape(_NOT_XML.sub("\ufffd", value), quote=True)
-
-
-def _num(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
 
 
 def _iso(instant: datetime) -> str:
