@@ -1,0 +1,120 @@
+"""A business calendar compiled into a table: its open intervals over a range of local years
+as integer UTC microseconds (sorted, disjoint), with the business time before each one (a
+prefix sum). `position(t)` (business time before `t`) and its inverse `instant(p)` are a
+bisect and some arithmetic, so `add` and `between` cost O(log n) and build no datetime: DST
+and holidays were resolved when the table was built, from the calendar's own day intervals.
+
+The table grows by whole local years as queries reach past it (both ways), up to a bound."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_US = timedelta(microseconds=1)
+MAX_YEARS = 40
+"""The most local years a table spans; a query needing more is refused (ValueError)."""
+
+DayIntervals = Callable[[int], Sequence[tuple[datetime, datetime]]]
+
+
+def micros(instant: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch (exact)."""
+    return (instant - EPOCH) // ONE_US
+
+
+def instant_of(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+class CalendarTable:
+    """The compiled intervals of one calendar; `day_intervals(ordinal)` gives a local date's
+    open intervals in UTC (the calendar's cached day table)."""
+
+    __slots__ = (
+        "_day_intervals",
+        "_ends",
+        "_first_year",
+        "_last_year",
+        "_prefix",
+        "_starts",
+        "_zone_year",
+    )
+
+    def __init__(self, day_intervals: DayIntervals, zone_year: Callable[[int], int]) -> None:
+        """`zone_year(t)`: the local year of the instant `t` (integer microseconds)."""
+        self._day_intervals = day_intervals
+        self._zone_year = zone_year
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._prefix: list[int] = [0]
+        """_prefix[i]: business microseconds before interval i; the last: the total."""
+        self._first_year = 0
+        self._last_year = -1
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _build(self, first_year: int, last_year: int) -> None:
+        if last_year - first_year + 1 > MAX_YEARS:
+            raise ValueError(f"business time spanning more than {MAX_YEARS} years")
+        starts: list[int] = []
+        ends: list[int] = []
+        for ordinal in range(
+            date(first_year, 1, 1).toordinal(), date(last_year + 1, 1, 1).toordinal()
+        ):
+            for opens, closes in self._day_intervals(ordinal):
+                start, end = micros(opens), micros(closes)
+                if starts and start <= ends[-1]:  # touching or overlapping: one interval
+                    ends[-1] = max(ends[-1], end)
+                    continue
+                starts.append(start)
+                ends.append(end)
+        prefix = [0]
+        for start, end in zip(starts, ends, strict=True):
+            prefix.append(prefix[-1] + end - start)
+        self._starts, self._ends, self._prefix = starts, ends, prefix
+        self._first_year, self._last_year = first_year, last_year
+
+    def _cover(self, value: int) -> None:
+        """Grow the table to hold the local year of `value` and the one after it."""
+        year = self._zone_year(value)
+        if self._last_year < self._first_year:
+            self._build(year, year + 1)
+            return
+        if year < self._first_year or year + 1 > self._last_year:
+            self._build(min(year, self._first_year), max(year + 1, self._last_year))
+
+    def _extend_forward(self) -> None:
+        span = self._last_year - self._first_year + 1
+        self._build(self._first_year, self._last_year + max(1, span))
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def position(self, value: int) -> int:
+        """Business microseconds in the table before the instant `value`."""
+        self._cover(value)
+        return self._position(value)
+
+    def _position(self, value: int) -> int:
+        index = bisect_right(self._starts, value) - 1
+        if index < 0:
+            return 0
+        return self._prefix[index] + min(value, self._ends[index]) - self._starts[index]
+
+    def add(self, value: int, duration: int) -> int:
+        """The instant when `duration` (> 0) business microseconds have passed since `value`;
+        a result that uses up an interval exactly is its closing instant."""
+        target = self.position(value) + duration
+        while target > self._prefix[-1]:
+            self._extend_forward()
+        # The interval whose cumulative end is the first at or after the target.
+        index = bisect_left(self._prefix, target, 1) - 1
+        return self._starts[index] + target - self._prefix[index]
+
+    def between(self, start: int, end: int) -> int:
+        """Business microseconds in [start, end) (end > start)."""
+        self._cover(start)
+        self._cover(end)  # after both: positions from one table (a rebuild moves the origin)
+        return self._position(end) - self._position(start)
