@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from shared.calendar.holidays import HolidayRule, holidays_in_year
-from shared.calendar.table import CalendarTable, instant_of, micros
+from shared.calendar.table import CalendarTable, duration_micros, instant_of, micros
 
 MINUTES_PER_DAY = 24 * 60
 ZERO = timedelta(0)
-_ONE_US = timedelta(microseconds=1)
 # How far add() and next_opening() look ahead before declaring the calendar closed for good.
 SEARCH_DAYS = 3 * 366
 
@@ -83,11 +82,14 @@ class BusinessCalendar:
     def table(self) -> CalendarTable:
         """The compiled table `add` and `between` read (built on first use, then grown)."""
         if not self._tables:
-            self._tables.append(CalendarTable(self.intervals, self._year_of))
+            self._tables.append(CalendarTable(self.intervals, self._year_of, self._year_start))
         return self._tables[0]
 
     def _year_of(self, value: int) -> int:
         return instant_of(value).astimezone(self.zone).year
+
+    def _year_start(self, year: int) -> int:
+        return micros(datetime(year, 1, 1, tzinfo=self.zone))
 
     # --- the day table ------------------------------------------------------------------------
 
@@ -159,7 +161,7 @@ class BusinessCalendar:
             if duration < ZERO:
                 raise ValueError("business durations are not negative")
             return start + duration
-        return instant_of(self.table.add(micros(start), duration // _ONE_US))
+        return instant_of(self.table.add(micros(start), duration_micros(duration)))
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time in [start, end); zero when end <= start: a lookup in the table."""

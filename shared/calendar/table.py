@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_US = timedelta(microseconds=1)
 MAX_YEARS = 40
 """The most local years a table spans; a query needing more is refused (ValueError)."""
 
@@ -22,11 +21,19 @@ DayIntervals = Callable[[int], Sequence[tuple[datetime, datetime]]]
 
 def micros(instant: datetime) -> int:
     """An aware instant as integer microseconds since the epoch (exact)."""
-    return (instant - EPOCH) // ONE_US
+    return duration_micros(instant - EPOCH)
+
+
+def duration_micros(duration: timedelta) -> int:
+    """A duration in integer microseconds (exact; a third of `duration // ONE_US`'s cost)."""
+    return (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds
 
 
 def instant_of(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
+    """Integer microseconds since the epoch as an aware UTC instant."""
+    days, rest = divmod(value, 86_400_000_000)
+    seconds, microseconds = divmod(rest, 1_000_000)
+    return EPOCH + timedelta(days, seconds, microseconds)
 
 
 class CalendarTable:
@@ -37,16 +44,28 @@ class CalendarTable:
         "_day_intervals",
         "_ends",
         "_first_year",
+        "_high",
         "_last_year",
+        "_low",
         "_prefix",
         "_starts",
+        "_year_start",
         "_zone_year",
     )
 
-    def __init__(self, day_intervals: DayIntervals, zone_year: Callable[[int], int]) -> None:
-        """`zone_year(t)`: the local year of the instant `t` (integer microseconds)."""
+    def __init__(
+        self,
+        day_intervals: DayIntervals,
+        zone_year: Callable[[int], int],
+        year_start: Callable[[int], int],
+    ) -> None:
+        """`zone_year(t)`: the local year of the instant `t` (integer microseconds);
+        `year_start(y)`: the instant local year `y` begins."""
         self._day_intervals = day_intervals
         self._zone_year = zone_year
+        self._year_start = year_start
+        self._low = self._high = 0
+        """The instants the table covers: [_low, _high), local years first to last."""
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._prefix: list[int] = [0]
@@ -76,9 +95,13 @@ class CalendarTable:
             prefix.append(prefix[-1] + end - start)
         self._starts, self._ends, self._prefix = starts, ends, prefix
         self._first_year, self._last_year = first_year, last_year
+        self._low, self._high = self._year_start(first_year), self._year_start(last_year + 1)
 
     def _cover(self, value: int) -> None:
-        """Grow the table to hold the local year of `value` and the one after it."""
+        """Grow the table to hold the local year of `value` (and the one after it, when it
+        grows). Two integer comparisons when it holds it already."""
+        if self._low <= value < self._high:
+            return
         year = self._zone_year(value)
         if self._last_year < self._first_year:
             self._build(year, year + 1)
