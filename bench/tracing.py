@@ -75,6 +75,13 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="2 rounds of 4 s per measurement")
     parser.add_argument("--rounds", type=int, help="rounds (default 3, 2 with --quick)")
+    parser.add_argument(
+        "--sample",
+        type=float,
+        default=1.0,
+        help="the traced server's sampling ratio (OTEL_TRACES_SAMPLER=parentbased_traceidratio); "
+        "default 1: every request",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 3)
     seconds = 4.0 if args.quick else 10.0
@@ -90,7 +97,12 @@ def main() -> None:
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         }
         servers = {}
-        for name, extra in (("on", {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}), ("off", {})):
+        traced = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": str(args.sample),
+        }
+        for name, extra in (("on", traced), ("off", {})):
             database_url = asyncio.run(ensure_database(infra.database_url, f"bench_{name}"))
             port = free_port()
             url = f"http://127.0.0.1:{port}"
@@ -162,7 +174,7 @@ def main() -> None:
                     "seconds_per_round": seconds,
                     "tickets": 500,
                     "quick": args.quick,
-                    "sampling": "every request (parent-based, always on)",
+                    "sampling_ratio": args.sample,
                 },
             }
         ).decode()

@@ -36,12 +36,11 @@ NO_OTEL: Any = {"tracing": False, "metrics": False, "logs": False, "operation_sp
 
 
 def telemetry(service: str) -> Any:
-    """`FastAPI(telemetry=...)` of `service`: request spans (FastAPI's own server spans, which
-    continue a `traceparent` the client sent) when tracing exports (`services.common.tracing`),
-    nothing otherwise; metrics and logs stay Prometheus' and ours either way."""
-    if not tracing.configure(service):
-        return NO_OTEL
-    return {**NO_OTEL, "tracing": True, "operation_spans": True}
+    """`FastAPI(telemetry=...)` of `service`: FastAPI's own request telemetry off (the
+    service's `RequestContext` middleware makes the request spans, far cheaper); configures
+    tracing for `service` (export only when OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
+    tracing.configure(service)
+    return NO_OTEL
 
 
 def ops_router(

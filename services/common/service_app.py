@@ -17,7 +17,7 @@ from services.common import problems
 from services.common.http_limits import install_limits
 from services.common.http_settings import HttpSettings
 from services.common.ops import telemetry
-from services.common.request_logs import RequestLogContext
+from services.common.request_context import RequestContext
 from services.common.runtime import Runtime, migrate_until_done, running
 from services.common.web_auth import app_deps, document_security
 
@@ -66,7 +66,7 @@ def service_app(
     problems.install(app)
     document_security(app, admin_prefix)
     install_limits(app, service, http or HttpSettings())
-    app.add_middleware(RequestLogContext)
+    app.add_middleware(RequestContext)
     return app
 
 

@@ -161,7 +161,10 @@ class BusinessCalendar:
             if duration < ZERO:
                 raise ValueError("business durations are not negative")
             return start + duration
-        return instant_of(self.table.add(micros(start), duration_micros(duration)))
+        table, value, length = self.table, micros(start), duration_micros(duration)
+        if table.fits(value, length):
+            return start + duration
+        return instant_of(table.add(value, length))
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time in [start, end); zero when end <= start: a lookup in the table."""

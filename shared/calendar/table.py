@@ -31,9 +31,9 @@ def duration_micros(duration: timedelta) -> int:
 
 def instant_of(value: int) -> datetime:
     """Integer microseconds since the epoch as an aware UTC instant."""
-    days, rest = divmod(value, 86_400_000_000)
-    seconds, microseconds = divmod(rest, 1_000_000)
-    return EPOCH + timedelta(days, seconds, microseconds)
+    seconds, microseconds = divmod(value, 1_000_000)
+    found = datetime.fromtimestamp(seconds, UTC)  # exact for an int; the fastest way here
+    return found.replace(microsecond=microseconds) if microseconds else found
 
 
 class CalendarTable:
@@ -125,6 +125,13 @@ class CalendarTable:
         if index < 0:
             return 0
         return self._prefix[index] + min(value, self._ends[index]) - self._starts[index]
+
+    def fits(self, value: int, duration: int) -> bool:
+        """Whether `duration` ends inside the open interval holding `value` (then the due
+        instant is plain `value + duration`: the common case of an hours target)."""
+        self._cover(value)
+        index = bisect_right(self._starts, value) - 1
+        return index >= 0 and value + duration <= self._ends[index]
 
     def add(self, value: int, duration: int) -> int:
         """The instant when `duration` (> 0) business microseconds have passed since `value`;

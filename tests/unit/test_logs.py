@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from services.common import logs
 from services.common.consumer import ConsumerLoop
-from services.common.request_logs import RequestLogContext
+from services.common.request_context import RequestContext
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE}-00f067aa0ba902b7-01"
@@ -112,7 +112,7 @@ async def test_a_consumer_handling_a_record_logs_its_ids(lines: io.StringIO) -> 
 
 async def test_a_request_on_a_ticket_logs_its_id_and_trace(lines: io.StringIO) -> None:
     app = FastAPI()
-    app.add_middleware(RequestLogContext)
+    app.add_middleware(RequestContext)
 
     @app.post("/v1/tickets/{ticket_id}/events")
     async def append(ticket_id: str) -> dict[str, str]:

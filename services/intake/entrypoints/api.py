@@ -17,7 +17,7 @@ from services.common.http_limits import install_limits
 from services.common.http_settings import HttpSettings
 from services.common.ops import telemetry
 from services.common.problems import Problem
-from services.common.request_logs import RequestLogContext
+from services.common.request_context import RequestContext
 from services.intake.adapters.outage import DATABASE_UNAVAILABLE, database_unavailable
 from services.intake.entrypoints import errors
 from services.intake.entrypoints.accounts_api import accounts_router
@@ -74,7 +74,7 @@ def create_app(
 
     install_limits(app, "intake", http or HttpSettings())
     app.add_middleware(MeasureRequests, metrics=metrics)  # outermost: 413s are counted too
-    app.add_middleware(RequestLogContext)
+    app.add_middleware(RequestContext)
     document_security(app, require_key, require_admin)
     problems.document_problems(app)  # after the security: 401s go where a key is needed
 
