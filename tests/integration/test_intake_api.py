@@ -734,3 +734,30 @@ async def test_the_openapi_document_lists_every_event_type_with_an_example(
         schemas.APPEND_BODIES[event_type].model_validate(example)  # each example is valid
         data_ref = variant["properties"]["data"]["$ref"].rsplit("/", 1)[1]
         assert set(example["data"]) <= set(components[data_ref]["properties"])
+
+
+async def test_a_clients_traceparent_rides_on_with_tracing_off(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """No exporter configured: no span is recorded, but the client's trace context is what
+    the stored events (and so their records' ce_traceparent) carry; a malformed one is
+    ignored."""
+    auth = await account_with_key(client, "iota")
+    traceparent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+    opened = await client.post(
+        "/v1/tickets", headers={**auth, "traceparent": traceparent}, json=ticket_body("iota")
+    )
+    assert opened.status_code == 201, opened.text
+    ticket = opened.json()["ticket_id"]
+    appended = await client.post(
+        f"/v1/tickets/{ticket}/events",
+        headers={**auth, "traceparent": "00-not-a-trace"},
+        json={"type": "ticket.responded", "data": {"by": "noc-1"}},
+    )
+    assert appended.status_code == 201, appended.text
+
+    stored = await pool.fetch(
+        "SELECT envelope->>'traceparent' AS tp FROM events WHERE ticket_id = $1 ORDER BY version",
+        uuid.UUID(ticket),
+    )
+    assert [row["tp"] for row in stored] == [traceparent, None]
