@@ -85,6 +85,7 @@ class ConsumerLoop:
         self._handling = Outage(f"{service} consumer handling", log, self._backoff())
         self._polling = Outage(f"{service} consumer fetch/commit", log, self._backoff())
         self._uncommitted = False
+        self._lagged: set[tuple[str, int]] = set()
 
     def _backoff(self) -> Backoff:
         return Backoff(initial=self._retry_s, cap=self._max_retry_s)
@@ -186,6 +187,7 @@ class ConsumerLoop:
         if batch:
             self._uncommitted = True
             self._lag(batch)
+        self._forget_revoked()
         if self._uncommitted:
             await self._consumer.commit()
             self._uncommitted = False
@@ -204,6 +206,18 @@ class ConsumerLoop:
                 continue
             behind = max(0, end - (messages[-1].offset + 1))
             LAG.labels(self._service, tp.topic, str(tp.partition)).set(behind)
+            self._lagged.add((tp.topic, tp.partition))
+
+    def _forget_revoked(self) -> None:
+        """Drop the lag of partitions this consumer no longer holds (a rebalance moved them):
+        their new owner reports them, and a frozen copy here would add to its figure."""
+        assignment = getattr(self._consumer, "assignment", None)
+        if not self._lagged or assignment is None:
+            return
+        held = {(tp.topic, tp.partition) for tp in assignment()}
+        for topic, partition in self._lagged - held:
+            LAG.remove(self._service, topic, str(partition))
+            self._lagged.discard((topic, partition))
 
     async def _drain(self, messages: list[Any], stop: asyncio.Event) -> int:
         """One partition's messages of the batch, in order."""

@@ -29,9 +29,17 @@ FIELDS = ("ticket_id", "event_id")
 READABLE = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _SECRETS = (
     (re.compile(r"\btf_[A-Za-z0-9_\-]{8,}"), "tf_***"),
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 ***"),
-    (re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^:/@\s]+:)[^@\s]+@"), r"\1***@"),
-    (re.compile(r"(?i)\b(password|passwd|secret|token)=([^\s&,;]+)"), r"\1=***"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 ***"),
+    # scheme://user:password@host (an empty user too; the password may hold an '@')
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^\s/]*@"), r"\1***@"),
+    # password=..., DB_PASSWORD: ..., "client_secret": "...", access_token=...
+    (
+        re.compile(
+            r"(?i)([a-z0-9_\-]*(?:password|passwd|secret|token)[\"']?\s*[=:]\s*[\"']?)"
+            r"([^\s\"'&,;]+)"
+        ),
+        r"\1***",
+    ),
 )
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from services.common import logs, tracing
 
-_TICKET = re.compile(r"^/v1/tickets/([^/]+)")
+_TICKET = re.compile(r"^/v1/tickets/([^/\s]{1,100})")
 
 
 class RequestContext:

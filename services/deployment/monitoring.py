@@ -121,7 +121,11 @@ ALERTS = (
     ),
     Alert(
         "TicketflowDeadLettersGrowing",
-        "sum by (topic, reason) (increase(ticketflow_dead_letters_total[15m])) > 0",
+        # A (topic, reason) series exists from its first dead letter on, so the first one is
+        # the series appearing (increase() sees no rise from nothing to 1).
+        "sum by (topic, reason) (increase(ticketflow_dead_letters_total[15m])) > 0 "
+        "or sum by (topic, reason) "
+        "(ticketflow_dead_letters_total unless ticketflow_dead_letters_total offset 15m)",
         "0m",
         "warning",
         "Records from {{ $labels.topic }} go to its dead-letter topic ({{ $labels.reason }})",

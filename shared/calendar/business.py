@@ -157,9 +157,13 @@ class BusinessCalendar:
         target from 16:00 with a 18:00 close is due at 18:00, not next morning).
         """
         _require_aware(start)
-        if duration <= ZERO or self.always:
+        if duration <= ZERO:
             if duration < ZERO:
                 raise ValueError("business durations are not negative")
+            return start
+        if start.tzinfo is not UTC:  # aware + timedelta is wall-clock time in start's zone
+            start = start.astimezone(UTC)
+        if self.always:
             return start + duration
         table, value, length = self.table, micros(start), duration_micros(duration)
         if table.fits(value, length):

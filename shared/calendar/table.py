@@ -76,8 +76,6 @@ class CalendarTable:
     # --- building -----------------------------------------------------------------------------
 
     def _build(self, first_year: int, last_year: int) -> None:
-        if last_year - first_year + 1 > MAX_YEARS:
-            raise ValueError(f"business time spanning more than {MAX_YEARS} years")
         starts: list[int] = []
         ends: list[int] = []
         for ordinal in range(
@@ -98,20 +96,32 @@ class CalendarTable:
         self._low, self._high = self._year_start(first_year), self._year_start(last_year + 1)
 
     def _cover(self, value: int) -> None:
-        """Grow the table to hold the local year of `value` (and the one after it, when it
+        """Make the table hold the local year of `value` (and the one after it, when it
         grows). Two integer comparisons when it holds it already."""
         if self._low <= value < self._high:
             return
         year = self._zone_year(value)
-        if self._last_year < self._first_year:
-            self._build(year, year + 1)
-            return
-        if year < self._first_year or year + 1 > self._last_year:
-            self._build(min(year, self._first_year), max(year + 1, self._last_year))
+        self._ensure(year, year + 1)
 
-    def _extend_forward(self) -> None:
+    def _ensure(self, first_year: int, last_year: int) -> None:
+        """Hold local years first_year..last_year: grow the table to them, or, when it would
+        then span more than MAX_YEARS, build it anew around them alone (a process that once
+        read old history still answers today's queries)."""
+        if last_year - first_year + 1 > MAX_YEARS:
+            raise ValueError(f"business time spanning more than {MAX_YEARS} years")
+        if self._first_year <= first_year and last_year <= self._last_year:
+            return
+        if self._last_year >= self._first_year:
+            grown = (min(first_year, self._first_year), max(last_year, self._last_year))
+            if grown[1] - grown[0] + 1 <= MAX_YEARS:
+                first_year, last_year = grown
+        self._build(first_year, last_year)
+
+    def _grow_forward(self, value: int) -> None:
+        """Add years after the table's last (as many as it holds, doubling), keeping the local
+        year of `value`, from which a query is under way."""
         span = self._last_year - self._first_year + 1
-        self._build(self._first_year, self._last_year + max(1, span))
+        self._ensure(self._zone_year(value), self._last_year + max(1, span))
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -138,13 +148,15 @@ class CalendarTable:
         a result that uses up an interval exactly is its closing instant."""
         target = self.position(value) + duration
         while target > self._prefix[-1]:
-            self._extend_forward()
+            self._grow_forward(value)  # may drop old years: positions are read anew
+            target = self._position(value) + duration
         # The interval whose cumulative end is the first at or after the target.
         index = bisect_left(self._prefix, target, 1) - 1
         return self._starts[index] + target - self._prefix[index]
 
     def between(self, start: int, end: int) -> int:
         """Business microseconds in [start, end) (end > start)."""
-        self._cover(start)
-        self._cover(end)  # after both: positions from one table (a rebuild moves the origin)
+        if not (self._low <= start and end < self._high):
+            # Both ends in one table (a rebuild moves the origin of the positions).
+            self._ensure(self._zone_year(start), self._zone_year(end) + 1)
         return self._position(end) - self._position(start)

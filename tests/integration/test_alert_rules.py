@@ -105,6 +105,14 @@ CASES = [
         [({"topic": "ticketflow.ticket-events", "reason": "undecodable"},
           "Records from ticketflow.ticket-events go to its dead-letter topic (undecodable)")],
     ),
+    Case(  # the first dead letter of a process: its series appears at 1
+        "TicketflowDeadLettersGrowing",
+        {'ticketflow_dead_letters_total{topic="ticketflow.escalations", reason="schema"}':
+         "_ _ _ 1 1 1"},
+        "5m",
+        [({"topic": "ticketflow.escalations", "reason": "schema"},
+          "Records from ticketflow.escalations go to its dead-letter topic (schema)")],
+    ),
     # Dead letters of long ago (the counter stays put): quiet once the window passed them.
     Case(
         "TicketflowDeadLettersGrowing",

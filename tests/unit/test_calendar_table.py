@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from shared.calendar import BusinessCalendar, WeeklyHours, parse_zone
 from shared.calendar.table import MAX_YEARS, instant_of, micros
-from tests.unit.test_calendar_properties import calendars, durations, instants, positive
+from tests.unit.test_calendar_properties import (
+    US_HOLIDAYS,
+    calendars,
+    durations,
+    instants,
+    positive,
+)
 
 long_durations = st.timedeltas(min_value=timedelta(microseconds=1), max_value=timedelta(days=200))
 
@@ -61,3 +67,40 @@ def test_a_query_past_the_bound_is_refused() -> None:
         assert "years" in str(exc)
     else:
         raise AssertionError("a target past the table's bound was answered")
+
+
+LONDON_WEEKDAYS = BusinessCalendar(
+    "London weekdays 9-17",
+    parse_zone("Europe/London"),
+    WeeklyHours((((9 * 60, 17 * 60),),) * 5 + ((), ())),  # type: ignore[arg-type]
+)
+
+
+def test_a_table_grown_over_decades_still_answers_past_its_end() -> None:
+    """Old history once read (a replay, a compliance report) must not make today's
+    deadlines fail: the table is built anew around them when it would grow too long."""
+    cal = BusinessCalendar("fresh", LONDON_WEEKDAYS.zone, LONDON_WEEKDAYS.weekly)
+    old, late = datetime(2005, 1, 3, tzinfo=UTC), datetime(2026, 12, 31, 16, tzinfo=UTC)
+    assert cal.between(old, datetime(2025, 6, 2, tzinfo=UTC)) == cal.between_by_days(
+        old, datetime(2025, 6, 2, tzinfo=UTC)
+    )
+    assert cal.add(late, timedelta(hours=2)) == cal.add_by_days(late, timedelta(hours=2))
+    cal.add(datetime(1970, 1, 5, 10, tzinfo=UTC), timedelta(hours=1))
+    assert cal.add(late, timedelta(hours=30)) == cal.add_by_days(late, timedelta(hours=30))
+
+
+def test_a_start_in_a_dst_zone_is_added_as_elapsed_time() -> None:
+    """Open around the clock but not 24x7 (it has holidays): 8 h from 22:00 London time the
+    night the clocks go forward is 06:00 UTC, not 05:00 (wall-clock arithmetic)."""
+    london = parse_zone("Europe/London")
+    cal = BusinessCalendar(
+        "open all hours, with holidays",
+        london,
+        WeeklyHours.around_the_clock(),
+        holidays=US_HOLIDAYS,
+    )
+    start = datetime(2026, 3, 28, 22, tzinfo=london)
+
+    due = cal.add(start, timedelta(hours=8))
+
+    assert due == datetime(2026, 3, 29, 6, tzinfo=UTC) == cal.add_by_days(start, timedelta(hours=8))

@@ -126,3 +126,25 @@ async def test_a_request_on_a_ticket_logs_its_id_and_trace(lines: io.StringIO) -
     assert sent.status_code == 200
     (line,) = [line for line in parsed(lines) if line["logger"] == log.name]
     assert (line["ticket_id"], line["trace_id"]) == ("t-3", TRACE)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("DB_PASSWORD=hunter2", "hunter2"),
+        ("client_secret=abc123 then", "abc123"),
+        ("access_token=xyz", "xyz"),
+        ('{"password": "hunter2"}', "hunter2"),
+        ("password: hunter2", "hunter2"),
+        ("redis://:s3cret@localhost:6379/0", "s3cret"),
+        ("postgresql://app:p@ss@db:5432/x", "p@ss"),
+        ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+    ],
+)
+def test_every_usual_shape_of_a_secret_is_scrubbed(text: str, secret: str) -> None:
+    assert secret not in logs.scrub(text)
+
+
+def test_what_is_not_a_secret_stays() -> None:
+    for text in ("https://example.com:8443/v1/tickets/t-1", "12 tokens of ticket t-1"):
+        assert logs.scrub(text) == text

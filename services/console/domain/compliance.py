@@ -56,7 +56,7 @@ from shared.sla import TicketSla, TimelineEvent, replay
 from shared.sla.clock import Clock
 
 Outcome = Literal["met", "breached", "running"]
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$")
 FIRST_RESPONSE = "first_response"
 ONE_DECIMAL = Decimal("0.1")
 PERCENTILES = (50, 90)
@@ -123,9 +123,9 @@ class Report:
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """`[start, end)` of a `YYYY-MM` month in UTC; ValueError for anything else."""
-    found = MONTH.match(month)
+    found = MONTH.fullmatch(month)
     if found is None:
-        raise ValueError(f"{month!r}: a month is YYYY-MM, e.g. 2026-11")
+        raise ValueError(f"{month!r}: a month is YYYY-MM (years 1900-2999), e.g. 2026-11")
     year, number = int(found.group(1)), int(found.group(2))
     start = datetime(year, number, 1, tzinfo=UTC)
     end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)

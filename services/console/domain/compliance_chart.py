@@ -37,8 +37,6 @@ class PolicyCharts:
     first_response: str | None
 
 
-
-
 def metric_label(metric: str) -> str:
     """`first_response` -> `first response`."""
     return metric.replace("_", " ")
@@ -107,7 +105,9 @@ def met_chart(policy: str, rows: Sequence[Row], month: str, ids: str) -> str:
 def first_response_chart(policy: str, rows: Sequence[Row], month: str, ids: str) -> str | None:
     """Per priority, p50 and p90 time from opening to first response, on one scale."""
     answered = [
-        row for row in rows if row.metric == FIRST_RESPONSE and row.first_response_p90_seconds
+        row
+        for row in rows
+        if row.metric == FIRST_RESPONSE and row.first_response_p90_seconds is not None
     ]
     if not answered:
         return None

@@ -294,8 +294,6 @@ def timeline_facts(
 # --- drawing ---------------------------------------------------------------------------------
 
 
-
-
 def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 

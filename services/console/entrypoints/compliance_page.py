@@ -70,7 +70,7 @@ async def compliance_page(
         return RedirectResponse("/signin", status_code=303)
     zone_name, zone = zone_choice(request, tz)
     token, new = csrf_of(deps, request)
-    bad_month = bool(month) and MONTH.match(month or "") is None
+    bad_month = bool(month) and MONTH.fullmatch(month or "") is None
     chosen = _month(deps, None if bad_month or not month else month)
     found = await monthly_compliance(deps.model, deps.policies, viewer.accounts, chosen, deps.now())
     report = found.report
