@@ -248,10 +248,11 @@ def consumed_attributes(service: str, message: Any) -> dict[str, Any]:
 
 def record_ids(message: Any) -> dict[str, str | None]:
     """The ticket, event and trace a record is about (its CloudEvents headers), for logs."""
-    found: dict[str, str | None] = {}
-    for header, name in _LOGGED.items():
-        raw = next((value for key, value in message.headers or () if key == header), None)
-        found[name] = raw.decode(errors="replace") if isinstance(raw, bytes) else None
+    found: dict[str, str | None] = dict.fromkeys(_LOGGED.values())
+    for key, raw in message.headers or ():  # one pass over the headers
+        name = _LOGGED.get(key)
+        if name is not None and isinstance(raw, bytes):
+            found[name] = raw.decode(errors="replace")
     return found
 
 

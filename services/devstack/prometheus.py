@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,11 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import yaml
 
 from services.deployment.monitoring import rule_groups
-from services.devstack.processes import free_port, spawn, stop
+from services.devstack.processes import free_port, spawn, stop, wait_http_ready
 
 READY_TIMEOUT_S = 30.0
 
@@ -78,23 +76,7 @@ def prometheus(var_dir: Path, services: Mapping[str, str]) -> Iterator[RunningPr
     )
     running = RunningPrometheus(f"http://127.0.0.1:{port}", process, log)
     try:
-        _wait_ready(running)
+        wait_http_ready(process, f"{running.url}/-/ready", "prometheus", log, READY_TIMEOUT_S)
         yield running
     finally:
         stop(process)
-
-
-def _wait_ready(running: RunningPrometheus) -> None:
-    give_up = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < give_up:
-        if running.process.poll() is not None:
-            raise RuntimeError(
-                f"prometheus exited ({running.process.returncode}); see {running.log}"
-            )
-        try:
-            if httpx.get(f"{running.url}/-/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"prometheus not ready within {READY_TIMEOUT_S:.0f} s; see {running.log}")

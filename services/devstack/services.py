@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from services.devstack.processes import free_port, spawn, stop
+from services.devstack.processes import free_port, spawn, stop, wait_http_ready
 from shared.policy import Policy
 
 
@@ -98,18 +97,13 @@ def start_sla(
 
 def wait_ready(service: RunningService, timeout: float) -> None:
     """Poll `/readyz` until 200; stop the service and raise if it does not get there."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise RuntimeError(f"{service.name} exited early; see {service.log}")
-        try:
-            if httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    service.stop()
-    raise RuntimeError(f"{service.name} not ready after {timeout:.0f}s; see {service.log}")
+    try:
+        wait_http_ready(
+            service.process, f"{service.url}/readyz", service.name, service.log, timeout
+        )
+    except RuntimeError:
+        service.stop()
+        raise
 
 
 def seed_demo_accounts(

@@ -25,7 +25,8 @@ def micros(instant: datetime) -> int:
 
 
 def duration_micros(duration: timedelta) -> int:
-    """A duration in integer microseconds (exact; a third of `duration // ONE_US`'s cost)."""
+    """A duration in integer microseconds (exact; a third of the cost of dividing by a
+    one-microsecond timedelta)."""
     return (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds
 
 

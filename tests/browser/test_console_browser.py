@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,16 @@ def admin_page(browser: Browser, stack: dict[str, Any]) -> Page:
     page.click("form#signin button[type=submit]")
     page.wait_for_url("**/at-risk**")
     return page
+
+
+def reload_until(page: Page, url: str, found: Callable[[], int], seconds: float) -> None:
+    """Load `url` again every half second until `found()` is non-zero or `seconds` pass."""
+    give_up = time.monotonic() + seconds
+    while True:
+        page.goto(url)
+        if found() or time.monotonic() > give_up:
+            return
+        time.sleep(0.5)
 
 
 def accessible(page: Page, name: str) -> None:
@@ -176,13 +186,9 @@ def test_the_ticket_page_draws_the_pause_the_test_made(
     browser: Browser, stack: dict[str, Any], paused_ticket: str
 ) -> None:
     page = signed_in_page(browser, accounts(stack)["demo-voximplant"]["console_signin"])
-    give_up = time.monotonic() + 20
     pause = page.locator('#sla-timeline g.metric[data-metric="resolution"] rect.pause')
-    while True:  # the console projects the events a moment after intake accepts them
-        page.goto(f"{console_url(stack)}/tickets/{paused_ticket}?tz=UTC")
-        if pause.count() or time.monotonic() > give_up:
-            break
-        time.sleep(0.5)
+    # The console projects the events a moment after intake accepts them.
+    reload_until(page, f"{console_url(stack)}/tickets/{paused_ticket}?tz=UTC", pause.count, 20)
 
     expect(pause).to_have_count(1)
     began = datetime.fromisoformat(pause.get_attribute("data-from") or "")
@@ -198,12 +204,8 @@ def test_an_escalation_acknowledged_on_the_page_is_acknowledged_in_the_api(
     vox = accounts(stack)["demo-voximplant"]
     page = signed_in_page(browser, vox["console_signin"])
     form = page.locator('#rows tr[data-status="raised"] form').first
-    give_up = time.monotonic() + 30
-    while True:  # the breach of the countdown test raised one
-        page.goto(f"{console_url(stack)}/escalations")
-        if form.count() or time.monotonic() > give_up:
-            break
-        time.sleep(0.5)
+    # The breach of the countdown test raised one.
+    reload_until(page, f"{console_url(stack)}/escalations", form.count, 30)
     row = page.locator('#rows tr[data-status="raised"]').first
     escalation = row.get_attribute("data-escalation-id")
     accessible(page, "escalations")

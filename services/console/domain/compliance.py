@@ -51,6 +51,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+from shared.calendar.table import duration_micros
 from shared.policy import METRICS, Policy
 from shared.sla import TicketSla, TimelineEvent, replay
 from shared.sla.clock import Clock
@@ -297,8 +298,7 @@ def percentile(sorted_waits: Sequence[timedelta], p: int) -> Decimal | None:
 
 def seconds(duration: timedelta) -> Decimal:
     """A duration in exact decimal seconds (`600`, `600.5`)."""
-    micros = (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds
-    return Decimal(micros) / Decimal(1_000_000)
+    return Decimal(duration_micros(duration)) / Decimal(1_000_000)
 
 
 # --- export -----------------------------------------------------------------------------------

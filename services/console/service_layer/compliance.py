@@ -44,9 +44,10 @@ async def monthly_compliance(
     incomplete = 0
     async for facts, events in model.histories(accounts):
         applied, held = applicable(events)
-        if held or not applied or applied[0].type != TicketEventType.OPENED:
+        opened = bool(applied) and applied[0].type == TicketEventType.OPENED
+        if held or not opened:
             incomplete += 1
-        if not applied or applied[0].type != TicketEventType.OPENED:
+        if not opened:
             continue
         tally.add(facts.ticket_id, facts.policy, (event.timeline_event() for event in applied))
     return MonthlyCompliance(compliance(tally.outcomes, month), instant, tally.skipped, incomplete)
