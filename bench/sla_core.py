@@ -3,7 +3,12 @@
 Baseline, measured in the same run over the same bytes: a plain loop that only decodes the
 JSON lines (orjson). Target: the core keeps at least 25 % of the baseline's rate.
 
-    python bench/sla_core.py [--quick]
+Two sizes to scale (`bench/curves.py` runs three of each): `--events` (tickets are a tenth of
+them), and `--resolution-target`: every ticket is then a hosted-voice P2 whose resolution
+target is that long in the `standard` calendar (weekday hours, US holidays), so the business
+time the core computes per event grows from 2 hours to 15 support days.
+
+    python bench/sla_core.py [--quick] [--events N] [--resolution-target 2h|1d|5d|15d]
 
 Prints progress to stderr and, as its last stdout line, one JSON object.
 """
@@ -18,6 +23,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,9 +36,11 @@ from services.common.gc_tuning import tune_for_held_state  # noqa: E402
 from shared.calendar import BusinessCalendar  # noqa: E402
 from shared.events import Envelope  # noqa: E402
 from shared.policy import Policy, load_policies  # noqa: E402
+from shared.policy.loader import compile_policy  # noqa: E402
+from shared.policy.schema import TargetRow  # noqa: E402
 from shared.sla import TicketSla, TimelineEvent, evolve  # noqa: E402
 
-OPENINGS = {
+OPENINGS: dict[str, list[dict[str, object]]] = {
     "voipster": [{"channel": "web", "priority": p} for p in ("emergency", "high", "normal", "low")],
     "hosted-voice": [{"channel": "email", "priority": p} for p in ("p1", "p2", "p3", "p4")],
     "voximplant": [
@@ -74,17 +82,43 @@ def opening_now(priority: str, account: str = "bench") -> Envelope:
     )
 
 
-def make_lines(events: int, tickets: int, seed: int = 7) -> list[bytes]:
+RESOLUTION_TARGETS: dict[str, dict[str, float]] = {
+    "2h": {"hours": 2},
+    "1d": {"support_days": 1},
+    "5d": {"support_days": 5},
+    "15d": {"support_days": 15},
+}
+SWEPT_OPENING = {"hosted-voice": [{"channel": "email", "priority": "p2"}]}
+
+
+def with_resolution_target(policy: Policy, target: str) -> Policy:
+    """`policy` (hosted-voice) with its P2 resolution target set to `target`, compiled."""
+    spec = policy.spec
+    row = TargetRow.model_validate(
+        {"priorities": ["p2"], "calendar": "standard", **RESOLUTION_TARGETS[target]}
+    )
+    resolution = spec.metrics["resolution"].model_copy(update={"targets": [row]})
+    metrics = {**spec.metrics, "resolution": resolution}
+    return compile_policy(spec.model_copy(update={"metrics": metrics}))
+
+
+def make_lines(
+    events: int,
+    tickets: int,
+    seed: int = 7,
+    openings: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
+) -> list[bytes]:
     """`events` JSON lines over `tickets` tickets, interleaved in time order."""
     rng = random.Random(seed)
     per_ticket = events // tickets
     start = datetime(2026, 11, 2, tzinfo=UTC)
     rows: list[tuple[datetime, int, bytes]] = []
-    policy_ids = list(OPENINGS)
+    table = openings if openings is not None else OPENINGS
+    policy_ids = list(table)
     for ticket in range(tickets):
         policy_id = policy_ids[ticket % len(policy_ids)]
         at = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 14))
-        kinds = [("ticket.opened", rng.choice(OPENINGS[policy_id]))]
+        kinds = [("ticket.opened", rng.choice(table[policy_id]))]
         kinds += [FOLLOW_UPS[i % len(FOLLOW_UPS)] for i in range(per_ticket - 1)]
         for sequence, (kind, data) in enumerate(kinds, start=1):
             # stdlib json for generation: orjson's over-allocated output buffers fragment the
@@ -176,14 +210,32 @@ def main() -> None:
         help="use the day-walking business-time arithmetic the compiled calendar table "
         "replaced (add_by_days/between_by_days), to compare the two",
     )
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=1_000_000,
+        help="events to fold, over a tenth as many tickets (default 1,000,000)",
+    )
+    parser.add_argument(
+        "--resolution-target",
+        choices=sorted(RESOLUTION_TARGETS, key=list(RESOLUTION_TARGETS).index),
+        help="fold hosted-voice P2 tickets only, with this resolution target in business time",
+    )
     args = parser.parse_args()
     if args.day_walk:
         BusinessCalendar.add = BusinessCalendar.add_by_days  # type: ignore[method-assign]
         BusinessCalendar.between = BusinessCalendar.between_by_days  # type: ignore[method-assign]
-    events, tickets = (100_000, 10_000) if args.quick else (1_000_000, 100_000)
+    events = 100_000 if args.quick else args.events
+    tickets = max(1, events // 10)
     print(f"generating {events:,} events over {tickets:,} tickets ...", file=sys.stderr)
-    lines = make_lines(events, tickets)
     policies = load_policies()
+    openings = None
+    if args.resolution_target is not None:
+        policies = {
+            "hosted-voice": with_resolution_target(policies["hosted-voice"], args.resolution_target)
+        }
+        openings = SWEPT_OPENING
+    lines = make_lines(events, tickets, openings=openings)
     process = psutil.Process()
     base_runs: list[tuple[float, list[int]]] = []
     sys_runs: list[tuple[float, list[int], int, float, float]] = []
@@ -226,6 +278,7 @@ def main() -> None:
             "tickets": tickets,
             "quick": args.quick,
             "business_time": "day walk" if args.day_walk else "compiled table",
+            "resolution_target": args.resolution_target or "each policy's own",
             "target_ratio": 0.25,
             "baseline": "orjson.loads per line",
             "rounds": args.rounds,
