@@ -8,17 +8,19 @@ A worker holds a million of these in memory, so every byte counts: instants are 
 microseconds since the epoch (UTC), the ticket id is the record key, not repeated, and the
 dictionary shrinks a body from about 480 bytes to about 120 (`bench/sla_timers.py` measures
 the worker's memory). A body that starts with `{` is format 0, plain JSON, as written before
-compression: a changelog written by an older version stays readable. Targets are stored as (seconds, calendar name) and resolved
-against the ticket's pinned policy, so a target means exactly what it meant when it was set.
+compression: a changelog written by an older version stays readable. Targets are stored as
+(seconds, calendar name) and resolved against the ticket's pinned policy, so a target means
+exactly what it meant when it was set.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+import sys
 import zlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -26,6 +28,7 @@ from services.sla.domain.state_dictionary import DICTIONARY_1
 from services.sla.domain.tracked import Incoming, Tracked
 from shared.policy import Policy, Target
 from shared.sla import Clock, TicketSla
+from shared.sla.clock import Phase
 from shared.sla.core import timers_of
 
 _PREFIX = struct.Struct(">dH")
@@ -165,22 +168,45 @@ def _encode_sla(sla: TicketSla) -> dict[str, Any]:
 
 
 def _decode_sla(body: dict[str, Any], policy: Policy) -> TicketSla:
-    clocks = {metric: _decode_clock(metric, row, policy) for metric, row in body["c"].items()}
+    # A decoded state lives in the worker's cache (DECODED_CACHE of them): its names are
+    # interned and its equal instants one object, so ten thousand of them share what they can.
+    instants = _Instants()
+    clocks = {
+        intern(metric): _decode_clock(intern(metric), row, policy, instants)
+        for metric, row in body["c"].items()
+    }
+    plan = body["pl"]
     return TicketSla(
         policy=policy.ref,
         accepted=body["acc"],
         rejection=body["rej"],
-        flags=tuple(body["fl"]),
-        priority=body["pr"],
-        plan=body["pl"],
-        channel=body["ch"],
-        opened_at=_instant(body["op"]),
-        status=body["st"],
+        flags=tuple(intern(flag) for flag in body["fl"]),
+        priority=intern(body["pr"]),
+        plan=intern(plan) if plan is not None else None,
+        channel=intern(body["ch"]),
+        opened_at=instants(body["op"]),
+        status=intern(body["st"]),
         version=body["v"],
         clocks=clocks,
         overrides=body["ov"],
         timers=timers_of(clocks),
     )
+
+
+intern = sys.intern
+
+
+class _Instants(dict[int, datetime]):
+    """Integer microseconds -> datetime, one object per distinct instant of a state."""
+
+    def __call__(self, value: int) -> datetime:
+        instant = self.get(value)
+        if instant is None:
+            instant = self[value] = _instant(value)
+        return instant
+
+    def maybe(self, value: int | None) -> datetime | None:
+        return self(value) if value is not None else None
 
 
 def _encode_clock(clock: Clock) -> list[Any]:
@@ -200,24 +226,27 @@ def _encode_clock(clock: Clock) -> list[Any]:
     ]
 
 
-def _decode_clock(metric: str, row: list[Any], policy: Policy) -> Clock:
+def _decode_clock(metric: str, row: list[Any], policy: Policy, instants: _Instants) -> Clock:
     seconds, calendar, phase, runs, not_before, due, warn, warned, breached, met, warns = row
     target = (
-        Target(timedelta(seconds=seconds), policy.calendar(calendar))
+        policy.memoised(
+            ("state_codec.target", seconds, calendar),
+            lambda: Target(timedelta(seconds=seconds), policy.calendar(calendar)),
+        )
         if seconds is not None
         else None
     )
     return Clock(
         metric=metric,
         target=target,
-        phase=phase,
-        runs=tuple((_instant(start), _parse(end)) for start, end in runs),
-        not_before=_parse(not_before),
-        due_at=_parse(due),
-        warn_at=_parse(warn),
+        phase=cast(Phase, intern(phase)),
+        runs=tuple((instants(start), instants.maybe(end)) for start, end in runs),
+        not_before=instants.maybe(not_before),
+        due_at=instants.maybe(due),
+        warn_at=instants.maybe(warn),
         warned=warned,
-        breached_at=_parse(breached),
-        met_at=_parse(met),
+        breached_at=instants.maybe(breached),
+        met_at=instants.maybe(met),
         warns=warns,
     )
 
