@@ -1,6 +1,6 @@
 """Scaling curves: the SLA benchmarks at three (or four) sizes each, cost per unit against size.
 
-  sla_timers          10k, 100k, 1M timers held: memory per timer, breach lateness p99
+  sla_timers          10k, 100k, 1M timers held: resident memory, breach lateness p99
   sla_replay          100k, 1M, 5M events in the store: microseconds per event replayed
   sla_core            100k, 1M, 3M events: microseconds per event folded
   sla_core-targets    resolution targets of 2 h, 1, 5 and 15 support days (300k events):
@@ -58,6 +58,9 @@ class Plot:
     title: str
     y_title: str
     lines: Sequence[Line]
+    marginal_scale: float | None = None
+    """For a total (memory): also report what each added unit costs between sizes, the
+    figure in y units times this scale (MB -> bytes: 2**20)."""
 
 
 @dataclass(frozen=True)
@@ -106,14 +109,12 @@ CURVES: tuple[Curve, ...] = (
         plots=(
             Plot(
                 "memory",
-                "Memory per timer held (RSS growth / timers)",
-                "bytes per timer",
-                (
-                    Line("ticketflow sla worker", _metric("metrics", "bytes_per_timer")),
-                    Line(
-                        "bare asyncio call_at",
-                        _metric("baselines", "asyncio_call_at_bytes_per_timer"),
-                    ),
+                "Resident memory against timers held",
+                "RSS, MB",
+                marginal_scale=2**20,
+                lines=(
+                    Line("ticketflow sla worker", _metric("metrics", "rss_mb")),
+                    Line("bare asyncio call_at", _metric("baselines", "asyncio_call_at_rss_mb")),
                 ),
             ),
             Plot(
@@ -257,20 +258,38 @@ def collect(curve: Curve, replot: bool) -> list[Result]:
 
 
 def points(curve: Curve, results: Sequence[Result]) -> dict[str, Any]:
-    return {
+    figures: dict[str, Any] = {
         "curve": curve.name,
         "bench": curve.bench,
         "x": curve.x_title,
         "sizes": list(curve.labels),
-        "plots": {
-            plot.key: {
-                "title": plot.title,
-                "y": plot.y_title,
-                "lines": {line.name: [line.read(r) for r in results] for line in plot.lines},
-            }
-            for plot in curve.plots
-        },
+        "plots": {},
     }
+    for plot in curve.plots:
+        lines = {line.name: [line.read(r) for r in results] for line in plot.lines}
+        entry: dict[str, Any] = {"title": plot.title, "y": plot.y_title, "lines": lines}
+        if plot.marginal_scale is not None and curve.numeric:
+            entry["per_added_unit"] = {
+                name: marginal(curve.sizes, values, plot.marginal_scale)
+                for name, values in lines.items()
+            }
+        figures["plots"][plot.key] = entry
+    return figures
+
+
+def marginal(
+    sizes: Sequence[str], values: Sequence[float | None], scale: float
+) -> list[float | None]:
+    """(value[i] - value[i-1]) / (size[i] - size[i-1]) x scale; None for the first size."""
+    out: list[float | None] = [None]
+    for index in range(1, len(values)):
+        low, high = values[index - 1], values[index]
+        if low is None or high is None:
+            out.append(None)
+            continue
+        added = float(sizes[index]) - float(sizes[index - 1])
+        out.append(round((high - low) * scale / added, 1))
+    return out
 
 
 def chart(curve: Curve, plot: Plot, results: Sequence[Result]) -> Chart:

@@ -66,3 +66,18 @@ def test_curve_points_read_each_size_in_order_and_per_event_costs_invert_rates()
     assert points(timers, [{"metrics": {}}])["plots"]["memory"]["lines"][
         "ticketflow sla worker"
     ] == [None]
+
+
+def test_a_memory_curve_reports_what_each_added_timer_costs_between_sizes() -> None:
+    from bench.curves import marginal
+
+    # 100 MB more for 900k more timers: about 116.5 bytes each; a missing figure stays None.
+    assert marginal(("100000", "1000000"), (200.0, 300.0), 2**20) == [None, 116.5]
+    assert marginal(("1", "2", "3"), (1.0, None, 3.0), 1.0) == [None, None, None]
+    timers = next(curve for curve in CURVES if curve.name == "sla_timers")
+    results = [
+        {"metrics": {"rss_mb": mb}, "baselines": {"asyncio_call_at_rss_mb": mb / 2}}
+        for mb in (100.0, 109.0, 199.0)
+    ]
+    added = points(timers, results)["plots"]["memory"]["per_added_unit"]
+    assert added["ticketflow sla worker"] == [None, round(9 * 2**20 / 90_000, 1), 104.9]
