@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit lint bench clean chaos browser promtool
+.PHONY: install run test test-unit lint bench curves clean chaos browser promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,13 +74,22 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## bench: every benchmark into bench/results/; the SLA ones at three sizes each, with their
+## scaling curves (bench/curves.py: JSON + SVG charts). Chaos has its own target.
+CURVED := sla_timers sla_replay sla_core business_time
 bench: $(STAMP)
 	mkdir -p bench/results
 	@for b in bench/*.py; do \
 		name=$$(basename $$b .py); \
+		case " $(CURVED) curves chaos faust_decode_agent " in *" $$name "*) continue;; esac; \
 		echo "== $$name"; \
 		$(BIN)/python $$b | tee bench/results/$$name.log | tail -n 1 > bench/results/$$name.json || exit 1; \
 	done
+	$(BIN)/python bench/curves.py | tail -n 1 > bench/results/curves.json
+
+## curves: only the scaling curves (about 45 minutes)
+curves: $(STAMP)
+	$(BIN)/python bench/curves.py | tail -n 1 > bench/results/curves.json
 
 ## chaos: the full chaos suite (every fault at least twice a round, 2 rounds) -> bench/results/chaos.json
 chaos: $(STAMP)
