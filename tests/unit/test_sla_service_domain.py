@@ -53,7 +53,7 @@ def test_unreadable_state_is_a_clear_error() -> None:
         "corrupt deflate": written[:11] + b"\xff" * 40,
         "not an object": b"\x00" * 10 + b"[1]",
     }
-    for name, raw in unreadable.items():
+    for raw in unreadable.values():
         with pytest.raises(state_codec.StateDecodeError, match="unreadable SLA state"):
             state_codec.decode(raw, policy, TICKET)
         with pytest.raises(state_codec.StateDecodeError):
@@ -277,6 +277,7 @@ def test_the_fast_decoder_accepts_what_the_codec_writes_and_refuses_the_rest() -
     for name, broken in bad.items():
         with pytest.raises(DecodeError):
             decode_message(broken)
+        assert name
 
 
 def test_replay_shards_cover_the_uuid_space_without_overlap() -> None:

@@ -236,6 +236,28 @@ async def test_a_gap_the_store_cannot_serve_is_kept_then_repaired_when_it_answer
     ]
 
 
+async def test_an_unreadable_stored_state_is_rebuilt_from_the_event_store() -> None:
+    # A corrupt value, or a format another version wrote: the state is lost, not the ticket.
+    f = fixture()
+    first, second = opened(), responded()
+    f.truth.add(first, second)
+    await ingest.handle_batch(f.worker, [first], handle(f.worker))
+    key = TICKET.encode()
+    f.store.data[key] = f.store.data[key][:11] + b"\xff" * 30
+    f.worker.decoded.clear()
+    f.publisher.calls.clear()
+    await ingest.handle_batch(f.worker, [second], handle(f.worker))
+    assert state_codec.version_of(f.store.data[key]) == 2
+    assert not [r for r in f.publisher.calls[0] if r.topic.endswith(".dlq")]
+    assert "sla.met" in [e["type"] for e in f.publisher.sla_events()]
+    # On reconciliation too: an unreadable state counts as behind the store.
+    f.store.data[key] = b"\x00" * 10 + b"\x09garbage"
+    f.worker.decoded.clear()
+    await reconcile.reconcile(f.worker)
+    assert f.worker.last_reconciliation["repaired"] == 1
+    assert state_codec.version_of(f.store.data[key]) == 2
+
+
 async def test_reconciliation_rebuilds_assigned_tickets_missing_locally_only() -> None:
     f = fixture()
     elsewhere = ticket_elsewhere()

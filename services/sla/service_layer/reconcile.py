@@ -39,7 +39,7 @@ async def reconcile(worker: Worker) -> None:
         if raw is None:  # the local table holds only assigned partitions' tickets
             if partition_of(key, worker.partitions) in assigned:
                 behind.append(key)
-        elif state_codec.version_of(raw) < version:
+        elif _stored_version(raw) < version:
             behind.append(key)
     for first in range(0, len(behind), RECONCILE_CHUNK):
         await _repair_chunk(worker, behind[first : first + RECONCILE_CHUNK])
@@ -59,6 +59,14 @@ async def reconcile(worker: Worker) -> None:
         time.monotonic() - started,
     )
     worker.reconciled.set()
+
+
+def _stored_version(raw: bytes) -> int:
+    """The version a stored state reached; 0 (rebuild it) when this version cannot read it."""
+    try:
+        return state_codec.version_of(raw)
+    except state_codec.StateDecodeError:
+        return 0
 
 
 async def _repair_chunk(worker: Worker, chunk: list[bytes]) -> None:

@@ -5,6 +5,7 @@ tickets waiting for a repair or for the event store)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from shared.policy import Policy
 from shared.topics import TICKET_EVENTS
 
 DECODED_CACHE = 10_000
+log = logging.getLogger("ticketflow.sla")
 
 
 def utc_now() -> datetime:
@@ -79,7 +81,18 @@ class Worker:
         raw = self.store.get(key)
         if raw is None:
             return None
-        return state_codec.decode(raw, self.policies[state_codec.policy_of(raw)], key.decode())
+        try:
+            return state_codec.decode(raw, self.policies[state_codec.policy_of(raw)], key.decode())
+        except state_codec.StateDecodeError as exc:
+            # A state this version cannot read (corrupt, or a format from another version)
+            # is a lost state: the event store rebuilds it, as after a lost changelog write.
+            log.warning(
+                "ticket %s: stored SLA state unreadable (%s); rebuilding it from the event store",
+                key.decode(),
+                exc,
+            )
+            self.gaps.add(key)
+            return None
 
     def cache(self, key: bytes, tracked: Tracked) -> None:
         decoded = self.decoded
