@@ -51,6 +51,7 @@ def wire(settings: SlaSettings, policies: Mapping[str, Policy]) -> tuple[faust.A
         settings.state_topic,
         settle_s=settings.settle_ms / 1000,
         max_delay_s=settings.max_delay_s,
+        plain_states=settings.state_format == "plain",
     )
 
     async def close_clients() -> None:

@@ -55,6 +55,13 @@ class SlaSettings(BaseSettings):
         description="A breach the event store cannot confirm this long after its deadline "
         "(database down, a writer stuck) fires anyway, flagged provisional",
     )
+    state_format: Literal["deflated", "plain"] = Field(
+        default="deflated",
+        description="How states are written to the table and its changelog: deflated "
+        "against the codec's preset dictionary (about 120 bytes a ticket), or plain JSON "
+        "(about 480), which a release before 2026-12 can read: set plain before rolling back "
+        "to one. Both are always read",
+    )
     batch_size: int = Field(default=500, ge=1)
     batch_window_ms: int = Field(default=20, ge=1)
     commit_interval_s: float = Field(default=1.0, gt=0)

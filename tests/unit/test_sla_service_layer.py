@@ -418,3 +418,12 @@ async def test_a_replay_names_the_tickets_whose_live_state_differs_from_their_hi
     ]
     assert result["live"]["only_live"] == [elsewhere]
     assert (result["tickets"], result["events"]) == (1, 2)
+
+
+async def test_a_worker_set_to_plain_states_writes_what_older_releases_read() -> None:
+    # TICKETFLOW_SLA_STATE_FORMAT=plain, before a rollback to a release without format 1.
+    f = fixture()
+    f.worker.plain_states = True
+    await ingest.handle_batch(f.worker, [opened()], handle(f.worker))
+    raw = f.store.data[TICKET.encode()]
+    assert raw[10:11] == b"{" and orjson.loads(raw[10:])["s"]["v"] == 1

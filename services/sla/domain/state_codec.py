@@ -51,7 +51,9 @@ def timer_of(raw: bytes) -> tuple[float | None, int]:
     return (None if math.isnan(due) else due), partition
 
 
-def encode(tracked: Tracked) -> bytes:
+def encode(tracked: Tracked, plain: bool = False) -> bytes:
+    """The stored form of `tracked`: format 1 (deflated), or with `plain` format 0, the
+    plain JSON body that releases before format 1 read."""
     due = tracked.next_due
     body: dict[str, Any] = {
         "a": tracked.account,
@@ -66,9 +68,11 @@ def encode(tracked: Tracked) -> bytes:
     if tracked.trace is not None:
         body["x"] = tracked.trace
     prefix = _PREFIX.pack(due.timestamp() if due is not None else NO_TIMER, tracked.partition)
+    text = orjson.dumps(body)
+    if plain:
+        return prefix + text
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_1)
-    packed = deflate.compress(orjson.dumps(body)) + deflate.flush()
-    return prefix + FORMAT_DEFLATED_1 + packed
+    return prefix + FORMAT_DEFLATED_1 + deflate.compress(text) + deflate.flush()
 
 
 def body_of(raw: bytes) -> dict[str, Any]:

@@ -40,7 +40,7 @@ class Batch:
 
 async def commit(worker: Worker, batch: Batch) -> None:
     """Encode, publish the effects, then write the states and their changelog."""
-    encoded = encode(batch)
+    encoded = encode(batch, worker.plain_states)
     await publish(worker, batch.out)
     changelog = []
     for key, (tracked, raw) in encoded.items():
@@ -53,14 +53,14 @@ async def commit(worker: Worker, batch: Batch) -> None:
     count_emitted(worker.metrics, batch.out)
 
 
-def encode(batch: Batch) -> dict[bytes, tuple[Tracked, bytes]]:
+def encode(batch: Batch, plain: bool = False) -> dict[bytes, tuple[Tracked, bytes]]:
     """Encode every changed state; a ticket whose state cannot be encoded loses this turn's
     effects and its events go to the dead-letter topic (its neighbours are kept)."""
     encoded: dict[bytes, tuple[Tracked, bytes]] = {}
     refused: set[bytes] = set()
     for key, tracked in batch.changed.items():
         try:
-            encoded[key] = (tracked, state_codec.encode(tracked))
+            encoded[key] = (tracked, state_codec.encode(tracked, plain))
         except (TypeError, ValueError, OverflowError) as exc:
             log.error("ticket %s: state cannot be encoded: %s", key.decode(), exc)
             refused.add(key)

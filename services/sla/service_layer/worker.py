@@ -42,6 +42,7 @@ class Worker:
         settle_s: float = 2.0,
         max_delay_s: float = 120.0,
         partitions: int = TICKET_EVENTS.partitions,
+        plain_states: bool = False,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -54,6 +55,8 @@ class Worker:
         self.max_delay_s = max_delay_s
         self.partitions = partitions
         self.state_topic = state_topic
+        self.plain_states = plain_states
+        """Write states as plain JSON (format 0), readable by releases before format 1."""
         self.decoded: dict[bytes, Tracked] = {}
         """Decoded states of recently touched tickets (the table holds bytes)."""
         self.timers = TimerHeap()
