@@ -97,6 +97,16 @@ def _us_per(*path: str) -> Reading:
     return lambda result: per_event_us(rate(result))
 
 
+def _cost(title: str, unit: str, system: Line, baseline: Line) -> tuple[Plot]:
+    """The one chart of a cost curve: microseconds per `unit`, the system beside its baseline."""
+    return (Plot("cost", title, f"microseconds per {unit}", (system, baseline)),)
+
+
+CORE_LINES = (
+    Line("decode + evolve + deadlines", _us_per("metrics", "events_per_s")),
+    Line("decode only", _us_per("baselines", "events_per_s")),
+)
+
 CURVES: tuple[Curve, ...] = (
     Curve(
         name="sla_timers",
@@ -139,16 +149,11 @@ CURVES: tuple[Curve, ...] = (
         sizes=("100000", "1000000", "5000000"),
         labels=("100k", "1M", "5M"),
         default="1000000",
-        plots=(
-            Plot(
-                "cost",
-                "ticketflow sla replay: cost per event",
-                "microseconds per event",
-                (
-                    Line("sla replay (read + fold)", _us_per("metrics", "events_per_s")),
-                    Line("read + decode only", _us_per("baselines", "read_decode_events_per_s")),
-                ),
-            ),
+        plots=_cost(
+            "ticketflow sla replay: cost per event",
+            "event",
+            Line("sla replay (read + fold)", _us_per("metrics", "events_per_s")),
+            Line("read + decode only", _us_per("baselines", "read_decode_events_per_s")),
         ),
     ),
     Curve(
@@ -159,17 +164,7 @@ CURVES: tuple[Curve, ...] = (
         sizes=("100000", "1000000", "3000000"),
         labels=("100k", "1M", "3M"),
         default="1000000",
-        plots=(
-            Plot(
-                "cost",
-                "SLA core: cost per event",
-                "microseconds per event",
-                (
-                    Line("decode + evolve + deadlines", _us_per("metrics", "events_per_s")),
-                    Line("decode only", _us_per("baselines", "events_per_s")),
-                ),
-            ),
-        ),
+        plots=_cost("SLA core: cost per event", "event", *CORE_LINES),
     ),
     Curve(
         name="sla_core-targets",
@@ -180,17 +175,7 @@ CURVES: tuple[Curve, ...] = (
         sizes=("2h", "1d", "5d", "15d"),
         labels=("2 h", "1 support day", "5 support days", "15 support days"),
         numeric=False,
-        plots=(
-            Plot(
-                "cost",
-                "SLA core: cost per event as the target grows",
-                "microseconds per event",
-                (
-                    Line("decode + evolve + deadlines", _us_per("metrics", "events_per_s")),
-                    Line("decode only", _us_per("baselines", "events_per_s")),
-                ),
-            ),
-        ),
+        plots=_cost("SLA core: cost per event as the target grows", "event", *CORE_LINES),
     ),
     Curve(
         name="business_time",
@@ -201,16 +186,11 @@ CURVES: tuple[Curve, ...] = (
         numeric=False,
         default="",
         from_rows=lambda result: list(result["rows"]),
-        plots=(
-            Plot(
-                "cost",
-                "BusinessCalendar.add: cost per call",
-                "microseconds per call",
-                (
-                    Line("compiled table", _us_per("add_per_s")),
-                    Line("day walk (the replaced arithmetic)", _us_per("day_walk_add_per_s")),
-                ),
-            ),
+        plots=_cost(
+            "BusinessCalendar.add: cost per call",
+            "call",
+            Line("compiled table", _us_per("add_per_s")),
+            Line("day walk (the replaced arithmetic)", _us_per("day_walk_add_per_s")),
         ),
     ),
 )
