@@ -43,6 +43,15 @@ def test_state_survives_encode_decode_through_pauses_and_severity_changes() -> N
     assert partition == 3
 
 
+def deflated(text: bytes) -> bytes:
+    import zlib
+
+    from services.sla.domain.state_dictionary import DICTIONARY_1
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_1)
+    return packer.compress(text) + packer.flush()
+
+
 def test_unreadable_state_is_a_clear_error() -> None:
     policy = policies()["voximplant"]
     written = state_codec.encode(track(incoming("opened", 0, 1, **OPEN)))
@@ -52,12 +61,25 @@ def test_unreadable_state_is_a_clear_error() -> None:
         "truncated": written[:-8],
         "corrupt deflate": written[:11] + b"\xff" * 40,
         "not an object": b"\x00" * 10 + b"[1]",
+        "deflated non-object": b"\x00" * 10 + b"\x01" + deflated(b"[1]"),
+        "trailing bytes": written + b"\x00",
+        "clocks not a map": b"\x00" * 10
+        + b"\x01"
+        + deflated(
+            orjson.dumps(
+                {
+                    **state_codec.body_of(written),
+                    "s": {**state_codec.body_of(written)["s"], "c": []},
+                }
+            )
+        ),
     }
-    for raw in unreadable.values():
+    for name, raw in unreadable.items():
         with pytest.raises(state_codec.StateDecodeError, match="unreadable SLA state"):
             state_codec.decode(raw, policy, TICKET)
-        with pytest.raises(state_codec.StateDecodeError):
-            state_codec.version_of(raw)
+        if name != "clocks not a map":  # its version is readable; only the clocks are not
+            with pytest.raises(state_codec.StateDecodeError):
+                state_codec.version_of(raw)
 
 
 def test_states_are_stored_deflated_against_the_frozen_dictionary() -> None:

@@ -427,3 +427,20 @@ async def test_a_worker_set_to_plain_states_writes_what_older_releases_read() ->
     await ingest.handle_batch(f.worker, [opened()], handle(f.worker))
     raw = f.store.data[TICKET.encode()]
     assert raw[10:11] == b"{" and orjson.loads(raw[10:])["s"]["v"] == 1
+
+
+async def test_a_worker_set_to_plain_states_rewrites_every_deflated_one_on_reconciliation() -> None:
+    # Idle tickets too: a release before format 1 can then take over their partitions.
+    f = fixture()
+    first = opened()
+    f.truth.add(first)
+    await ingest.handle_batch(f.worker, [first], handle(f.worker))
+    key = TICKET.encode()
+    assert state_codec.is_deflated(f.store.data[key])
+    f.worker.plain_states = True
+    await reconcile.reconcile(f.worker)
+    assert f.store.data[key][10:11] == b"{"
+    assert f.worker.last_reconciliation["rewritten_plain"] == 1
+    assert state_codec.version_of(f.store.data[key]) == 1
+    changelog = f.publisher.records(STATE_TOPIC)
+    assert changelog and changelog[-1].value == f.store.data[key]

@@ -61,7 +61,7 @@ class SlaMetrics:
         self.repairs = Counter(
             "ticketflow_sla_repairs_total",
             "Tickets brought up to the event store's version, by why (gap, lagging, "
-            "reconciliation)",
+            "reconciliation); unrebuilt: an unreadable stored state the store could not rebuild",
             ["reason"],
             registry=self.registry,
         )

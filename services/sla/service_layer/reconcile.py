@@ -43,9 +43,11 @@ async def reconcile(worker: Worker) -> None:
             behind.append(key)
     for first in range(0, len(behind), RECONCILE_CHUNK):
         await _repair_chunk(worker, behind[first : first + RECONCILE_CHUNK])
+    rewritten = await _rewrite_plain(worker) if worker.plain_states else 0
     worker.last_reconciliation = {
         "tickets": len(stored),
         "repaired": len(behind),
+        "rewritten_plain": rewritten,
         "scan_seconds": round(scanned, 4),
         "seconds": round(time.monotonic() - started, 4),
     }
@@ -82,6 +84,24 @@ async def _repair_chunk(worker: Worker, chunk: list[bytes]) -> None:
         if done:
             return
         await asyncio.sleep(RETRY_MAX_S)
+
+
+async def _rewrite_plain(worker: Worker) -> int:
+    """With TICKETFLOW_SLA_STATE_FORMAT=plain, rewrite every deflated state as plain JSON (to
+    the table and its changelog), so that a release before format 1 can take over: the count
+    is in /readyz's reconciliation figures. Idle tickets would otherwise keep format 1."""
+    deflated = [key for key, raw in worker.store.items() if state_codec.is_deflated(raw)]
+    for first in range(0, len(deflated), RECONCILE_CHUNK):
+        async with worker.lock:
+            batch = Batch(worker.now())
+            for key in deflated[first : first + RECONCILE_CHUNK]:
+                tracked = worker.load(key)
+                if tracked is not None:
+                    batch.changed[key] = tracked
+            await commit(worker, batch)
+    if deflated:
+        log.info("%d deflated SLA states rewritten as plain JSON", len(deflated))
+    return len(deflated)
 
 
 async def _caught_up(worker: Worker) -> None:

@@ -33,7 +33,18 @@ async def repair_many(worker: Worker, keys: list[bytes], batch: Batch, reason: s
     repaired = 0
     for key, tracked in current.items():
         history = histories.get(key.decode(), [])
-        repaired += fold_history(worker, key, tracked, history, batch)
+        changed = fold_history(worker, key, tracked, history, batch)
+        if not changed and tracked is None and worker.store.get(key) is not None:
+            # An unreadable stored state the store could not rebuild: say so, loudly (its
+            # deadlines cannot be decided until its history or its policy is there).
+            log.error(
+                "ticket %s: stored SLA state unreadable and not rebuilt from the event store "
+                "(%d stored events)",
+                key.decode(),
+                len(history),
+            )
+            worker.metrics.repairs.labels("unrebuilt").inc()
+        repaired += changed
     if repaired:
         worker.metrics.repairs.labels(reason).inc(repaired)
         log.info("%d tickets repaired from the event store (%s)", repaired, reason)
