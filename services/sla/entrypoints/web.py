@@ -23,7 +23,6 @@ from services.common.rate_limit import RATE_LIMITED, RateLimiter, retry_after_he
 from services.sla.adapters.api_key_store import KeyStoreUnavailable
 from services.sla.adapters.faust_io import FaustStateTable
 from services.sla.adapters.metrics import SlaMetrics
-from services.sla.domain import state_codec
 from services.sla.domain.view import sla_view
 from services.sla.domain.watermark import lag
 from services.sla.entrypoints import openapi
@@ -72,13 +71,11 @@ def register_pages(
     access: ApiAccess,
 ) -> None:
     """The SLA view (authenticated, served by the partition's owner) and the open pages."""
-    _view_pages(app, table, tracker, store, access)
+    _view_pages(app, table, tracker, access)
     _open_pages(app, tracker, store, metrics)
 
 
-def _view_pages(
-    app: Any, table: Any, tracker: SlaTracker, store: FaustStateTable, access: ApiAccess
-) -> None:
+def _view_pages(app: Any, table: Any, tracker: SlaTracker, access: ApiAccess) -> None:
     @app.page("/v1/tickets/{ticket_id}/sla")
     async def ticket_sla(view: Any, request: Any, ticket_id: str) -> Any:
         """The ticket's SLA clocks, due times, remaining business time and pauses."""
@@ -108,12 +105,8 @@ def _view_pages(
                     instance=request.path,
                     headers={"Retry-After": retry_after_header(wait)},
                 )
-        raw = store.get(ticket_id.encode())
-        tracked = (
-            None
-            if raw is None
-            else state_codec.decode(raw, tracker.policies[state_codec.policy_of(raw)], ticket_id)
-        )
+        # The worker's own read: its newest decoded state, and an unreadable one rebuilt.
+        tracked = tracker.load(ticket_id.encode())
         if tracked is None or not caller.may_read(tracked.account):
             return problem(
                 404,

@@ -153,11 +153,16 @@ async def _compare_live(
 ) -> dict[str, Any]:
     raw_states = await read_live(*live)
     live_statuses: dict[str, dict[str, str]] = {}
+    unreadable: list[str] = []
     for key, raw in raw_states.items():
-        policy = policies.get(state_codec.policy_of(raw))
-        if policy is None:
+        try:
+            policy = policies.get(state_codec.policy_of(raw))
+            if policy is None:
+                continue
+            tracked = state_codec.decode(raw, policy, key.decode())
+        except state_codec.StateDecodeError:
+            unreadable.append(key.decode())  # the worker rebuilds it from the store
             continue
-        tracked = state_codec.decode(raw, policy, key.decode())
         if tracked.sla is not None:
             # Fire what is due before `now` too, so both sides describe the same instant.
             live_statuses[key.decode()] = statuses(advance(tracked.sla, policy, now).state)
@@ -167,4 +172,5 @@ async def _compare_live(
         "differences": [asdict(difference) for difference in found[:1000]],
         "differing": len(found),
         "only_live": sorted(set(live_statuses) - set(replayed))[:1000],
+        "unreadable_live": sorted(unreadable)[:1000],
     }
