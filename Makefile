@@ -85,11 +85,11 @@ bench: $(STAMP)
 		echo "== $$name"; \
 		$(BIN)/python $$b | tee bench/results/$$name.log | tail -n 1 > bench/results/$$name.json || exit 1; \
 	done
-	$(BIN)/python bench/curves.py | tail -n 1 > bench/results/curves.json
+	$(BIN)/python bench/curves.py --out bench/results/curves.json
 
 ## curves: only the scaling curves (about 45 minutes)
 curves: $(STAMP)
-	$(BIN)/python bench/curves.py | tail -n 1 > bench/results/curves.json
+	$(BIN)/python bench/curves.py --out bench/results/curves.json
 
 ## chaos: the full chaos suite (every fault at least twice a round, 2 rounds) -> bench/results/chaos.json
 chaos: $(STAMP)

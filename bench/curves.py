@@ -297,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="run nothing: redraw the charts from the results saved in bench/results/sizes",
     )
+    parser.add_argument(
+        "--out", type=Path, help="also write the summary JSON here (make bench: curves.json)"
+    )
     args = parser.parse_args(argv)
     summary = []
     for curve in CURVES:
@@ -312,7 +315,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             path.write_text(svg(chart(curve, plot, results)))
             log(f"   wrote {path.relative_to(ROOT)}")
         summary.append(figures)
-    print(orjson.dumps({"bench": "curves", "curves": summary}).decode())
+    text = orjson.dumps({"bench": "curves", "curves": summary})
+    if args.out is not None:
+        args.out.write_bytes(text + b"\n")
+    print(text.decode())
 
 
 if __name__ == "__main__":

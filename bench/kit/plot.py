@@ -5,7 +5,7 @@ reader sees at a glance whether the cost per unit stays flat as the work grows."
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -76,11 +76,13 @@ def svg(chart: Chart) -> str:
     for index, series in enumerate(chart.series):
         colour, dash = COLOURS[index % len(COLOURS)], DASHES[index % len(DASHES)]
         points = [(x, y(v), v) for x, v in zip(xs, series.values, strict=True) if v is not None]
-        path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in points)
         dashed = f' stroke-dasharray="{dash}"' if dash else ""
-        out.append(
-            f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dashed}/>'
-        )
+        for run in _runs(xs, series.values, y):  # a size without a figure breaks the line
+            path = " ".join(f"{px:.1f},{py:.1f}" for px, py in run)
+            out.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" '
+                f'stroke-width="2"{dashed}/>'
+            )
         for px, py, value in points:
             out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="{colour}"/>')
             out.append(
@@ -96,6 +98,19 @@ def svg(chart: Chart) -> str:
         out.append(f'<text x="{legend_x + 28:.1f}" y="{legend_y + 4}">{escape(series.name)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _runs(
+    xs: Sequence[float], values: Sequence[float | None], y: Callable[[float], float]
+) -> list[list[tuple[float, float]]]:
+    """The unbroken stretches of a series, as (x, y) points."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for x, value in zip(xs, values, strict=True):
+        if value is None:
+            runs.append([])
+        else:
+            runs[-1].append((x, y(value)))
+    return [run for run in runs if run]
 
 
 def _x_positions(chart: Chart) -> list[float]:
