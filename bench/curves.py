@@ -70,7 +70,6 @@ class Curve:
     x_title: str
     sizes: Sequence[str]
     """The values passed to `flag`, in order (an empty flag: one run, points from its rows)."""
-    labels: Sequence[str]
     plots: Sequence[Plot]
     flag: str = ""
     extra: Sequence[str] = ()
@@ -78,6 +77,20 @@ class Curve:
     """The size whose result is also the benchmark's own `bench/results/<bench>.json`."""
     numeric: bool = True
     from_rows: Callable[[Result], list[Result]] | None = field(default=None)
+    names: Sequence[str] = ()
+    """The sizes as the charts name them; numeric sizes name themselves (10000 -> 10k)."""
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.names) if self.names else [_short_count(size) for size in self.sizes]
+
+
+def _short_count(size: str) -> str:
+    count = int(size)
+    for unit, scale in (("M", 1_000_000), ("k", 1_000)):
+        if count >= scale and count % scale == 0:
+            return f"{count // scale}{unit}"
+    return f"{count:,}"
 
 
 def _metric(*path: str) -> Reading:
@@ -102,6 +115,7 @@ def _cost(title: str, unit: str, system: Line, baseline: Line) -> tuple[Plot]:
     return (Plot("cost", title, f"microseconds per {unit}", (system, baseline)),)
 
 
+TARGET_NAMES = ("2 h", "1 support day", "5 support days", "15 support days")
 CORE_LINES = (
     Line("decode + evolve + deadlines", _us_per("metrics", "events_per_s")),
     Line("decode only", _us_per("baselines", "events_per_s")),
@@ -114,7 +128,6 @@ CURVES: tuple[Curve, ...] = (
         x_title="timers held by one worker",
         flag="--held",
         sizes=("10000", "100000", "1000000"),
-        labels=("10k", "100k", "1M"),
         default="1000000",
         plots=(
             Plot(
@@ -147,7 +160,6 @@ CURVES: tuple[Curve, ...] = (
         x_title="events in the event store (a tenth as many tickets)",
         flag="--events",
         sizes=("100000", "1000000", "5000000"),
-        labels=("100k", "1M", "5M"),
         default="1000000",
         plots=_cost(
             "ticketflow sla replay: cost per event",
@@ -162,7 +174,6 @@ CURVES: tuple[Curve, ...] = (
         x_title="events folded (a tenth as many tickets, all held)",
         flag="--events",
         sizes=("100000", "1000000", "3000000"),
-        labels=("100k", "1M", "3M"),
         default="1000000",
         plots=_cost("SLA core: cost per event", "event", *CORE_LINES),
     ),
@@ -173,7 +184,7 @@ CURVES: tuple[Curve, ...] = (
         flag="--resolution-target",
         extra=("--events", "300000"),
         sizes=("2h", "1d", "5d", "15d"),
-        labels=("2 h", "1 support day", "5 support days", "15 support days"),
+        names=TARGET_NAMES,
         numeric=False,
         plots=_cost("SLA core: cost per event as the target grows", "event", *CORE_LINES),
     ),
@@ -182,7 +193,7 @@ CURVES: tuple[Curve, ...] = (
         bench="business_time",
         x_title="target in business time (hosted-voice standard calendar)",
         sizes=("2h", "1 support day", "5 support days", "15 support days"),
-        labels=("2 h", "1 support day", "5 support days", "15 support days"),
+        names=TARGET_NAMES,
         numeric=False,
         default="",
         from_rows=lambda result: list(result["rows"]),
@@ -242,7 +253,7 @@ def points(curve: Curve, results: Sequence[Result]) -> dict[str, Any]:
         "curve": curve.name,
         "bench": curve.bench,
         "x": curve.x_title,
-        "sizes": list(curve.labels),
+        "sizes": curve.labels,
         "plots": {},
     }
     for plot in curve.plots:
