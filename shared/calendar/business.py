@@ -165,10 +165,9 @@ class BusinessCalendar:
             start = start.astimezone(UTC)
         if self.always:
             return start + duration
-        table, value, length = self.table, micros(start), duration_micros(duration)
-        if table.fits(value, length):
-            return start + duration
-        return instant_of(table.add(value, length))
+        value, length = micros(start), duration_micros(duration)
+        found = self.table.add(value, length)
+        return start + duration if found == value + length else instant_of(found)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time in [start, end); zero when end <= start: a lookup in the table."""
@@ -179,6 +178,27 @@ class BusinessCalendar:
         if self.always:
             return end - start
         return timedelta(microseconds=self.table.between(micros(start), micros(end)))
+
+    # --- the integer API the SLA core runs on (instants and durations in microseconds) ------
+
+    def add_us(self, start: int, duration: int) -> int:
+        """`add` on integer microseconds since the epoch (UTC): the core's clocks hold their
+        instants as integers, so no datetime is built to find a deadline."""
+        if duration <= 0:
+            if duration < 0:
+                raise ValueError("business durations are not negative")
+            return start
+        if self.always:
+            return start + duration
+        return self.table.add(start, duration)
+
+    def between_us(self, start: int, end: int) -> int:
+        """`between` on integer microseconds: business microseconds in [start, end)."""
+        if end <= start:
+            return 0
+        if self.always:
+            return end - start
+        return self.table.between(start, end)
 
     # --- the day-walking originals, kept as the oracle of the table's tests ----------------
 

@@ -31,10 +31,10 @@ def duration_micros(duration: timedelta) -> int:
 
 
 def instant_of(value: int) -> datetime:
-    """Integer microseconds since the epoch as an aware UTC instant."""
-    seconds, microseconds = divmod(value, 1_000_000)
-    found = datetime.fromtimestamp(seconds, UTC)  # exact for an int; the fastest way here
-    return found.replace(microsecond=microseconds) if microseconds else found
+    """Integer microseconds since the epoch as an aware UTC instant (exact; with positional
+    arguments the fastest way here: `fromtimestamp` and `replace` take three times as long
+    when there are microseconds)."""
+    return EPOCH + timedelta(0, 0, value)
 
 
 class CalendarTable:
@@ -137,17 +137,21 @@ class CalendarTable:
             return 0
         return self._prefix[index] + min(value, self._ends[index]) - self._starts[index]
 
-    def fits(self, value: int, duration: int) -> bool:
-        """Whether `duration` ends inside the open interval holding `value` (then the due
-        instant is plain `value + duration`: the common case of an hours target)."""
-        self._cover(value)
-        index = bisect_right(self._starts, value) - 1
-        return index >= 0 and value + duration <= self._ends[index]
-
     def add(self, value: int, duration: int) -> int:
         """The instant when `duration` (> 0) business microseconds have passed since `value`;
-        a result that uses up an interval exactly is its closing instant."""
-        target = self.position(value) + duration
+        a result that uses up an interval exactly is its closing instant. One bisect when
+        the duration ends inside the interval holding `value` (an hours target, mostly)."""
+        if not (self._low <= value < self._high):
+            self._cover(value)
+        starts = self._starts
+        index = bisect_right(starts, value) - 1
+        if index < 0:
+            target = duration
+        else:
+            end = self._ends[index]
+            if value + duration <= end:
+                return value + duration
+            target = self._prefix[index] + min(value, end) - starts[index] + duration
         while target > self._prefix[-1]:
             self._grow_forward(value)  # may drop old years: positions are read anew
             target = self._position(value) + duration

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 from shared.calendar import BusinessCalendar
+from shared.calendar.table import duration_micros
 from shared.policy.references import check_escalation
 from shared.policy.schema import (
     NO_PLAN,
@@ -36,11 +37,13 @@ TargetKey = tuple[str, str, str | None]
 class Target:
     """A business-time duration measured in one calendar."""
 
-    __slots__ = ("calendar", "duration")
+    __slots__ = ("calendar", "duration", "micros")
 
     def __init__(self, duration: timedelta, calendar: BusinessCalendar) -> None:
         self.duration = duration
         self.calendar = calendar
+        self.micros = duration_micros(duration)
+        """The duration in integer microseconds, as the SLA core's clocks measure it."""
 
     def __eq__(self, other: object) -> bool:
         return (

@@ -4,6 +4,10 @@
 fire (a response at exactly the deadline is in time), then applies the event. `advance(state,
 policy, now)` fires what is due before `now`. Both return the new state and the derived SLA
 events, each stamped with the instant it describes (a breach with its deadline).
+
+Inside, time is integer microseconds since the epoch (see `clock.py`): an event's instant is
+converted once as it comes in, and a derived event's instants become datetimes as it goes out
+(an event's own consequences carry the event's datetime, unconverted).
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import NamedTuple
 
+from shared.calendar.table import instant_of, micros
 from shared.events.types import TicketEventType, TicketStatus
 from shared.policy import METRICS, MetricName, Policy
 from shared.sla.clock import Clock, Deadline
@@ -93,25 +99,34 @@ class Decision(NamedTuple):
 
 
 def timers_of(clocks: dict[str, Clock]) -> tuple[Deadline, ...]:
+    """The pending timers of `clocks`, earliest first (`Clock.timers`, inlined: this runs on
+    every clock change). Equal instants keep the clocks' order, a warning before its due."""
     timers: list[Deadline] = []
     for clock in clocks.values():
-        if clock.phase == "running":  # the others have no timers: skip the call
-            timers += clock.timers()
+        if clock.phase != "running" or clock.target is None or clock.breached_us is not None:
+            continue
+        if clock.warn_us is not None and not clock.warned:
+            timers.append(Deadline(clock.warn_us, clock.metric, "warning"))
+        if clock.due_us is not None:
+            timers.append(Deadline(clock.due_us, clock.metric, "due"))
     if len(timers) > 1:
         timers.sort(key=_at)
     return tuple(timers)
 
 
-def _at(timer: Deadline) -> datetime:
-    return timer.at
+_at = itemgetter(0)  # a Deadline's instant
 
 
 def advance(state: TicketSla, policy: Policy, now: datetime) -> Decision:
     """Fire every timer due strictly before `now`, in time order."""
     emitted: list[Emitted] = []
-    while state.timers and state.timers[0].at < now:
+    return Decision(_advance(state, policy, micros(now), emitted), emitted)
+
+
+def _advance(state: TicketSla, policy: Policy, now: int, emitted: list[Emitted]) -> TicketSla:
+    while state.timers and state.timers[0].at_us < now:
         state = _fire(state, policy, state.timers[0], emitted)
-    return Decision(state, emitted)
+    return state
 
 
 def evolve(state: TicketSla | None, event: TimelineEvent, policy: Policy) -> Decision:
@@ -124,14 +139,13 @@ def evolve(state: TicketSla | None, event: TimelineEvent, policy: Policy) -> Dec
     if event.type == TicketEventType.OPENED:
         raise ValueError("ticket.opened can only be the first event")
     emitted: list[Emitted] = []
-    if state.timers and state.timers[0].at < event.at:
-        step = advance(state, policy, event.at)
-        emitted = step.emitted
-        state = step.state
+    at = micros(event.at)
+    if state.timers and state.timers[0].at_us < at:
+        state = _advance(state, policy, at, emitted)
     version = event.sequence if event.sequence is not None else state.version + 1
     if state.accepted and event.type not in NO_CLOCK_EFFECT:
         # One copy of the state per event: the version travels with the clock changes.
-        return Decision(_apply(state, event, policy, emitted, version), emitted)
+        return Decision(_apply(state, event, at, policy, emitted, version), emitted)
     return Decision(state._but(version=version), emitted)
 
 
@@ -171,11 +185,13 @@ def _open(event: TimelineEvent, policy: Policy) -> Decision:
         idle = policy.memoised(
             key, lambda: _idle_clocks(policy, priority, plan, overrides, verdict.no_target_for)
         )
+        at = micros(event.at)
+        not_before = micros(verdict.clock_start) if verdict.clock_start is not None else None
         for metric, clock in idle.items():
             if metric in STARTED_AT_OPENING:
-                clock = clock.start(event.at, policy.warning_fraction, verdict.clock_start)
+                clock = clock.start(at, policy.warning_fraction, not_before)
                 if clock.target is not None:
-                    emitted.append(_started(clock, event.at))
+                    emitted.append(_started(clock, at, event.at))
             clocks[metric] = clock
     else:
         emitted.append(
@@ -220,13 +236,19 @@ def _idle_clocks(
     }
 
 
-def _started(clock: Clock, at: datetime) -> Emitted:
-    begins = clock.runs[-1][0] if clock.runs else at
+def _started(clock: Clock, at: int, when: datetime) -> Emitted:
+    """`sla.clock_started` at the event (`at`, as the datetime `when`); the clock may begin
+    later (the next business day's opening after the cut-off)."""
+    begins = clock.runs_us[-1][0] if clock.runs_us else at
     return Emitted(
         "sla.clock_started",
-        at,
+        when,
         clock.metric,
-        {"starts_at": begins, "due_at": clock.due_at, "target": clock.target},
+        {
+            "starts_at": when if begins == at else instant_of(begins),
+            "due_at": clock.due_at,
+            "target": clock.target,
+        },
     )
 
 
@@ -235,20 +257,21 @@ def _started(clock: Clock, at: datetime) -> Emitted:
 
 def _fire(state: TicketSla, policy: Policy, timer: Deadline, out: list[Emitted]) -> TicketSla:
     clock = state.clocks[timer.metric]
+    when = instant_of(timer.at_us)
     if timer.kind == "warning":
-        out.append(Emitted("sla.warning", timer.at, timer.metric, {"due_at": clock.due_at}))
+        out.append(Emitted("sla.warning", when, timer.metric, {"due_at": clock.due_at}))
         return _with(state, clock.fire(timer))
     if timer.metric == "closure_confirmation":
         # Voximplant 3.4.4: no answer within 48 h -> the ticket is considered closed.
         out.append(
             Emitted(
                 "sla.close_by_timeout_due",
-                timer.at,
+                when,
                 timer.metric,
                 {"based_on_version": state.version},
             )
         )
-        return _with(state, clock.stop(timer.at, met=True))
+        return _with(state, clock.stop(timer.at_us, met=True))
     if timer.metric == "customer_response":
         # Voximplant 3.4.2: the customer did not answer in time -> lower the priority.
         fired = clock.fire(timer)
@@ -257,13 +280,13 @@ def _fire(state: TicketSla, policy: Policy, timer: Deadline, out: list[Emitted])
             out.append(
                 Emitted(
                     "sla.severity_downgrade_proposed",
-                    timer.at,
+                    when,
                     timer.metric,
                     {"from": state.priority, "to": lower, "based_on_version": state.version},
                 )
             )
         return _with(state, fired)
-    out.append(Emitted("sla.breached", timer.at, timer.metric, {"due_at": timer.at}))
+    out.append(Emitted("sla.breached", when, timer.metric, {"due_at": when}))
     return _with(state, clock.fire(timer))
 
 
@@ -279,16 +302,30 @@ def _with(state: TicketSla, *clocks: Clock, **changes: object) -> TicketSla:
 
 class _Change:
     """One event's effect on a ticket, while its handler runs: a working copy of the clocks
-    (`changed` names the ones touched, in order), the status, and the derived events."""
+    (`changed` names the ones touched, in order), the status, and the derived events. `at` is
+    the event's instant in integer microseconds, `when` the same instant as the event's
+    datetime (what derived events are stamped with)."""
 
-    __slots__ = ("at", "changed", "clocks", "fraction", "kind", "out", "policy", "state", "status")
+    __slots__ = (
+        "at",
+        "changed",
+        "clocks",
+        "fraction",
+        "kind",
+        "out",
+        "policy",
+        "state",
+        "status",
+        "when",
+    )
 
     def __init__(
-        self, state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Emitted]
+        self, state: TicketSla, event: TimelineEvent, at: int, policy: Policy, out: list[Emitted]
     ) -> None:
         self.state = state
         self.policy = policy
-        self.at = event.at
+        self.at = at
+        self.when = event.at
         self.kind = event.type
         self.fraction = policy.warning_fraction
         self.clocks = dict(state.clocks)
@@ -305,21 +342,21 @@ class _Change:
         clock = self.clocks.get(metric)
         if clock is None or not clock.is_active:
             return
-        at, out = self.at, self.out
-        if clock.breached_at is not None and at <= clock.breached_at:
+        at, when, out = self.at, self.when, self.out
+        if clock.breached_us is not None and at <= clock.breached_us:
             # A late event: the answer came in time, the breach already sent was wrong.
-            self.put(clock.stop(at, met=True)._but(breached_at=None))
-            out.append(_retracted(clock, at, self.kind))
-            out.append(Emitted("sla.met", at, metric, {"due_at": clock.due_at}))
+            self.put(clock.stop(at, met=True)._but(breached_us=None))
+            out.append(_retracted(clock, when, self.kind))
+            out.append(Emitted("sla.met", when, metric, {"due_at": clock.due_at}))
             return
         self.put(clock.stop(at, met=True))
         if clock.target is None:
             return
-        if clock.breached_at is None:
-            out.append(Emitted("sla.met", at, metric, {"due_at": clock.due_at}))
+        if clock.breached_us is None:
+            out.append(Emitted("sla.met", when, metric, {"due_at": clock.due_at}))
         else:
             out.append(
-                Emitted("sla.clock_stopped", at, metric, {"outcome": "completed_after_breach"})
+                Emitted("sla.clock_stopped", when, metric, {"outcome": "completed_after_breach"})
             )
 
     def cancel(self, metric: MetricName, reason: str) -> None:
@@ -328,7 +365,7 @@ class _Change:
             return
         self.put(clock.stop(self.at, met=False))
         if clock.target is not None:
-            self.out.append(Emitted("sla.clock_stopped", self.at, metric, {"outcome": reason}))
+            self.out.append(Emitted("sla.clock_stopped", self.when, metric, {"outcome": reason}))
 
     def start(self, metric: MetricName) -> None:
         clock = self.clocks.get(metric)
@@ -337,18 +374,20 @@ class _Change:
         started = clock.start(self.at, self.fraction)
         self.put(started)
         if started.target is not None:
-            self.out.append(_started(started, self.at))
+            self.out.append(_started(started, self.at, self.when))
 
 
 def _on_awaiting_customer(change: _Change, event: TimelineEvent) -> None:
     change.status = TicketStatus.AWAITING_CUSTOMER
-    at = change.at
+    at, when = change.at, change.when
     for metric, spec in change.policy.metrics.items():
         clock = change.clocks.get(metric)
         if clock is not None and clock.phase == "running" and spec.pauses_on_customer_side:
             change.put(clock.pause(at))
             if clock.target is not None:
-                change.out.append(Emitted("sla.clock_paused", at, metric, {"reason": change.kind}))
+                change.out.append(
+                    Emitted("sla.clock_paused", when, metric, {"reason": change.kind})
+                )
     change.start("customer_response")
 
 
@@ -365,7 +404,7 @@ def _on_customer_replied(change: _Change, event: TimelineEvent) -> None:
             change.put(resumed)
             if clock.target is not None:
                 change.out.append(
-                    Emitted("sla.clock_resumed", at, metric, {"due_at": resumed.due_at})
+                    Emitted("sla.clock_resumed", change.when, metric, {"due_at": resumed.due_at})
                 )
 
 
@@ -387,7 +426,7 @@ def _on_severity_changed(change: _Change, event: TimelineEvent) -> None:
                 change.out.append(
                     Emitted(
                         "sla.target_changed",
-                        at,
+                        change.when,
                         metric,
                         {"priority": new_priority, "due_at": updated.due_at},
                     )
@@ -435,7 +474,7 @@ def _on_reopened(change: _Change, event: TimelineEvent) -> None:
         change.put(resolution.reopen(change.at, change.fraction))
         if resolution.target is not None:
             change.out.append(
-                Emitted("sla.clock_resumed", change.at, "resolution", {"reason": change.kind})
+                Emitted("sla.clock_resumed", change.when, "resolution", {"reason": change.kind})
             )
 
 
@@ -458,9 +497,14 @@ FIRST_RESPONSE_EVENTS). A type without a handler (`ticket.responded`) only moves
 
 
 def _apply(
-    state: TicketSla, event: TimelineEvent, policy: Policy, out: list[Emitted], version: int
+    state: TicketSla,
+    event: TimelineEvent,
+    at: int,
+    policy: Policy,
+    out: list[Emitted],
+    version: int,
 ) -> TicketSla:
-    change = _Change(state, event, policy, out)
+    change = _Change(state, event, at, policy, out)
     if event.type in FIRST_RESPONSE_EVENTS:
         change.meet("first_response")
     handler = HANDLERS.get(event.type)
@@ -470,7 +514,7 @@ def _apply(
     if change.changed:
         before = state.clocks
         for name in change.changed:
-            clocks[name] = _corrected(before.get(name), clocks[name], change.at, change.kind, out)
+            clocks[name] = _corrected(before.get(name), clocks[name], change, out)
         return state._but(clocks=clocks, timers=timers_of(clocks), status=status, version=version)
     return state._but(status=status, version=version)
 
@@ -487,9 +531,7 @@ def _retracted(clock: Clock, at: datetime, cause: str) -> Emitted:
     )
 
 
-def _corrected(
-    before: Clock | None, after: Clock, at: datetime, cause: str, out: list[Emitted]
-) -> Clock:
+def _corrected(before: Clock | None, after: Clock, change: _Change, out: list[Emitted]) -> Clock:
     """An event older than a breach already emitted changed the clock: correct the record.
 
     Live, timers fire by the wall clock, so an event can arrive after a breach it precedes
@@ -497,22 +539,27 @@ def _corrected(
     falls due later than the breach, the breach is retracted (a timer still due fires anew);
     if it falls due earlier, the breach instant is corrected.
     """
-    if before is None or before.breached_at is None or after.breached_at is None:
+    breached = before.breached_us if before is not None else None
+    if before is None or breached is None or after.breached_us is None:
         return after
-    if at > before.breached_at:
+    if change.at > breached:
         return after
-    due = after.due_at if after.phase == "running" else None
-    if due is None or due > before.breached_at:
-        out.append(_retracted(before, at, cause))
-        return after._but(breached_at=None)
-    if due < before.breached_at:
+    due = after.due_us if after.phase == "running" else None
+    if due is None or due > breached:
+        out.append(_retracted(before, change.when, change.kind))
+        return after._but(breached_us=None)
+    if due < breached:
         out.append(
             Emitted(
                 "sla.corrected",
-                at,
+                change.when,
                 after.metric,
-                {"breached_at": due, "previous_breached_at": before.breached_at, "cause": cause},
+                {
+                    "breached_at": instant_of(due),
+                    "previous_breached_at": before.breached_at,
+                    "cause": change.kind,
+                },
             )
         )
-        return after._but(breached_at=due)
+        return after._but(breached_us=due)
     return after

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from shared.calendar import BusinessCalendar, WeeklyHours, parse_zone
-from shared.calendar.table import MAX_YEARS, instant_of, micros
+from shared.calendar.table import MAX_YEARS, duration_micros, instant_of, micros
+from shared.sla.clock import scaled
 from tests.unit.test_calendar_properties import (
     US_HOLIDAYS,
     calendars,
@@ -45,6 +46,40 @@ def test_queries_in_any_order_agree_as_the_table_grows(
     for start, d in queries:
         assert cal.add(start, d) == cal.add_by_days(start, d)
         assert cal.between(start, start + d) == cal.between_by_days(start, start + d)
+
+
+@settings(max_examples=300, deadline=None)
+@given(calendars(), instants, st.one_of(positive, long_durations))
+def test_the_integer_api_answers_as_the_datetime_one(
+    cal: BusinessCalendar, start: datetime, d: timedelta
+) -> None:
+    """The SLA core asks in integer microseconds (`add_us`, `between_us`): the same answers,
+    to the microsecond, as the datetime API and the day walk."""
+    begin, length = micros(start), duration_micros(d)
+    due = cal.add_us(begin, length)
+    assert instant_of(due) == cal.add(start, d) == cal.add_by_days(start, d)
+    assert cal.between_us(begin, due) == duration_micros(cal.between(start, instant_of(due)))
+    assert cal.between_us(due, begin) == 0
+    assert cal.add_us(begin, 0) == begin
+
+
+@given(st.integers(min_value=-(10**16), max_value=2 * 10**17))
+def test_integer_instants_round_trip_exactly(value: int) -> None:
+    assert micros(instant_of(value)) == value
+    assert instant_of(value).tzinfo is UTC
+
+
+@given(
+    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
+    st.floats(min_value=0.0, max_value=1.0, allow_nan=False),
+)
+@example(timedelta(microseconds=1), 0.5)  # exact halves: to the even microsecond
+@example(timedelta(microseconds=3), 0.5)
+@example(timedelta(microseconds=5), 0.25)
+def test_a_scaled_duration_rounds_as_timedelta_does(d: timedelta, fraction: float) -> None:
+    """The warning point: integer `scaled` gives the microsecond `timedelta * float` gives
+    (round half to even), so moving the core to integers moved no warning."""
+    assert scaled(duration_micros(d), fraction) == duration_micros(d * fraction)
 
 
 def test_instants_round_trip_as_integer_microseconds() -> None:

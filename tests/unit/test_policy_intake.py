@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.policy import Policy, PolicyDocument, compile_policy
 from shared.sla.intake import decide_acceptance
@@ -100,3 +102,40 @@ def test_the_cutoff_minute_itself_is_not_after_it(policy: Policy) -> None:
     data = {"priority": "normal", "channel": "web"}
     assert decide_acceptance(policy, data, at_cutoff).clock_start == at_cutoff
     assert decide_acceptance(policy, data, just_after).flags == ("after_cutoff",)
+
+
+PAYLOAD_VALUES = {
+    "priority": st.sampled_from(["urgent", "normal", "p9", None, 1]),
+    "plan": st.sampled_from(["gold", "free", "tin", "none", None, 1, True]),
+    "approved_contact": st.sampled_from([True, False, 1, 0, None, "yes"]),
+    "channel": st.sampled_from(["phone", "email", "web", None]),
+    "entitled": st.sampled_from([True, False, 1, 0, None]),
+    "spam": st.sampled_from([True, False, 1, None]),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries({}, optional=PAYLOAD_VALUES),
+    st.sampled_from([TUESDAY_NOON, TUESDAY_EVENING]),
+)
+def test_the_memoised_verdict_is_the_rules_verdict(data: dict[str, Any], at: datetime) -> None:
+    """The time-independent rules are decided once per payload shape and policy: whatever
+    came before (here: every earlier example, on one policy), the verdict is the one the
+    rules give afresh, `1` and `True` included (equal keys, different messages)."""
+    shared = compile_policy(PolicyDocument.model_validate(DEMO)) if not MEMOISED else MEMOISED[0]
+    MEMOISED[:] = [shared]
+    fresh = compile_policy(PolicyDocument.model_validate(DEMO))
+    assert decide_acceptance(shared, data, at) == decide_acceptance(fresh, data, at)
+
+
+MEMOISED: list[Policy] = []
+
+
+def test_a_number_and_a_bool_do_not_share_a_verdict(policy: Policy) -> None:
+    assert refusal(policy, priority="urgent", channel="phone", plan=True) == (
+        "unknown plan True for demo (expected one of: gold, free)"
+    )
+    assert refusal(policy, priority="urgent", channel="phone", plan=1) == (
+        "unknown plan 1 for demo (expected one of: gold, free)"
+    )

@@ -169,3 +169,25 @@ def test_a_pause_older_than_a_breach_retracts_it_and_the_clock_waits() -> None:
     assert ("sla.breach_retracted", "resolution") in [(e.type, e.metric) for e in late.emitted]
     clock = late.state.clocks["resolution"]
     assert clock.status == "paused" and clock.breached_at is None
+
+
+def test_clocks_hold_integer_instants_and_edges_read_datetimes() -> None:
+    """The core runs on integer microseconds; the datetime an edge reads is converted once per
+    due instant and follows the clock when a transition moves its deadline."""
+    from shared.calendar.table import micros
+    from shared.sla.clock import Clock
+
+    policy = policies()["voipster"]
+    state = evolve(
+        None, TimelineEvent("ticket.opened", T0, {"channel": "web", "priority": "high"}), policy
+    ).state
+    clock = state.clocks["first_response"]
+    assert isinstance(clock.due_us, int) and clock.runs_us == ((micros(T0), None),)
+    assert clock.due_at == clock.due_at and clock.due_at is clock.due_at  # converted once
+    assert micros(clock.due_at) == clock.due_us and clock.due_at.tzinfo is UTC
+    moved = clock._but(due_us=clock.due_us + 1)
+    assert micros(moved.due_at) == clock.due_us + 1  # not the copied conversion
+    assert moved == Clock(**{**{f: getattr(moved, f) for f in Clock.__dataclass_fields__}})
+    assert [timer.at for timer in state.timers] == [
+        T0 + (timer.at_us - micros(T0)) * timedelta(microseconds=1) for timer in state.timers
+    ]

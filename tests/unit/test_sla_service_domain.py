@@ -74,12 +74,26 @@ def test_unreadable_state_is_a_clear_error() -> None:
             )
         ),
     }
+    body = state_codec.body_of(written)
+    first = next(iter(body["s"]["c"]))
+    for name, change in {
+        "an instant as a float": (5, 1.5),  # the due instant
+        "an instant as a bool": (4, True),  # not_before
+        "a run without its start": (3, [[None, None]]),
+    }.items():
+        row = list(body["s"]["c"][first])
+        row[change[0]] = change[1]
+        broken = {**body, "s": {**body["s"], "c": {**body["s"]["c"], first: row}}}
+        unreadable[name] = b"\x00" * 10 + b"\x01" + deflated(orjson.dumps(broken))
     for name, raw in unreadable.items():
         with pytest.raises(state_codec.StateDecodeError, match="unreadable SLA state"):
             state_codec.decode(raw, policy, TICKET)
-        if name != "clocks not a map":  # its version is readable; only the clocks are not
+        if name not in ("clocks not a map", *SHAPES):  # the version is readable, not a clock
             with pytest.raises(state_codec.StateDecodeError):
                 state_codec.version_of(raw)
+
+
+SHAPES = ("an instant as a float", "an instant as a bool", "a run without its start")
 
 
 def test_states_are_stored_deflated_against_the_frozen_dictionary() -> None:

@@ -57,3 +57,10 @@ class Tracked:
         if self.sla is None or not self.sla.timers:
             return None
         return self.sla.timers[0].at
+
+    @property
+    def next_due_s(self) -> float | None:
+        """The earliest pending timer in epoch seconds (what the timer heap orders by)."""
+        if self.sla is None or not self.sla.timers:
+            return None
+        return self.sla.timers[0].at_us / 1_000_000

@@ -47,8 +47,7 @@ async def commit(worker: Worker, batch: Batch) -> None:
         worker.store.remember(key, raw)
         changelog.append(OutRecord(worker.state_topic, key, raw, partition=tracked.partition))
         worker.cache(key, tracked)
-        due = tracked.next_due
-        worker.timers.schedule(key, tracked.partition, due.timestamp() if due else None)
+        worker.timers.schedule(key, tracked.partition, tracked.next_due_s)
     await publish(worker, changelog)
     count_emitted(worker.metrics, batch.out)
 

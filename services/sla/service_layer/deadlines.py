@@ -133,9 +133,10 @@ def _decide(
 ) -> int:
     """Fire one due ticket, or reschedule it; 1 when it waits for the store."""
     tracked = worker.load(key)
-    if tracked is None or tracked.next_due is None:
+    at = tracked.next_due_s if tracked is not None else None
+    if tracked is None or at is None:
         return 0
-    at = tracked.next_due.timestamp()  # the heap's time only orders the rechecks
+    # the heap's time only orders the rechecks
     now_s = batch.emitted_at.timestamp()
     stored = versions.get(key.decode()) if versions is not None else None
     fire_at = eligible_at(at, stored.recorded_at if stored else None, worker.settle_s)
