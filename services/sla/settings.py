@@ -62,8 +62,17 @@ class SlaSettings(BaseSettings):
         "(about 480), which a release before 2026-12 can read: set plain before rolling back "
         "to one. Both are always read",
     )
-    batch_size: int = Field(default=500, ge=1)
-    batch_window_ms: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=500, ge=1, description="Most ticket events in a batch")
+    batch_window_ms: int = Field(
+        default=20, ge=1, description="Longest a batch stays open after its first event"
+    )
+    batch_idle_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description="A batch closes once no further event arrived for this long (the stream "
+        "has caught up), so a lone event is not held for the window; 0: batches close only "
+        "when full or at the window (Faust's take_events)",
+    )
     commit_interval_s: float = Field(default=1.0, gt=0)
     session_timeout_s: float = Field(
         default=10.0,

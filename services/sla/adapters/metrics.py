@@ -5,6 +5,11 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_STAGES = ("lock", "fold", "publish", "state")
+"""Where a batch of ticket events spends its time in the worker, in order: waiting for the
+worker (the timer loop may be firing), folding (decode, load, core, encode), publishing its
+SLA events and commands (acknowledged), writing the new states to the changelog (acked)."""
 
 
 class SlaMetrics:
@@ -29,6 +34,24 @@ class SlaMetrics:
             buckets=LATENESS_BUCKETS,
             registry=self.registry,
         )
+        self.record_wait = Histogram(
+            "ticketflow_sla_record_wait_seconds",
+            "From a ticket event's broker timestamp to the worker starting on its batch (the "
+            "broker, the consumer's fetch and Faust's hand-off, before any of the worker's work)",
+            buckets=STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_stage = Histogram(
+            "ticketflow_sla_batch_stage_seconds",
+            "Time a batch of ticket events spends in each stage of the worker: lock (waiting "
+            "for the timer loop), fold, publish (SLA events acked), state (table, timers, "
+            "changelog acked)",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        for stage in BATCH_STAGES:
+            self.batch_stage.labels(stage)
         self.timers = Gauge(
             "ticketflow_sla_timers_held",
             "Tickets with a pending timer in this worker",

@@ -15,6 +15,7 @@ import faust
 from services.common.kafka_security import KafkaSecurity
 from services.sla.adapters import faust_transport
 from services.sla.adapters.messages import RawMessage
+from services.sla.entrypoints.batching import take_ready
 from services.sla.entrypoints.http_limits import application_options
 from services.sla.entrypoints.table_routing import forwarding_router
 from services.sla.service_layer.tracker import SlaTracker
@@ -121,11 +122,16 @@ def register_agents(
     """The agent over ticket events, the timer task, the rebalancing hooks, and
     `close_clients` on shutdown."""
     app, source, table = parts.app, parts.source, parts.table
-    within = settings.batch_window_ms / 1000
+    within, idle = settings.batch_window_ms / 1000, settings.batch_idle_ms / 1000
 
     @app.agent(source, name="track-sla")
     async def track(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, within=within):
+        batches = (
+            take_ready(stream, settings.batch_size, within, idle)
+            if idle
+            else stream.take_events(settings.batch_size, within=within)
+        )
+        async for events in batches:
             await tracker.handle_batch_isolated([raw_message(event) for event in events])
 
     @app.task

@@ -14,6 +14,7 @@ the redelivered events.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,10 +39,16 @@ class Batch:
     sources: dict[bytes, list[RawMessage]] = field(default_factory=dict)
 
 
-async def commit(worker: Worker, batch: Batch) -> None:
-    """Encode, publish the effects, then write the states and their changelog."""
+async def commit(worker: Worker, batch: Batch, began: float | None = None) -> None:
+    """Encode, publish the effects, then write the states and their changelog. With `began`
+    (the batch's `perf_counter` start), the fold, publish and state stages are measured."""
     encoded = encode(batch, worker.plain_states)
+    stages = worker.metrics.batch_stage
+    folded = time.perf_counter()
+    if began is not None:
+        stages.labels("fold").observe(folded - began)
     await publish(worker, batch.out)
+    published = time.perf_counter()
     changelog = []
     for key, (tracked, raw) in encoded.items():
         worker.store.remember(key, raw)
@@ -49,6 +56,9 @@ async def commit(worker: Worker, batch: Batch) -> None:
         worker.cache(key, tracked)
         worker.timers.schedule(key, tracked.partition, tracked.next_due_s)
     await publish(worker, changelog)
+    if began is not None:
+        stages.labels("publish").observe(published - folded)
+        stages.labels("state").observe(time.perf_counter() - published)
     count_emitted(worker.metrics, batch.out)
 
 

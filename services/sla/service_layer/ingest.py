@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -90,18 +91,32 @@ def _handle_message(worker: Worker, message: RawMessage, batch: Batch) -> str:
 async def handle_batch(worker: Worker, messages: list[RawMessage], handle: Handle) -> None:
     """Apply the messages with `handle`, repair the tickets a gap held, commit the effects,
     then note how far each partition got."""
+    asked = time.perf_counter()
     async with worker.lock:
+        began = time.perf_counter()
+        stages = worker.metrics.batch_stage
+        stages.labels("lock").observe(began - asked)
         batch = Batch(worker.now())
+        observe_waits(worker, messages, time.time())
         for message in messages:
             worker.metrics.events.labels(handle(message, batch)).inc()
         gapped = [key for key, tracked in batch.changed.items() if tracked.held]
         if gapped:
             await repair_many(worker, gapped, batch, "gap")
-        await commit(worker, batch)
+        await commit(worker, batch, began)
         for message in messages:
             progress = worker.progress.setdefault(message.partition, PartitionProgress())
             progress.processed(message.offset)
     worker.wake.set()
+
+
+def observe_waits(worker: Worker, messages: list[RawMessage], now_s: float) -> None:
+    """How long each record waited between the broker and this batch (by the wall clock the
+    broker's timestamps are on: a measurement, not a decision, so not the injected clock)."""
+    wait = worker.metrics.record_wait
+    for message in messages:
+        if message.timestamp is not None:
+            wait.observe(max(0.0, now_s - message.timestamp))
 
 
 async def handle_batch_isolated(
