@@ -128,6 +128,25 @@ PIPELINE = Dashboard(
             description="Emit time minus deadline of timer-fired breaches and warnings",
         ),
         Panel(
+            "SLA worker stages (p99)",
+            (
+                Query(
+                    "histogram_quantile(0.99, sum by (le, stage) "
+                    f"(rate(ticketflow_sla_batch_stage_seconds_bucket[{RATE}])))",
+                    "{{stage}}",
+                ),
+                Query(
+                    "histogram_quantile(0.99, sum by (le) "
+                    f"(rate(ticketflow_sla_record_wait_seconds_bucket[{RATE}])))",
+                    "record wait",
+                ),
+            ),
+            unit="s",
+            description="Where a ticket event's time goes in the SLA worker: from its broker "
+            "timestamp to its batch (record wait), then per batch waiting for the timer loop, "
+            "folding, publishing the SLA events, writing the states",
+        ),
+        Panel(
             "Outbox backlog",
             (
                 Query("max by (service) (ticketflow_outbox_pending)", "{{service}}"),

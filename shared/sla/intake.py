@@ -41,13 +41,20 @@ Term = Callable[[Policy, dict[str, Any]], _Terms]
 
 DECIDING_FIELDS = ("priority", "plan", "approved_contact", "channel", "entitled", "spam")
 """The payload fields the time-independent rules read (refusals, entitlement, spam)."""
-_KEYABLE = frozenset({str, bool, type(None)})
+
+
+class _Absent:
+    """A field the payload does not carry (the rules read some of those as true)."""
+
+
+ABSENT = _Absent()
+_KEYABLE = frozenset({str, bool, type(None), _Absent})
 """Types whose equal values are the same value (no `1 == True`): safe as memo keys."""
 
 
 def decide_acceptance(policy: Policy, data: dict[str, Any], at: datetime) -> Acceptance:
     """Apply the policy's intake rules to a `ticket.opened` payload at event time `at`."""
-    values = tuple(data.get(name) for name in DECIDING_FIELDS)
+    values = tuple(data.get(name, ABSENT) for name in DECIDING_FIELDS)
     if all(type(value) in _KEYABLE for value in values):
         static = policy.memoised(("sla.acceptance", values), lambda: _static_verdict(policy, data))
     else:  # a number, a list, an object: equal keys could differ in a message; no memo

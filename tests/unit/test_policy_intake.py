@@ -132,6 +132,14 @@ def test_the_memoised_verdict_is_the_rules_verdict(data: dict[str, Any], at: dat
 MEMOISED: list[Policy] = []
 
 
+def test_an_absent_field_and_a_null_one_do_not_share_a_verdict(policy: Policy) -> None:
+    # The rules read an absent approved_contact as approved, an explicit null as not.
+    absent = {"priority": "normal", "channel": "web"}
+    assert refusal(policy, **absent) is None
+    assert refusal(policy, **absent, approved_contact=None) is not None
+    assert refusal(policy, **absent) is None
+
+
 def test_a_number_and_a_bool_do_not_share_a_verdict(policy: Policy) -> None:
     assert refusal(policy, priority="urgent", channel="phone", plan=True) == (
         "unknown plan True for demo (expected one of: gold, free)"

@@ -80,6 +80,7 @@ def test_unreadable_state_is_a_clear_error() -> None:
         "an instant as a float": (5, 1.5),  # the due instant
         "an instant as a bool": (4, True),  # not_before
         "a run without its start": (3, [[None, None]]),
+        "an instant past year 9999": (5, 10**18),
     }.items():
         row = list(body["s"]["c"][first])
         row[change[0]] = change[1]
@@ -93,7 +94,12 @@ def test_unreadable_state_is_a_clear_error() -> None:
                 state_codec.version_of(raw)
 
 
-SHAPES = ("an instant as a float", "an instant as a bool", "a run without its start")
+SHAPES = (
+    "an instant as a float",
+    "an instant as a bool",
+    "a run without its start",
+    "an instant past year 9999",
+)
 
 
 def test_states_are_stored_deflated_against_the_frozen_dictionary() -> None:

@@ -8,7 +8,8 @@ LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_STAGES = ("lock", "fold", "publish", "state")
 """Where a batch of ticket events spends its time in the worker, in order: waiting for the
-worker (the timer loop may be firing), folding (decode, load, core, encode), publishing its
+worker (the timer loop may be firing), folding (decode, load, core, encode, and repairing a
+gap from the event store when a batch has one), publishing its
 SLA events and commands (acknowledged), writing the new states to the changelog (acked)."""
 
 

@@ -233,6 +233,11 @@ def _encode_clock(clock: Clock) -> list[Any]:
     ]
 
 
+_FIRST = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICRO
+_LAST = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICRO
+"""The instants a datetime can hold, in integer microseconds."""
+
+
 def _decode_clock(metric: str, row: list[Any], policy: Policy) -> Clock:
     seconds, calendar, phase, runs, not_before, due, warn, warned, breached, met, warns = row
     target = (
@@ -245,10 +250,9 @@ def _decode_clock(metric: str, row: list[Any], policy: Policy) -> Clock:
     )
     spans = tuple((start, end) for start, end in runs)
     for value in (not_before, due, warn, breached, met, *(x for span in spans for x in span)):
-        if value is not None and type(value) is not int:  # a bool or a float: never written
-            raise StateDecodeError(
-                f"unreadable SLA state: an instant that is not an int: {value!r}"
-            )
+        # a bool, a float or an int past the years a datetime holds: never written here
+        if value is not None and (type(value) is not int or not _FIRST <= value <= _LAST):
+            raise StateDecodeError(f"unreadable SLA state: not an instant: {value!r}")
     if any(start is None for start, _ in spans):
         raise StateDecodeError("unreadable SLA state: a clock run without its start")
     # Every field given, without the frozen dataclass's eleven `object.__setattr__` calls (a

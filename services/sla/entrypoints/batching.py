@@ -29,6 +29,7 @@ async def take_ready(
     loop = asyncio.get_running_loop()
     events: list[Any] = []
     arrived = asyncio.Event()
+    full = asyncio.Event()
     gate: asyncio.Future[None] | None = None
     """Set while the buffer is full or the caller works on a batch: the processor waits."""
 
@@ -43,6 +44,7 @@ async def take_ready(
         arrived.set()
         if len(events) >= max_:
             gate = loop.create_future()
+            full.set()
         return value
 
     acks = stream.enable_acks
@@ -56,34 +58,42 @@ async def take_ready(
                 await stream.wait(arrived)  # an event, or the stream stopping
                 if not events:
                     continue
-            await _fill(events, max_, loop.time() + within, idle)
+            await _fill(events, full, loop.time() + within, idle)
             if gate is None:
                 gate = loop.create_future()
             batch = list(events)
-            try:
-                yield batch
-            finally:
-                events.clear()
-                for event in batch:
-                    await stream.ack(event)
-                released, gate = gate, None
-                if not released.done():
-                    released.set_result(None)
+            events.clear()
+            yield batch
+            # Only once the caller asks for the next batch is this one done: a generator
+            # closed instead (the agent cancelled mid-batch) acks nothing, and those events
+            # are delivered again.
+            for event in batch:
+                await stream.ack(event)
+            full.clear()
+            released, gate = gate, None
+            released.set_result(None)
     finally:
+        parked, gate = gate, None  # never leave the stream's drainer parked on it
+        if parked is not None and not parked.done():
+            parked.set_result(None)
         stream.enable_acks = acks
         stream._processors.remove(add)
 
 
-async def _fill(events: list[Any], max_: int, until: float, idle: float) -> None:
-    """Wait while events keep arriving: return at `max_` events, at `until` (loop time), or
-    after `idle` seconds without a new one."""
+async def _fill(events: list[Any], full: asyncio.Event, until: float, idle: float) -> None:
+    """Wait while events keep arriving: return as soon as the buffer is `full`, at `until`
+    (loop time), or after `idle` seconds without a new event."""
     loop = asyncio.get_running_loop()
     seen = len(events)
-    while seen < max_:
+    while not full.is_set():
         left = until - loop.time()
         if left <= 0:
             return
-        await asyncio.sleep(min(idle, left))
+        try:
+            await asyncio.wait_for(full.wait(), min(idle, left))
+            return
+        except TimeoutError:
+            pass
         if len(events) == seen:
             return
         seen = len(events)
