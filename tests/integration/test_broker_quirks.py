@@ -5,10 +5,17 @@ Tansu answers ListOffsets (`end_offsets()`) with the offset after the *first* re
 last multi-record produce, while fetch responses report the true highwater. Nothing in
 ticketflow decides "have I seen everything?" from `end_offsets()`: the SLA worker asks the event
 store, and the changelog reader behind `sla replay --live` reads up to the fetch highwater.
+
+Tansu also answers a fetch that found nothing only at its `fetch_max_wait_ms`, even when a
+record arrives meanwhile (Kafka answers as soon as one does). A consumer's latency is then a
+share of its wait, so the Faust consumers ask for 50 ms (`faust_transport.py`, against
+Faust's 1,500) and latency-sensitive readers for less.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -63,3 +70,39 @@ async def test_end_offsets_lag_behind_a_multi_record_produce_but_fetches_do_not(
     # The changelog reader gets every record regardless.
     states = await latest_states(bootstrap, topic)
     assert sorted(states) == sorted(f"k{index}".encode() for index in range(5))
+
+
+async def arrival_delay(bootstrap: str, topic: str, wait_ms: int) -> float:
+    """Seconds from producing one record to a consumer, long-polling an empty partition
+    with `wait_ms`, receiving it (the record is produced 100 ms into the poll)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=wait_ms
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        await consumer.getmany(timeout_ms=300)  # positioned at the end, polling
+        await asyncio.sleep(0.1)
+        sent = time.monotonic()
+        await producer.send_and_wait(topic, b"v", key=b"k", partition=0)
+        while not await consumer.getmany(timeout_ms=5000):
+            pass
+        return time.monotonic() - sent
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def test_an_empty_fetch_is_answered_at_its_max_wait_not_when_a_record_arrives(
+    infra: Infrastructure,
+) -> None:
+    bootstrap = infra.kafka_bootstrap_servers
+    topic = f"quirk-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap, [Topic(topic, 1)])
+    # The quirk: with a 1.5 s wait (Faust's own), a record waits for the poll to time out.
+    # If this starts failing near zero, the broker answers on arrival now; keep the rest.
+    slow = min([await arrival_delay(bootstrap, topic, 1500) for _ in range(3)])
+    assert slow > 0.3, slow
+    # What the services rely on: a short wait bounds the delay.
+    assert await arrival_delay(bootstrap, topic, 20) < 0.3
