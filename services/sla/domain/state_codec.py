@@ -26,6 +26,7 @@ import orjson
 
 from services.sla.domain.state_dictionary import DICTIONARY_1
 from services.sla.domain.tracked import Incoming, Tracked
+from shared.calendar.table import instant_of, micros
 from shared.policy import Policy, Target
 from shared.sla import Clock, TicketSla
 from shared.sla.clock import Phase
@@ -33,8 +34,6 @@ from shared.sla.core import timers_of
 
 _PREFIX = struct.Struct(">dH")
 NO_TIMER = math.nan
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
 FORMAT_DEFLATED_1 = b"\x01"
 _PLAIN_JSON = b"{"
 _MAX_BODY = 1 << 20
@@ -156,12 +155,8 @@ def _field(raw: bytes, name: str) -> Any:
 # --- core state -------------------------------------------------------------------------------
 
 
-def _micros(value: datetime) -> int:
-    return (value - _EPOCH) // _MICRO
-
-
-def _instant(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
+_micros = micros  # the calendar table's exact conversions, as the core's clocks use
+_instant = instant_of
 
 
 def _when(value: datetime | None) -> int | None:
@@ -233,8 +228,8 @@ def _encode_clock(clock: Clock) -> list[Any]:
     ]
 
 
-_FIRST = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICRO
-_LAST = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICRO
+_FIRST = micros(datetime.min.replace(tzinfo=UTC))
+_LAST = micros(datetime.max.replace(tzinfo=UTC))
 """The instants a datetime can hold, in integer microseconds."""
 
 
